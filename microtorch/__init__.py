@@ -1,0 +1,33 @@
+"""microtorch: PyTorch's core API in readable Python, with Numba kernels.
+
+``import microtorch as torch`` runs PyTorch code for everything microtorch covers.
+"""
+
+from . import autograd, cuda, return_types
+from ._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                        is_tensor, isfinite, isnan, linspace, logspace, numel, ones, ones_like,
+                        scalar_tensor, tensor, zeros, zeros_like)
+from ._device import device
+from ._dtype import (bool_ as bool, dtype, float32, float64, get_default_dtype, int32, int64,
+                     promote_types, uint8)
+from ._printing import get_printoptions, printoptions, set_printoptions
+from ._random import (Generator, bernoulli, default_generator, initial_seed, manual_seed, rand,
+                      rand_like, randint, randint_like, randn, randn_like, randperm, seed)
+from ._tensor import Size, Tensor
+from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                 is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .ops.elementwise import clamp, maximum, minimum, where
+from .ops.indexing import cat, chunk, gather, scatter_add, split, stack
+from .ops.linalg import bmm, matmul, mm
+from .ops.reduction import (amax, amin, argmax, argmin, logsumexp, max, mean, min, prod, std,
+                            sum, var)
+from .ops.shape import flatten, permute, reshape, squeeze, t, transpose, unsqueeze
+from ._functions import (abs, allclose, cos, equal, exp, log, neg, pow, relu, rsqrt, sigmoid,
+                         sign, sin, sqrt, square, tanh, add, sub, mul, div, clip, concat,
+                         concatenate, dot, eq, ne, lt, le, gt, ge)
+
+float = float32
+double = float64
+long = int64
+int = int32
+__version__ = "0.1.0"

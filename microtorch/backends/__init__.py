@@ -1,0 +1,23 @@
+"""Device backends: one kernel module per device type, all implementing
+:mod:`microtorch.backends.contract`. :func:`get_backend` is the one place that maps a device to
+its kernels."""
+
+import importlib
+
+_BACKENDS = {}
+
+
+def get_backend(device):
+    """The kernel module of ``device`` (``microtorch.backends.cpu`` or ``.cuda``)."""
+    kind = device.type
+    be = _BACKENDS.get(kind)
+    if be is None:
+        if kind == "cuda":
+            from .. import cuda
+
+            cuda._check_available()
+            be = importlib.import_module(".cuda.kernels", __name__)
+        else:
+            be = importlib.import_module("." + kind, __name__)
+        _BACKENDS[kind] = be
+    return be

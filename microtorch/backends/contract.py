@@ -28,6 +28,10 @@ KERNELS = {
     "contiguous": "contiguous(x) -> x if C-contiguous, else a C-contiguous copy",
     "astype": "astype(x, dtype) -> new array of that dtype",
     "copy_": "copy_(dst, src) -> dst, src broadcast to dst's shape and cast to its dtype",
+    # views (share memory with x)
+    "view": "view(x, shape) -> x with a new shape sharing memory, or None if strides forbid it",
+    "permute": "permute(x, dims) -> x with axes reordered, sharing memory",
+    "expand": "expand(x, shape) -> x broadcast to shape with 0-strides, sharing memory",
     # random numbers; gen is the device's generator object
     "uniform": "uniform(shape, dtype, gen) -> samples of U[0, 1)",
     "normal": "normal(shape, dtype, gen) -> samples of N(0, 1)",

@@ -1,0 +1,127 @@
+"""Benchmark microtorch's CPU GEMM against NumPy (OpenBLAS) and PyTorch, float32, 2 threads.
+
+Run as ``python benchmarks/bench_gemm.py``; it prints a markdown table of GFLOP/s.
+
+Each library runs in its own subprocess: a Numba (OpenMP) thread pool and OpenBLAS's pool in one
+process keep each other's idle workers spinning and collapse on a 2-core machine. The workers run
+in alternating rounds (microtorch, numpy, torch, microtorch, ...) so that machine noise hits all
+three alike; each reports, per shape, the median of several timed samples, and the table shows the
+median over rounds.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+THREADS = 2
+SHAPES = [  # (M, K, N): C (M, N) = A (M, K) @ B (K, N)
+    (256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
+    (4096, 27, 64), (256, 576, 1024), (4096, 1152, 128),          # im2col convolutions
+    (4, 4608, 512), (1, 512, 1000), (8, 512, 1000),               # skinny: ResNet-18's tail
+]
+LIBS = ("microtorch", "numpy", "torch")
+
+
+def _worker(lib, shapes, samples, sample_s):
+    """Time ``lib`` on every shape; print one JSON dict {"M,K,N": seconds per call}."""
+    import numpy as np
+
+    if lib == "microtorch":
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, root)
+        from microtorch.backends.cpu.gemm import gemm
+
+        def mm(a, b, out):
+            gemm(a, b, out)
+    elif lib == "numpy":
+        def mm(a, b, out):
+            np.matmul(a, b, out=out)
+    else:
+        import torch
+        torch.set_num_threads(THREADS)
+
+        def mm(a, b, out):
+            torch.mm(a, b, out=out)
+
+    rng = np.random.default_rng(0)
+    result = {}
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        out = np.empty((m, n), np.float32)
+        if lib == "torch":
+            a, b, out = (torch.from_numpy(x) for x in (a, b, out))
+        mm(a, b, out)                                   # warm up (and compile)
+        t0 = time.perf_counter()
+        mm(a, b, out)
+        once = max(time.perf_counter() - t0, 1e-7)
+        calls = max(1, int(sample_s / once))
+        times = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                mm(a, b, out)
+            times.append((time.perf_counter() - t0) / calls)
+        result[f"{m},{k},{n}"] = statistics.median(times)
+    print(json.dumps(result))
+
+
+def _run_worker(lib, args):
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(THREADS),
+               OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib,
+           "--samples", str(args.samples), "--sample-s", str(args.sample_s)]
+    if args.shapes:
+        cmd += ["--shapes", args.shapes]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"{lib} worker failed:\n{proc.stderr}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", choices=LIBS, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per library")
+    parser.add_argument("--samples", type=int, default=5, help="timed samples per shape per round")
+    parser.add_argument("--sample-s", type=float, default=0.04, help="seconds per timed sample")
+    parser.add_argument("--shapes", help="M,K,N;M,K,N;... (default: the built-in list)")
+    parser.add_argument("--libs", default=",".join(LIBS), help="comma-separated subset of libs")
+    args = parser.parse_args()
+    shapes = SHAPES
+    if args.shapes:
+        shapes = [tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")]
+    if args.worker:
+        _worker(args.worker, shapes, args.samples, args.sample_s)
+        return
+
+    libs = [lib for lib in args.libs.split(",") if lib]
+    runs = {lib: [] for lib in libs}
+    for _ in range(args.rounds):
+        for lib in libs:
+            res = _run_worker(lib, args)
+            if res is not None:
+                runs[lib].append(res)
+
+    def gflops(lib, m, k, n):
+        key = f"{m},{k},{n}"
+        ts = [r[key] for r in runs.get(lib, []) if key in r]
+        return 2.0 * m * k * n / statistics.median(ts) / 1e9 if ts else float("nan")
+
+    print(f"float32 GEMM, GFLOP/s, {THREADS} threads, median of {args.rounds} rounds x "
+          f"{args.samples} samples\n")
+    print("| M, K, N | microtorch | NumPy | torch | mt / NumPy | mt / torch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for m, k, n in shapes:
+        mt, npy, th = (gflops(lib, m, k, n) for lib in LIBS)
+        print(f"| {m}, {k}, {n} | {mt:.1f} | {npy:.1f} | {th:.1f} | {mt / npy:.2f} | "
+              f"{mt / th:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

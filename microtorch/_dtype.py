@@ -1,0 +1,106 @@
+"""Data types and PyTorch's type-promotion rules."""
+
+import numpy as np
+
+
+class dtype:
+    """A tensor element type, printed as PyTorch prints it (``torch.float32``)."""
+
+    def __init__(self, name, np_dtype, category, itemsize):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.category = category  # 0 bool, 1 integer, 2 floating point
+        self.itemsize = itemsize
+
+    @property
+    def is_floating_point(self):
+        """True for float32 and float64."""
+        return self.category == 2
+
+    @property
+    def is_signed(self):
+        """True for every dtype except bool and uint8."""
+        return self.name not in ("bool", "uint8")
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+
+bool_ = dtype("bool", np.bool_, 0, 1)
+uint8 = dtype("uint8", np.uint8, 1, 1)
+int32 = dtype("int32", np.int32, 1, 4)
+int64 = dtype("int64", np.int64, 1, 8)
+float32 = dtype("float32", np.float32, 2, 4)
+float64 = dtype("float64", np.float64, 2, 8)
+
+ALL = (bool_, uint8, int32, int64, float32, float64)
+_FROM_NP = {d.np: d for d in ALL}
+_RANK = {d: i for i, d in enumerate(ALL)}
+
+
+def _by_name(name):
+    return {d.name: d for d in ALL}[name]
+
+
+def from_numpy_dtype(np_dtype):
+    """The microtorch dtype of a NumPy dtype; raises TypeError for unsupported ones."""
+    np_dtype = np.dtype(np_dtype)
+    try:
+        return _FROM_NP[np_dtype]
+    except KeyError:
+        if np_dtype == np.float16:
+            return float32
+        if np_dtype.kind in "iu":
+            return int64
+        raise TypeError(
+            f"can't convert np.ndarray of type numpy.{np_dtype}. The only supported types are: "
+            "float64, float32, int64, int32, uint8, and bool."
+        ) from None
+
+
+def get_default_dtype():
+    """The default floating point dtype (float32)."""
+    return float32
+
+
+def promote_types(a, b):
+    """The smallest dtype both ``a`` and ``b`` convert to without losing category."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    return a if _RANK[a] > _RANK[b] else b
+
+
+def scalar_dtype(value):
+    """The dtype PyTorch gives a Python scalar: bool, int64 or the default float."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_
+    if isinstance(value, (int, np.integer)):
+        return int64
+    return float32
+
+
+def result_type(*operands):
+    """PyTorch's promotion: dimensioned tensors win over 0-d tensors over Python scalars,
+    unless a lower-priority operand is of a higher category (bool < integer < float)."""
+    levels = [None, None, None]  # dimensioned tensors, 0-d tensors, scalars
+    for x in operands:
+        if hasattr(x, "dtype") and hasattr(x, "_data"):
+            lvl, d = (0 if x.ndim > 0 else 1), x.dtype
+        else:
+            lvl, d = 2, scalar_dtype(x)
+        levels[lvl] = d if levels[lvl] is None else promote_types(levels[lvl], d)
+    result = levels[0]
+    for lvl in (1, 2):
+        d = levels[lvl]
+        if d is None:
+            continue
+        if result is None:
+            result = d
+        elif d.category > result.category:
+            result = d if lvl == 1 else {1: int64, 2: float32}[d.category]
+    return result

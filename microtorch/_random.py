@@ -1,0 +1,143 @@
+"""Random numbers: a seedable global generator and ``rand``/``randn``/``randint``/``randperm``.
+
+microtorch's streams are reproducible for a given seed but are not PyTorch's streams.
+"""
+
+import numpy as np
+
+from . import _dtype
+from ._device import as_device
+
+
+class Generator:
+    """A random number generator, as ``torch.Generator`` (``manual_seed``, ``initial_seed``)."""
+
+    def __init__(self, device="cpu"):
+        self.device = as_device(device)
+        self._seed = 67280421310721
+        self._np = np.random.default_rng(self._seed)
+        self._cuda_states = None
+
+    def manual_seed(self, seed):
+        """Reseed the generator; returns it."""
+        self._seed = int(seed)
+        self._np = np.random.default_rng(self._seed)
+        self._cuda_states = None
+        return self
+
+    def initial_seed(self):
+        """The seed last set."""
+        return self._seed
+
+    def seed(self):
+        """Reseed from the OS's entropy; returns the new seed."""
+        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self.manual_seed(seed)
+        return seed
+
+    def get_state(self):
+        """The generator's state (opaque)."""
+        return self._np.bit_generator.state
+
+    def set_state(self, state):
+        """Restore a state from :meth:`get_state`."""
+        self._np.bit_generator.state = state
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed):
+    """Seed the default generator (and CUDA's); returns the default generator."""
+    default_generator.manual_seed(seed)
+    return default_generator
+
+
+def seed():
+    """Seed the default generator non-deterministically; returns the seed."""
+    return default_generator.seed()
+
+
+def initial_seed():
+    """The default generator's seed."""
+    return default_generator.initial_seed()
+
+
+def _make(kind, size, dtype, device, generator, requires_grad, **kw):
+    from ._creation import _size_arg, _finish
+    from ._tensor import Tensor
+    from .backends import get_backend
+
+    shape = _size_arg(size)
+    device = as_device(device)
+    gen = generator or default_generator
+    be = get_backend(device)
+    if kind == "randint":
+        data = be.randint(kw["low"], kw["high"], shape, gen)
+        if dtype is not None and dtype is not _dtype.int64:
+            data = be.astype(data, dtype.np)
+        return Tensor._make(data, device)
+    dtype = dtype or _dtype.float32
+    if not dtype.is_floating_point:
+        raise RuntimeError(f"\"{'check_uniform_bounds' if kind == 'uniform' else 'normal_kernel_cpu'}"
+                           f"\" not implemented for '{dtype.name.capitalize()}'")
+    data = getattr(be, kind)(shape, dtype.np, gen)
+    return _finish(Tensor._make(data, device), requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Samples of U[0, 1) with the given shape."""
+    return _make("uniform", size, dtype, device, generator, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Samples of N(0, 1) with the given shape."""
+    return _make("normal", size, dtype, device, generator, requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers drawn uniformly from [low, high) (``randint(high, size)`` also works)."""
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint() missing required arguments 'high' and 'size'")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
+    return _make("randint", size, dtype, device, generator, requires_grad, low=low, high=high)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0..n-1 (int64)."""
+    from ._creation import tensor
+
+    gen = generator or default_generator
+    return tensor(gen._np.permutation(n), dtype=dtype or _dtype.int64, device=device)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    """Uniform samples shaped like ``input``."""
+    return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    """Normal samples shaped like ``input``."""
+    return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    """Random integers in [low, high) shaped like ``input``."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input.shape, dtype=dtype or input.dtype,
+                   device=device or input.device)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    """Samples of Bernoulli(p) with p = ``input`` (elementwise probabilities)."""
+    probs = input if p is None else input.new_full(input.shape, p)
+    return (rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator)
+            < probs).to(probs.dtype)

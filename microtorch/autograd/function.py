@@ -1,0 +1,204 @@
+"""Graph nodes and the ``Function`` base class.
+
+A differentiable op is a ``Function`` subclass with two static methods side by side::
+
+    class Mul(Function):
+        '''d(a*b)/da = b,  d(a*b)/db = a'''
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return ...                          # a Tensor computed by a backend kernel
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a           # written with Tensor ops
+
+``Mul.apply(a, b)`` runs ``forward`` without recording, then, when grad mode is on and an input
+requires grad, links the output to a graph node. The node *is* the ``ctx``: an instance of a class
+named after the op (``MulBackward0``) that keeps the saved tensors and ``next_functions``, the
+edges to the nodes of the inputs. Leaves end in an :class:`AccumulateGrad` node.
+"""
+
+import weakref
+
+from .grad_mode import is_grad_enabled, no_grad
+
+
+class Node:
+    """A node of the backward graph (what ``tensor.grad_fn`` returns)."""
+
+    next_functions = ()
+    _pre_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook / retain_grad
+
+    def name(self):
+        """The node's class name, e.g. ``'MulBackward0'``."""
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    def register_hook(self, hook):
+        """Register ``hook(grad_inputs, grad_outputs)`` called after this node runs."""
+        self.__dict__.setdefault("_post_hooks", []).append(hook)
+
+    def _add_pre_hook(self, output_nr, hook):
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        self._pre_hooks.setdefault(output_nr, []).append(hook)
+
+
+class AccumulateGrad(Node):
+    """The node at a leaf: adds the incoming gradient into ``variable.grad``."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def _apply(self, grads, create_graph):
+        (grad,) = grads
+        var = self.variable
+        if not create_graph:
+            grad = grad.detach()
+        for hook in var._hooks or ():
+            new = hook(grad)
+            grad = grad if new is None else new
+        var.grad = grad if var.grad is None else var.grad + grad
+        return ()
+
+
+class FunctionCtx(Node):
+    """The context (``ctx``) given to ``forward``/``backward``; also the graph node."""
+
+    _saved = None
+    _freed = False
+    materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        """Keep tensors for ``backward``; checked for in-place changes when unpacked."""
+        self._saved = tuple((t, t._version.value if t is not None else 0) for t in tensors)
+
+    def mark_non_differentiable(self, *tensors):
+        """Mark outputs that never carry a gradient (e.g. indices)."""
+        self._non_diff = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value):
+        """Whether ``None`` output gradients reach ``backward`` as zeros (default True)."""
+        self.materialize_grads = value
+
+    @property
+    def saved_tensors(self):
+        """The tensors given to ``save_for_backward``, checked against in-place changes."""
+        if self._freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or if "
+                "you need to access saved tensors after calling backward."
+            )
+        if self._saved is None:
+            return ()
+        for i, (t, version) in enumerate(self._saved):
+            if t is not None and t._version.value != version:
+                kind = f"torch.{_tensor_type_name(t)} {list(t.shape)}"
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{kind}], which is output {i} of {self.name()}, is at "
+                    f"version {t._version.value}; expected version {version} instead. Hint: the "
+                    "backtrace further above can point to the operation that failed to compute "
+                    "its gradient. The variable in question was changed in there or anywhere "
+                    "later. Good luck!"
+                )
+        return tuple(t for t, _ in self._saved)
+
+    def _free(self):
+        self._saved = None
+        self._freed = True
+
+    def _apply(self, grads, create_graph):
+        result = self._forward_cls.backward(self, *grads)
+        result = result if isinstance(result, tuple) else (result,)
+        n = self._num_args
+        if len(result) < n or any(g is not None for g in result[n:]):
+            raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
+                               f"(expected {n}, got {len(result)})")
+        return tuple(result[i] for i in self._tensor_args)
+
+
+def _tensor_type_name(t):
+    names = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+             "int32": "IntTensor", "bool": "BoolTensor", "uint8": "ByteTensor"}
+    return names[t.dtype.name]
+
+
+class Function:
+    """Base class of differentiable operations; subclass it for custom ops, as in PyTorch.
+
+    Define ``forward(ctx, *args)`` returning a Tensor (or a tuple of Tensors) and
+    ``backward(ctx, *grad_outputs)`` returning one gradient (or None) per ``forward`` argument,
+    then call ``YourFunction.apply(*args)``. The graph node is named ``<ClassName>Backward``,
+    or the class attribute ``node_name`` when given (the built-in ops use PyTorch's names).
+    """
+
+    node_name = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("node_name") or cls.__name__ + "Backward"
+        cls._backward_cls = type(name, (FunctionCtx,), {"_forward_cls": cls,
+                                                         "__module__": cls.__module__})
+
+    @staticmethod
+    def forward(ctx, *args):
+        """Compute the op's output(s) from its inputs; runs with grad mode off."""
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        """Return the gradient of each forward input given the output gradients."""
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward "
+                                  "mode AD.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run ``forward`` and, when an input requires grad, record the graph node."""
+        from .._tensor import Tensor
+
+        ctx = cls._backward_cls()
+        record = is_grad_enabled() and any(
+            isinstance(a, Tensor) and a.requires_grad for a in args)
+        if record:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            with no_grad():
+                out = cls.forward(ctx, *args, **kwargs)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+            with no_grad():
+                return cls.forward(ctx, *args, **kwargs)
+        ctx.next_functions = tuple(
+            (_edge(a), a._output_nr) if isinstance(a, Tensor) and a.requires_grad
+            else (None, 0) for a in args if isinstance(a, Tensor))
+        ctx._num_args = len(args)
+        ctx._tensor_args = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        ctx._input_meta = tuple(a.shape for a in args if isinstance(a, Tensor))
+        non_diff = getattr(ctx, "_non_diff", ())
+        outputs = out if isinstance(out, tuple) else (out,)
+        ctx._output_meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
+        for i, o in enumerate(outputs):
+            if isinstance(o, Tensor) and id(o) not in non_diff and o.dtype.is_floating_point:
+                o.grad_fn = ctx
+                o._output_nr = i
+                o.requires_grad = True
+        return out
+
+
+def _edge(t):
+    """The node a gradient for tensor ``t`` flows into: its grad_fn or its AccumulateGrad."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    acc = t._grad_accumulator() if t._grad_accumulator is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._grad_accumulator = weakref.ref(acc)
+    return acc

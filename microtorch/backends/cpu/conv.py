@@ -1,0 +1,329 @@
+"""2-D convolution for the CPU backend: im2col / col2im Numba kernels around :func:`gemm`.
+
+Layout and shapes (NCHW, C-contiguous, float32 or float64)::
+
+    x  (N, C, H, W)            w  (O, C // groups, kh, kw)          y  (N, O, OH, OW)
+    OH = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1      (the same for OW)
+
+For one group ``g`` of a chunk of ``nb`` images, with ``K = Cg*kh*kw`` and ``L = OH*OW``::
+
+    cols  (K, nb*L)   cols[(c, i, j), n*L + p] = x[n, c0 + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+                      (zero where that falls in the padding; p = oh*OW + ow)
+    forward       Y_g   (Og, nb*L) = W_g (Og, K)       @ cols   (K, nb*L)
+    grad input    gcols (K, nb*L)  = W_g^T (K, Og)     @ GY_g   (Og, nb*L);   gx = col2im(gcols)
+    grad weight   gW_g  (Og, K)   += GY_g (Og, nb*L)   @ cols^T (nb*L, K)
+
+Several images share one GEMM so that small feature maps (ResNet's last stage works on 2x2
+maps) still give the GEMM a wide right-hand side; ``Y_g`` / ``GY_g`` are moved between that
+``(Og, nb*L)`` layout and NCHW by two small copy kernels, skipped when ``nb == 1`` (an image's
+``(Og, L)`` block of NCHW is already contiguous). A 1x1, stride-1, unpadded convolution needs no
+im2col at all: ``x[n]`` viewed as ``(C, H*W)`` is its own ``cols``.
+
+The caller (``microtorch/ops``) validates shapes and adds the bias. Matrix products go through
+:func:`microtorch.backends.cpu.gemm.gemm` only, never NumPy's BLAS (its thread pool fights
+Numba's on a small machine).
+"""
+
+import numpy as np
+from numba import prange
+
+from .._numba import jit
+from .gemm import gemm
+
+# Largest im2col buffer built at once, in elements; bigger batches are processed in chunks.
+_MAX_COLS = 1 << 22
+# With at least this many output pixels per image, each image gets its own GEMM, which writes
+# straight into (or, for pointwise convolutions, reads straight from) the NCHW arrays.
+_DIRECT_L = 1024
+
+
+def _out_size(size, k, s, p, d):
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+@jit(inline="always")
+def _valid_range(start, step, k, limit):
+    """Indices t in [0, k) with 0 <= start + t*step < limit, as a half-open range (lo, hi)."""
+    lo = 0
+    if start < 0:
+        lo = min(k, (-start + step - 1) // step)
+    hi = k
+    if start + (k - 1) * step >= limit:
+        hi = max(0, (limit - start + step - 1) // step)
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+# The copy loops below index flat views with unsigned (uint64) offsets: Numba then skips its
+# negative-index wraparound test, which otherwise keeps LLVM from vectorising them (3-6x slower).
+# Keep every operand of an offset expression uint64: uint64 mixed with int64 gives float64.
+
+
+@jit(parallel=True)
+def _im2col(x, n0, c0, geom, OH, OW, cols):
+    """Fill cols (Cg*kh*kw, nb*OH*OW) from images n0..n0+nb and channels c0..c0+Cg of x.
+
+    geom = (kh, kw, sh, sw, ph, pw, dh, dw). Parallel over the rows of cols; writes every
+    element (zeros for padding) and reads x only inside its bounds.
+    """
+    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    L = OH * OW
+    K, ncols = cols.shape
+    nb = ncols // L
+    xf = x.reshape(-1)
+    cf = cols.reshape(-1)
+    zero = cols.dtype.type(0)
+    step = np.uint64(sw)
+    width = np.uint64(OW)
+    for r in prange(K):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        # output columns ow whose input column iw = iw0 + ow*sw lies inside [0, W)
+        iw0 = j * dw - pw
+        ow_lo, ow_hi = _valid_range(iw0, sw, OW, W)
+        lo = np.uint64(ow_lo)
+        hi = np.uint64(ow_hi)
+        for n in range(nb):
+            for oh in range(OH):
+                ih = oh * sh - ph + i * dh
+                dst = np.uint64(r * ncols + n * L + oh * OW)
+                if ih < 0 or ih >= H:
+                    for ow in range(width):
+                        cf[dst + ow] = zero
+                    continue
+                # src + ow*sw >= 0 for every ow >= lo
+                src = np.uint64(((n0 + n) * C + c0 + c) * H * W + ih * W + iw0 + ow_lo * sw)
+                for ow in range(lo):
+                    cf[dst + ow] = zero
+                for ow in range(lo, hi):
+                    cf[dst + ow] = xf[src + (ow - lo) * step]
+                for ow in range(hi, width):
+                    cf[dst + ow] = zero
+
+
+@jit(parallel=True)
+def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx):
+    """Overwrite gx[n0:n0+nb, c0:c0+Cg] with the sum of gcols (Cg*kh*kw, nb*OH*OW) over windows.
+
+    Parallel over (image, channel) planes, so no two threads write the same element.
+    """
+    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    C, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
+    L = OH * OW
+    ncols = gcols.shape[1]
+    nb = ncols // L
+    gf = gcols.reshape(-1)
+    xf = gx.reshape(-1)
+    zero = gx.dtype.type(0)
+    step = np.uint64(sw)
+    plane_size = np.uint64(H * W)
+    for q in prange(nb * Cg):
+        n = q // Cg
+        c = q % Cg
+        plane = np.uint64(((n0 + n) * C + c0 + c) * H * W)
+        for t in range(plane_size):
+            xf[plane + t] = zero
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                iw0 = j * dw - pw
+                ow_lo, ow_hi = _valid_range(iw0, sw, OW, W)
+                lo = np.uint64(ow_lo)
+                hi = np.uint64(ow_hi)
+                for oh in range(OH):
+                    ih = oh * sh - ph + i * dh
+                    if ih < 0 or ih >= H:
+                        continue
+                    src = np.uint64(r * ncols + n * L + oh * OW)
+                    dst = plane + np.uint64(ih * W + iw0 + ow_lo * sw)
+                    for ow in range(lo, hi):
+                        xf[dst + (ow - lo) * step] += gf[src + ow]
+
+
+@jit(parallel=True)
+def _pack(src, n0, o0, dst):
+    """dst (Og, nb*L)[o, n*L + p] = src (N, O, L)[n0 + n, o0 + o, p]."""
+    Og = dst.shape[0]
+    L = src.shape[2]
+    nb = dst.shape[1] // L
+    for q in prange(Og * nb):
+        o = q // nb
+        n = q % nb
+        for p in range(L):
+            dst[o, n * L + p] = src[n0 + n, o0 + o, p]
+
+
+@jit(parallel=True)
+def _unpack(src, n0, o0, dst):
+    """dst (N, O, L)[n0 + n, o0 + o, p] = src (Og, nb*L)[o, n*L + p]; the inverse of _pack."""
+    Og = src.shape[0]
+    L = dst.shape[2]
+    nb = src.shape[1] // L
+    for q in prange(Og * nb):
+        o = q // nb
+        n = q % nb
+        for p in range(L):
+            dst[n0 + n, o0 + o, p] = src[o, n * L + p]
+
+
+def _take(buf, rows, cols):
+    """A C-contiguous (rows, cols) matrix on the front of the flat scratch buffer buf."""
+    return buf[:rows * cols].reshape(rows, cols)
+
+
+class _Plan:
+    """Sizes and chunking shared by the forward and both backward passes."""
+
+    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
+        N, C, H, W = (int(s) for s in x_shape)
+        O, Cg, kh, kw = (int(s) for s in w_shape)
+        sh, sw = (int(s) for s in stride)
+        ph, pw = (int(s) for s in padding)
+        dh, dw = (int(s) for s in dilation)
+        self.N, self.C, self.H, self.W = N, C, H, W
+        self.O, self.Cg, self.G = O, Cg, int(groups)
+        self.Og = O // self.G
+        self.geom = (kh, kw, sh, sw, ph, pw, dh, dw)
+        self.OH = _out_size(H, kh, sh, ph, dh)
+        self.OW = _out_size(W, kw, sw, pw, dw)
+        self.L = self.OH * self.OW
+        self.K = Cg * kh * kw
+        self.pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
+        if self.L >= _DIRECT_L:
+            self.nb = 1
+        else:
+            self.nb = max(1, min(N, _MAX_COLS // max(1, self.K * self.L)))
+
+    def chunks(self):
+        for n0 in range(0, self.N, self.nb):
+            yield n0, min(self.nb, self.N - n0)
+
+    def cols(self, x, n0, nb, g, buf):
+        """The (K, nb*L) im2col matrix of images n0..n0+nb, group g (a view when possible)."""
+        c0 = g * self.Cg
+        if self.pointwise:
+            x3 = x.reshape(self.N, self.C, self.L)
+            if nb == 1:
+                return x3[n0, c0:c0 + self.Cg]
+            cols = _take(buf, self.K, nb * self.L)
+            _pack(x3, n0, c0, cols)
+            return cols
+        cols = _take(buf, self.K, nb * self.L)
+        _im2col(x, n0, c0, self.geom, self.OH, self.OW, cols)
+        return cols
+
+    def gy_block(self, gy3, n0, nb, g, buf):
+        """GY_g (Og, nb*L) of images n0..n0+nb (a view of gy when nb == 1)."""
+        o0 = g * self.Og
+        if nb == 1:
+            return gy3[n0, o0:o0 + self.Og]
+        block = _take(buf, self.Og, nb * self.L)
+        _pack(gy3, n0, o0, block)
+        return block
+
+
+def conv2d(x, w, stride, padding, dilation, groups):
+    """Cross-correlation y = conv2d(x, w) without bias, as ``torch.nn.functional.conv2d``.
+
+    x (N, C, H, W) and w (O, C // groups, kh, kw) of one float dtype; stride, padding, dilation
+    are 2-tuples of ints (padding symmetric, zeros). Returns a new C-contiguous y (N, O, OH, OW).
+    """
+    x = np.ascontiguousarray(x)
+    w = np.ascontiguousarray(w)
+    plan = _Plan(x.shape, w.shape, stride, padding, dilation, groups)
+    N, O, Og, L, K = plan.N, plan.O, plan.Og, plan.L, plan.K
+    y = np.empty((N, O, plan.OH, plan.OW), dtype=x.dtype)
+    if y.size == 0:
+        return y
+    y3 = y.reshape(N, O, L)
+    w2 = w.reshape(O, K)
+    cols_buf = None if (plan.pointwise and plan.nb == 1) else np.empty(K * plan.nb * L, x.dtype)
+    out_buf = np.empty(Og * plan.nb * L, x.dtype) if plan.nb > 1 else None
+    for n0, nb in plan.chunks():
+        for g in range(plan.G):
+            cols = plan.cols(x, n0, nb, g, cols_buf)
+            wg = w2[g * Og:(g + 1) * Og]
+            if nb == 1:
+                gemm(wg, cols, out=y3[n0, g * Og:(g + 1) * Og])
+            else:
+                out = _take(out_buf, Og, nb * L)
+                gemm(wg, cols, out=out)
+                _unpack(out, n0, g * Og, y3)
+    return y
+
+
+def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
+    """Gradient of conv2d with respect to x: gx (x_shape) from gy (N, O, OH, OW) and w.
+
+    Same conventions as :func:`conv2d`; input rows/columns that no window reaches (when
+    (H + 2*ph - dh*(kh-1) - 1) is not a multiple of sh) get zero gradient.
+    """
+    gy = np.ascontiguousarray(gy)
+    w = np.ascontiguousarray(w)
+    plan = _Plan(x_shape, w.shape, stride, padding, dilation, groups)
+    N, C, O, Og, Cg, L, K = plan.N, plan.C, plan.O, plan.Og, plan.Cg, plan.L, plan.K
+    dtype = gy.dtype
+    if L == 0 or O == 0:
+        return np.zeros(x_shape, dtype=dtype)
+    gx = np.empty((N, C, plan.H, plan.W), dtype=dtype)
+    if gx.size == 0:
+        return gx
+    gy3 = gy.reshape(N, O, L)
+    w2 = w.reshape(O, K)
+    gy_buf = np.empty(Og * plan.nb * L, dtype) if plan.nb > 1 else None
+    if plan.pointwise:
+        gx3 = gx.reshape(N, C, L)
+        out_buf = np.empty(Cg * plan.nb * L, dtype) if plan.nb > 1 else None
+    else:
+        gcols_buf = np.empty(K * plan.nb * L, dtype)
+    for n0, nb in plan.chunks():
+        for g in range(plan.G):
+            gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)
+            wgt = w2[g * Og:(g + 1) * Og].T
+            if plan.pointwise:
+                if nb == 1:
+                    gemm(wgt, gyg, out=gx3[n0, g * Cg:(g + 1) * Cg])
+                else:
+                    out = _take(out_buf, Cg, nb * L)
+                    gemm(wgt, gyg, out=out)
+                    _unpack(out, n0, g * Cg, gx3)
+            else:
+                gcols = _take(gcols_buf, K, nb * L)
+                gemm(wgt, gyg, out=gcols)
+                _col2im(gcols, n0, g * Cg, Cg, plan.geom, plan.OH, plan.OW, gx)
+    return gx
+
+
+def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
+    """Gradient of conv2d with respect to w: gw (w_shape) from x (N, C, H, W) and gy.
+
+    Same conventions as :func:`conv2d`; sums over the batch in x's dtype.
+    """
+    x = np.ascontiguousarray(x)
+    gy = np.ascontiguousarray(gy)
+    plan = _Plan(x.shape, w_shape, stride, padding, dilation, groups)
+    N, O, Og, L, K = plan.N, plan.O, plan.Og, plan.L, plan.K
+    dtype = x.dtype
+    gw = np.zeros((O, K), dtype=dtype)
+    if N == 0 or L == 0 or gw.size == 0:
+        return gw.reshape(w_shape)
+    gy3 = gy.reshape(N, O, L)
+    cols_buf = None if (plan.pointwise and plan.nb == 1) else np.empty(K * plan.nb * L, dtype)
+    gy_buf = np.empty(Og * plan.nb * L, dtype) if plan.nb > 1 else None
+    partial = np.empty((Og, K), dtype) if plan.N > plan.nb else None
+    first = True
+    for n0, nb in plan.chunks():
+        for g in range(plan.G):
+            cols = plan.cols(x, n0, nb, g, cols_buf)
+            gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)
+            gwg = gw[g * Og:(g + 1) * Og]
+            if first:
+                gemm(gyg, cols.T, out=gwg)
+            else:
+                gemm(gyg, cols.T, out=partial)
+                gwg += partial
+        first = False
+    return gw.reshape(w_shape)

@@ -1,0 +1,639 @@
+"""Elementwise kernels of the CPU backend: ``unary``, ``binary``, ``where`` and ``clamp``.
+
+Design
+------
+Every op family is a handful of module-level Numba kernels that take an integer op code. The code
+is tested *inside* the element loop (``_arith(code, x, y)``), but it is loop-invariant, so LLVM
+unswitches it: each op gets its own vectorised loop and one compiled function serves a whole family
+(7 arithmetic ops, 6 comparisons, 13 unary ops). That keeps the number of compiled specializations
+small, which is what a user waits for on a fresh install (see ``benchmarks/bench_elementwise.py``).
+
+Two memory layouts reach the kernels:
+
+* **flat** -- every operand is C-contiguous with the result's shape: the wrappers pass 1-D views
+  (``reshape(-1)``) and a plain ``for i in range(n)`` loop runs. Large arrays (``>= PARALLEL_MIN``
+  elements) go to a ``prange`` twin that splits the range over the threads.
+* **strided** (binary and where only) -- anything else: broadcasting (0-strides), 0-d operands,
+  transposed or sliced views, negative strides. The wrapper collapses the result's dimensions
+  (dropping size-1 axes and merging axes that are contiguous for *every* operand) to at most four
+  and passes, per operand, a 1-D view of the memory it spans plus ``(offset, s0, s1, s2, s3)`` in
+  elements. The kernel loops over the first three dimensions and picks one of four inner loops:
+  all unit strides, a scalar right or left operand (stride 0, hoisted out of the loop), or general.
+
+Inputs are always handed to Numba as *read-only* 1-D C arrays and outputs as writable ones, so
+a read-only ``np.broadcast_to`` view and an ordinary array share one compiled specialization.
+Unary ops on non-contiguous arrays copy to a contiguous temporary first (rare in practice).
+
+float32 ``exp`` (and ``tanh``/``sigmoid``, built on it) uses an inline Cephes-style ``expf``
+(range reduction by ``ln 2`` + degree-5 polynomial, about 1 ulp, inf/NaN/underflow handled) that
+LLVM vectorises; Numba's ``math.exp`` is a scalar libm call. Numba's SVML path is not available
+(no ``icc_rt``). Other transcendental ops call NumPy's scalar functions and are slower than
+NumPy's SIMD loops.
+
+All kernels use ``error_model='numpy'``: ``1.0 / 0.0`` is ``inf`` and integer division by zero
+gives 0, instead of raising ``ZeroDivisionError`` from inside a loop.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import get_num_threads, prange, types
+from numba.extending import intrinsic, overload
+
+from .._numba import jit
+
+__all__ = ["unary", "binary", "where", "clamp", "PARALLEL_MIN"]
+
+#: Arrays with at least this many elements use the multi-threaded kernels.
+PARALLEL_MIN = 1 << 16
+
+UNARY_CODES = {"neg": 0, "abs": 1, "exp": 2, "log": 3, "sqrt": 4, "rsqrt": 5, "sin": 6,
+               "cos": 7, "tanh": 8, "sigmoid": 9, "relu": 10, "sign": 11, "reciprocal": 12}
+_EXP_F32, _TANH_F32, _SIGMOID_F32 = 13, 14, 15   # vectorisable float32 variants
+_FAST_F32 = {2: _EXP_F32, 8: _TANH_F32, 9: _SIGMOID_F32}
+_INT_UNARY = ("neg", "abs", "relu", "sign")
+
+ARITH_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "maximum": 5, "minimum": 6}
+COMPARE_CODES = {"eq": 0, "ne": 1, "lt": 2, "le": 3, "gt": 4, "ge": 5}
+
+_F32 = np.float32
+_LOG2E = _F32(1.44269504088896341)
+_LN2_HI = _F32(0.693359375)
+_LN2_LO = _F32(-2.12194440e-4)
+_EXP_HI = _F32(88.8)          # above log(FLT_MAX): the result overflows to inf
+_EXP_LO = _F32(-104.0)        # below log(smallest denormal / 2): the result is 0
+_HALF = _F32(0.5)
+_ONE = _F32(1.0)
+_TWO = _F32(2.0)
+_ZERO = _F32(0.0)
+_P0, _P1, _P2 = _F32(1.9875691500e-4), _F32(1.3981999507e-3), _F32(8.3334519073e-3)
+_P3, _P4, _P5 = _F32(4.1665795894e-2), _F32(1.6666665459e-1), _F32(5.0000001201e-1)
+_T0, _T1, _T2 = _F32(-5.70498872745e-3), _F32(2.06390887954e-2), _F32(-5.37397155531e-2)
+_T3, _T4 = _F32(1.33314422036e-1), _F32(-3.33332819422e-1)
+_TANH_SMALL = _F32(0.625)
+
+
+# --------------------------------------------------------------------------------------------
+# scalar helpers (inlined by LLVM into the loops)
+# --------------------------------------------------------------------------------------------
+
+@intrinsic
+def _exp2_int_f32(typingctx, z):
+    """2.0 ** z as float32 for a float32 z holding an integer in [-126, 127], by building the bits.
+
+    ``fptosi`` + ``shl`` + ``bitcast`` all vectorise, unlike ``math.ldexp``.
+    """
+    if z != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        n = builder.fptosi(args[0], i32)
+        bits = builder.shl(builder.add(n, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+
+    return types.float32(types.float32), codegen
+
+
+@jit
+def _expf(x):
+    """exp(x) for float32 x without a libm call (Cephes ``expf``): about 1 ulp, vectorisable.
+
+    Range reduction x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness), a
+    degree-5 polynomial for exp(r), then the scale 2**n applied as two factors 2**n1 * 2**n2 so
+    that results down to the denormals (n = -150) and up to overflow (n = 128) come out right.
+    NaN stays NaN, -inf gives 0 and +inf gives inf (through the clamp to [-104, 88.8]).
+    """
+    x = _EXP_HI if x > _EXP_HI else x
+    x = _EXP_LO if x < _EXP_LO else x
+    z = np.floor(x * _LOG2E + _HALF)
+    z = z if z == z else _ZERO          # NaN: keep fptosi well defined; the polynomial is NaN
+    r = x - z * _LN2_HI - z * _LN2_LO
+    p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
+    p = p * (r * r) + r + _ONE
+    z1 = np.floor(z * _HALF)
+    return p * _exp2_int_f32(z1) * _exp2_int_f32(z - z1)
+
+
+@jit
+def _tanhf(x):
+    """tanh(x) for float32 (Cephes ``tanhf``): odd polynomial for |x| < 0.625, else via expf."""
+    ax = abs(x)
+    z = x * x
+    small = ((((_T0 * z + _T1) * z + _T2) * z + _T3) * z + _T4) * z * x + x
+    big = _ONE - _TWO / (_expf(_TWO * ax) + _ONE)
+    big = big if x >= _ZERO else -big
+    return small if ax < _TANH_SMALL else big
+
+
+@jit
+def _sigmoidf(x):
+    """1 / (1 + exp(-x)) for float32, written as e / (1 + e), e = exp(-|x|), for x < 0."""
+    e = _expf(-abs(x))
+    s = _ONE / (_ONE + e)
+    return s if x >= _ZERO else e * s
+
+
+def _div(x, y):
+    """True division for floats, floor division (like ``torch.floor_divide``) for integers."""
+
+
+@overload(_div)
+def _div_impl(x, y):
+    if isinstance(x, types.Float):
+        return lambda x, y: x / y
+    return lambda x, y: x // y
+
+
+def _pow(x, y):
+    """x ** y; integer power by squaring for integers (negative exponents give 0, 1 or -1)."""
+
+
+@overload(_pow)
+def _pow_impl(x, y):
+    if isinstance(x, types.Float):
+        return lambda x, y: x ** y
+
+    def ipow(x, y):
+        base = int(x)
+        e = int(y)
+        if e < 0:
+            if base == 1:
+                return 1
+            if base == -1:
+                return 1 if e % 2 == 0 else -1
+            return 0
+        result = 1
+        while e > 0:
+            if e & 1:
+                result *= base
+            base *= base
+            e >>= 1
+        return result
+    return ipow
+
+
+@jit(error_model="numpy")
+def _arith(code, x, y):
+    """The arithmetic op ``code`` (see ARITH_CODES) on two scalars of one dtype."""
+    if code == 0:
+        return x + y
+    elif code == 1:
+        return x - y
+    elif code == 2:
+        return x * y
+    elif code == 3:
+        return _div(x, y)
+    elif code == 4:
+        return _pow(x, y)
+    elif code == 5:
+        return x if (x > y or x != x) else y       # NaN propagates, like torch.maximum
+    else:
+        return x if (x < y or x != x) else y
+
+
+@jit
+def _compare(code, x, y):
+    """The comparison ``code`` (see COMPARE_CODES) on two scalars: a bool."""
+    if code == 0:
+        return x == y
+    elif code == 1:
+        return x != y
+    elif code == 2:
+        return x < y
+    elif code == 3:
+        return x <= y
+    elif code == 4:
+        return x > y
+    else:
+        return x >= y
+
+
+# --------------------------------------------------------------------------------------------
+# kernels
+# --------------------------------------------------------------------------------------------
+
+@jit(error_model="numpy")
+def _unary_flat(code, x, out):
+    """out[i] = op(x[i]) for the unary op ``code`` (UNARY_CODES, or 13-15: the float32 fast
+    exp, tanh, sigmoid); x and out are 1-D C-contiguous of one length and dtype.
+
+    One loop per op, chosen before the loop (LLVM does not unswitch a 16-way branch). Each loop
+    stores its own result, so loops may compute in another precision (``1.0 / sqrt(x)`` is
+    float64) without changing the types of the others.
+    """
+    n = x.shape[0]
+    if code == 0:
+        for i in range(n):
+            out[i] = -x[i]
+    elif code == 1:
+        for i in range(n):
+            out[i] = abs(x[i])
+    elif code == 2:
+        for i in range(n):
+            out[i] = np.exp(x[i])
+    elif code == 3:
+        for i in range(n):
+            out[i] = np.log(x[i])
+    elif code == 4:
+        for i in range(n):
+            out[i] = np.sqrt(x[i])
+    elif code == 5:
+        for i in range(n):
+            out[i] = 1.0 / np.sqrt(x[i])
+    elif code == 6:
+        for i in range(n):
+            out[i] = np.sin(x[i])
+    elif code == 7:
+        for i in range(n):
+            out[i] = np.cos(x[i])
+    elif code == 8:
+        for i in range(n):
+            out[i] = np.tanh(x[i])
+    elif code == 9:
+        for i in range(n):
+            v = x[i]
+            e = np.exp(-abs(v))
+            out[i] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+    elif code == 10:
+        for i in range(n):
+            v = x[i]
+            out[i] = v if (v > 0 or v != v) else 0      # relu(NaN) = NaN
+    elif code == 11:
+        for i in range(n):
+            v = x[i]
+            out[i] = (v > 0) - (v < 0) if v == v else v     # sign(NaN) = NaN
+    elif code == 12:
+        for i in range(n):
+            out[i] = 1.0 / x[i]
+    elif code == 13:
+        for i in range(n):
+            out[i] = _expf(x[i])
+    elif code == 14:
+        for i in range(n):
+            out[i] = _tanhf(x[i])
+    else:
+        for i in range(n):
+            out[i] = _sigmoidf(x[i])
+
+
+@jit(error_model="numpy")
+def _clamp_flat(x, lo, hi, out):
+    """out[i] = min(max(x[i], lo), hi) with x's dtype; NaN in x, lo or hi gives NaN like torch."""
+    for i in range(x.shape[0]):
+        v = x[i]
+        v = lo if (v < lo or lo != lo) else v
+        out[i] = hi if (v > hi or hi != hi) else v
+
+
+@jit(error_model="numpy")
+def _arith_flat(code, a, b, out):
+    """out[i] = op(a[i], b[i]); all 1-D C-contiguous of one length."""
+    for i in range(out.shape[0]):
+        out[i] = _arith(code, a[i], b[i])
+
+
+@jit
+def _compare_flat(code, a, b, out):
+    """out[i] = a[i] <op> b[i] (bool); all 1-D C-contiguous of one length."""
+    for i in range(out.shape[0]):
+        out[i] = _compare(code, a[i], b[i])
+
+
+@jit
+def _where_flat(cond, a, b, out):
+    """out[i] = a[i] if cond[i] else b[i]; all 1-D C-contiguous of one length."""
+    for i in range(out.shape[0]):
+        out[i] = a[i] if cond[i] else b[i]
+
+
+@jit(parallel=True)
+def _unary_par(code, x, out, chunks):
+    """Threaded :func:`_unary_flat`: ``chunks`` contiguous pieces (one per thread), each run by
+    the serial kernel, so this wrapper compiles quickly and the inner loops stay vectorised."""
+    n = x.shape[0]
+    for c in prange(chunks):
+        lo = c * n // chunks
+        hi = (c + 1) * n // chunks
+        _unary_flat(code, x[lo:hi], out[lo:hi])
+
+
+@jit(parallel=True)
+def _arith_par(code, a, b, out, chunks):
+    """Threaded :func:`_arith_flat` (same chunking as :func:`_unary_par`)."""
+    n = out.shape[0]
+    for c in prange(chunks):
+        lo = c * n // chunks
+        hi = (c + 1) * n // chunks
+        _arith_flat(code, a[lo:hi], b[lo:hi], out[lo:hi])
+
+
+@jit(parallel=True)
+def _compare_par(code, a, b, out, chunks):
+    """Threaded :func:`_compare_flat` (same chunking as :func:`_unary_par`)."""
+    n = out.shape[0]
+    for c in prange(chunks):
+        lo = c * n // chunks
+        hi = (c + 1) * n // chunks
+        _compare_flat(code, a[lo:hi], b[lo:hi], out[lo:hi])
+
+
+@jit(error_model="numpy")
+def _arith_scalar_right(code, a, y, out):
+    """out[i] = op(a[i], y) for a scalar y; a and out 1-D C-contiguous."""
+    for i in range(out.shape[0]):
+        out[i] = _arith(code, a[i], y)
+
+
+@jit(error_model="numpy")
+def _arith_scalar_left(code, x, b, out):
+    """out[i] = op(x, b[i]) for a scalar x; b and out 1-D C-contiguous."""
+    for i in range(out.shape[0]):
+        out[i] = _arith(code, x, b[i])
+
+
+@jit(error_model="numpy")
+def _arith_row(code, a, ao, sa, b, bo, sb, out, oo, so, n):
+    """out[oo + m*so] = op(a[ao + m*sa], b[bo + m*sb]) for m < n (general strides)."""
+    for m in range(n):
+        out[oo + m * so] = _arith(code, a[ao + m * sa], b[bo + m * sb])
+
+
+@jit(error_model="numpy")
+def _arith_strided(code, a, b, out, shape, sa, sb, so):
+    """Broadcast/strided arithmetic on buffers a, b, out (1-D C arrays) with a 4-D geometry.
+
+    ``shape`` = (n0, n1, n2, n3); ``sa``, ``sb``, ``so`` = (offset, s0, s1, s2, s3) in elements
+    (strides may be 0 or negative); element (i, j, k, l) of operand a is
+    ``a[sa[0] + i*sa[1] + j*sa[2] + k*sa[3] + l*sa[4]]``. The wrapper guarantees every such index
+    is inside the buffer. Each innermost row goes to a small row kernel (contiguous, scalar
+    right, scalar left, or general strides), whose single loop LLVM unswitches and vectorises.
+    """
+    n0, n1, n2, n3 = shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                ao = sa[0] + i * sa[1] + j * sa[2] + k * sa[3]
+                bo = sb[0] + i * sb[1] + j * sb[2] + k * sb[3]
+                oo = so[0] + i * so[1] + j * so[2] + k * so[3]
+                if so[4] == 1 and sa[4] == 1 and sb[4] == 1:
+                    _arith_flat(code, a[ao:ao + n3], b[bo:bo + n3], out[oo:oo + n3])
+                elif so[4] == 1 and sa[4] == 1 and sb[4] == 0:
+                    _arith_scalar_right(code, a[ao:ao + n3], b[bo], out[oo:oo + n3])
+                elif so[4] == 1 and sa[4] == 0 and sb[4] == 1:
+                    _arith_scalar_left(code, a[ao], b[bo:bo + n3], out[oo:oo + n3])
+                else:
+                    _arith_row(code, a, ao, sa[4], b, bo, sb[4], out, oo, so[4], n3)
+
+
+@jit
+def _compare_row(code, a, ao, sa, b, bo, sb, out, oo, so, n):
+    """out[oo + m*so] = a[ao + m*sa] <op> b[bo + m*sb] for m < n (general strides)."""
+    for m in range(n):
+        out[oo + m * so] = _compare(code, a[ao + m * sa], b[bo + m * sb])
+
+
+@jit
+def _compare_strided(code, a, b, out, shape, sa, sb, so):
+    """Broadcast/strided comparison; same geometry contract as :func:`_arith_strided`."""
+    n0, n1, n2, n3 = shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                ao = sa[0] + i * sa[1] + j * sa[2] + k * sa[3]
+                bo = sb[0] + i * sb[1] + j * sb[2] + k * sb[3]
+                oo = so[0] + i * so[1] + j * so[2] + k * so[3]
+                if so[4] == 1 and sa[4] == 1 and sb[4] == 1:
+                    _compare_flat(code, a[ao:ao + n3], b[bo:bo + n3], out[oo:oo + n3])
+                else:
+                    _compare_row(code, a, ao, sa[4], b, bo, sb[4], out, oo, so[4], n3)
+
+
+@jit
+def _where_strided(cond, a, b, out, shape, sc, sa, sb, so):
+    """Broadcast/strided select; same geometry contract as :func:`_arith_strided`."""
+    n0, n1, n2, n3 = shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                co = sc[0] + i * sc[1] + j * sc[2] + k * sc[3]
+                ao = sa[0] + i * sa[1] + j * sa[2] + k * sa[3]
+                bo = sb[0] + i * sb[1] + j * sb[2] + k * sb[3]
+                oo = so[0] + i * so[1] + j * so[2] + k * so[3]
+                for m in range(n3):
+                    out[oo + m * so[4]] = (a[ao + m * sa[4]] if cond[co + m * sc[4]]
+                                           else b[bo + m * sb[4]])
+
+
+# --------------------------------------------------------------------------------------------
+# Python side: layout normalisation
+# --------------------------------------------------------------------------------------------
+
+def _readonly_flat(x):
+    """A read-only 1-D view of a C-contiguous array (one Numba type for every input)."""
+    v = x.reshape(-1)
+    if v.flags.writeable:
+        v = v.view()
+        v.flags.writeable = False
+    return v
+
+
+def _span(x, writeable=False):
+    """(buffer, offset, element strides) describing x's memory; buffer is a 1-D C array view.
+
+    Negative-stride axes are flipped to find the lowest address, so the buffer starts there and
+    ``offset`` locates ``x[0, ..., 0]`` in it. Inputs whose strides are not multiples of the
+    item size are copied (outputs never are: they come from ``np.empty`` or the ops layer).
+    """
+    isz = x.itemsize
+    if not writeable and any(s % isz for s in x.strides):
+        x = np.ascontiguousarray(x)
+    strides = tuple(s // isz for s in x.strides)
+    low = x
+    offset = 0
+    if any(s < 0 for s in strides):
+        flip = tuple(slice(None, None, -1) if s < 0 else slice(None) for s in strides)
+        low = x[flip]
+        offset = sum((n - 1) * -s for n, s in zip(x.shape, strides) if s < 0)
+    extent = 1 + sum((n - 1) * abs(s) for n, s in zip(x.shape, strides))
+    buf = np.lib.stride_tricks.as_strided(low, shape=(extent,), strides=(isz,),
+                                          writeable=writeable)
+    return buf, offset, strides
+
+
+def _geometry(shape, strides_list):
+    """Collapse ``shape`` and each operand's element strides: drop size-1 axes, merge mergeable.
+
+    Two neighbouring axes merge when, for every operand, the outer stride equals the inner
+    stride times the inner size. Returns (sizes, [strides per operand]) of equal length >= 1.
+    """
+    sizes = []
+    per_op = [[] for _ in strides_list]
+    for d, n in enumerate(shape):
+        if n == 1:
+            continue
+        if sizes and all(st[d] * n == ops[-1] for st, ops in zip(strides_list, per_op)):
+            sizes[-1] *= n
+            for st, ops in zip(strides_list, per_op):
+                ops[-1] = st[d]
+            continue
+        sizes.append(n)
+        for st, ops in zip(strides_list, per_op):
+            ops.append(st[d])
+    if not sizes:
+        sizes = [1]
+        per_op = [[0] for _ in strides_list]
+    return sizes, per_op
+
+
+def _run_strided(kernel, prefix, arrays, out):
+    """Run a strided kernel over broadcast inputs ``arrays`` into ``out`` (any layout).
+
+    ``prefix`` holds the leading kernel arguments (the op code, or nothing). Geometries of more
+    than four collapsed dimensions are split by a Python loop over the leading index.
+    """
+    shape = out.shape
+    spans = []
+    for x in arrays:
+        x = np.broadcast_to(x, shape) if x.shape != shape else x
+        spans.append(_span(x))
+    obuf, ooff, ostr = _span(out, writeable=True)
+    sizes, per_op = _geometry(shape, [s[2] for s in spans] + [ostr])
+    offsets = [s[1] for s in spans] + [ooff]
+    bufs = [s[0] for s in spans]
+    _run_geometry(kernel, prefix, bufs, obuf, sizes, per_op, offsets)
+    return out
+
+
+def _run_geometry(kernel, prefix, bufs, obuf, sizes, per_op, offsets):
+    if len(sizes) > 4:      # rare: peel the leading axis in Python
+        for i in range(sizes[0]):
+            sub_offsets = [o + i * st[0] for o, st in zip(offsets, per_op)]
+            _run_geometry(kernel, prefix, bufs, obuf, sizes[1:], [st[1:] for st in per_op],
+                          sub_offsets)
+        return
+    pad = 4 - len(sizes)
+    shape4 = (1,) * pad + tuple(sizes)
+    geoms = tuple((o,) + (0,) * pad + tuple(st) for o, st in zip(offsets, per_op))
+    kernel(*prefix, *bufs, obuf, shape4, *geoms)
+
+
+def _result(shape, dtype, out):
+    return np.empty(shape, dtype) if out is None else out
+
+
+def _unalias(x, out):
+    """Copy input x when it overlaps ``out`` other than element-for-element (e.g. a broadcast
+    row of out itself), so no element is read after it has been overwritten."""
+    if out is None or not np.may_share_memory(x, out):
+        return x
+    if (x.shape == out.shape and x.strides == out.strides
+            and x.__array_interface__["data"][0] == out.__array_interface__["data"][0]):
+        return x
+    return x.copy()
+
+
+# --------------------------------------------------------------------------------------------
+# public API (the contract's elementwise kernels)
+# --------------------------------------------------------------------------------------------
+
+def unary(op, x, out=None):
+    """Return ``op(x)`` elementwise, ``op`` one of ``contract.UNARY_OPS``.
+
+    x: float32/float64 array of any shape and strides (0-d included); int32/int64 for neg, abs,
+    relu and sign. The result has x's dtype; ``out`` (x's shape and dtype, may be x itself for
+    the in-place variants) receives it when given, else a new C-contiguous array is returned.
+    NaN and inf follow NumPy/torch (``relu(nan) = nan``, ``sign(nan) = nan``, ``log(-1) = nan``).
+    """
+    code = UNARY_CODES[op]
+    if x.dtype == np.bool_ or (x.dtype.kind in "iu" and op not in _INT_UNARY):
+        raise TypeError(f"unary {op!r} does not support dtype {x.dtype}")
+    if x.dtype == np.float32:
+        code = _FAST_F32.get(code, code)
+    res = _result(x.shape, x.dtype, out)
+    if x.size == 0:
+        return res
+    src = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    dst = res if res.flags.c_contiguous else np.empty(x.shape, x.dtype)
+    if x.size >= PARALLEL_MIN:
+        _unary_par(code, _readonly_flat(src), dst.reshape(-1), get_num_threads())
+    else:
+        _unary_flat(code, _readonly_flat(src), dst.reshape(-1))
+    if dst is not res:
+        np.copyto(res, dst)
+    return res
+
+
+def binary(op, a, b, out=None):
+    """Return ``op(a, b)`` elementwise with broadcasting, ``op`` one of ``contract.BINARY_OPS``.
+
+    a and b have the same dtype (float32, float64, int32, int64 or bool; the ops layer promotes),
+    broadcastable shapes and any strides (0-strides and 0-d included). Arithmetic ops return that
+    dtype, comparisons return bool. ``div`` is true division on floats and floor division on
+    integers; ``pow`` on integers is exact integer power; ``maximum``/``minimum`` propagate NaN.
+    On bool, add/mul/maximum/minimum act as or/and/or/and. ``out`` (the broadcast shape and the
+    result dtype; it may alias a or b element-for-element, as in ``a.add_(b)``) receives the
+    result when given; otherwise a new C-contiguous array is returned.
+    """
+    if op in ARITH_CODES:
+        code = ARITH_CODES[op]
+        flat, flat_par, strided = _arith_flat, _arith_par, _arith_strided
+        dtype = a.dtype
+    else:
+        code = COMPARE_CODES[op]
+        flat, flat_par, strided = _compare_flat, _compare_par, _compare_strided
+        dtype = np.bool_
+    shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
+    res = _result(shape, dtype, out)
+    if res.size == 0:
+        return res
+    a, b = _unalias(a, out), _unalias(b, out)
+    if (a.shape == shape and b.shape == shape and a.flags.c_contiguous
+            and b.flags.c_contiguous and res.flags.c_contiguous):
+        if res.size >= PARALLEL_MIN:
+            flat_par(code, _readonly_flat(a), _readonly_flat(b), res.reshape(-1),
+                     get_num_threads())
+        else:
+            flat(code, _readonly_flat(a), _readonly_flat(b), res.reshape(-1))
+        return res
+    return _run_strided(strided, (code,), (a, b), res)
+
+
+def where(cond, a, b):
+    """Return ``a if cond else b`` elementwise with broadcasting (a new C-contiguous array).
+
+    cond is bool; a and b share one dtype; all three broadcast together; any strides.
+    """
+    shape = np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    res = np.empty(shape, a.dtype)
+    if res.size == 0:
+        return res
+    if all(x.shape == shape and x.flags.c_contiguous for x in (cond, a, b)):
+        _where_flat(_readonly_flat(cond), _readonly_flat(a), _readonly_flat(b), res.reshape(-1))
+        return res
+    return _run_strided(_where_strided, (), (cond, a, b), res)
+
+
+def clamp(x, lo, hi, out=None):
+    """Return x clipped to [lo, hi] elementwise; ``lo`` / ``hi`` are Python scalars or None.
+
+    Computed as ``min(max(x, lo), hi)`` like torch (so lo > hi gives hi everywhere); NaN in x
+    stays NaN, and a NaN bound gives NaN. Bounds are converted to x's dtype (for integer x, float
+    bounds are truncated toward zero). ``out`` (x's shape and dtype, may be x) receives the
+    result when given; otherwise a new C-contiguous array is returned.
+    """
+    if x.dtype.kind == "f":
+        lo = x.dtype.type(-np.inf if lo is None else lo)
+        hi = x.dtype.type(np.inf if hi is None else hi)
+    else:
+        info = np.iinfo(x.dtype)
+        lo = x.dtype.type(info.min if lo is None else max(int(lo), info.min))
+        hi = x.dtype.type(info.max if hi is None else min(int(hi), info.max))
+    res = _result(x.shape, x.dtype, out)
+    if x.size == 0:
+        return res
+    src = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    dst = res if res.flags.c_contiguous else np.empty(x.shape, x.dtype)
+    _clamp_flat(_readonly_flat(src), lo, hi, dst.reshape(-1))
+    if dst is not res:
+        np.copyto(res, dst)
+    return res

@@ -1,0 +1,163 @@
+"""Batch normalisation kernels for the CPU backend: statistics, forward and fused backward.
+
+Inputs are ``(N, C, *)`` arrays (channels on axis 1), viewed as ``(N, C, S)``; ``M = N*S`` is
+the number of values per channel. Per-channel sums accumulate in float64 (also for float32
+input); results are returned in x's dtype. The statistics and the backward pass run in parallel
+over channels (one channel's data is re-read while it is still in cache); the elementwise
+forward runs in parallel over (image, channel) planes.
+
+The math, with xhat = (x - mean) * invstd::
+
+    forward     y  = xhat * weight + bias  = x * a + b,  a = invstd*weight,  b = bias - mean*a
+    backward    gbias = sum(gy),  gweight = sum(gy * xhat)
+                training: gx = weight*invstd * (gy - mean(gy) - xhat * mean(gy * xhat))
+                eval:     gx = weight*invstd * gy        (mean and invstd are constants)
+"""
+
+import numpy as np
+from numba import prange
+
+from .._numba import jit
+
+# Reassociation lets LLVM vectorise the sums; NaN and infinity handling stay IEEE.
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+
+def _channels(x):
+    """x (N, C, *) as a C-contiguous (N, C, S) array."""
+    x = np.ascontiguousarray(x)
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+@jit(parallel=True, fastmath=_FAST, error_model="numpy")
+def _stats_kernel(x, mean, var):
+    """mean[c], var[c] (biased) of x (N, C, S) over axes 0 and 2: shifted two-pass, float64."""
+    N, C, S = x.shape
+    M = N * S
+    for c in prange(C):
+        acc = 0.0
+        for n in range(N):
+            for s in range(S):
+                acc += x[n, c, s]
+        mu = acc / M
+        dev = 0.0
+        dev2 = 0.0
+        for n in range(N):
+            for s in range(S):
+                d = x[n, c, s] - mu
+                dev += d
+                dev2 += d * d
+        # dev is the rounding error of mu times M; subtracting its share corrects the variance
+        mean[c] = mu
+        var[c] = max(0.0, (dev2 - dev * dev / M) / M)
+
+
+@jit(parallel=True, fastmath=_FAST)
+def _affine_kernel(x, a, b, y):
+    """y[n, c, s] = x[n, c, s] * a[c] + b[c], parallel over (n, c) planes."""
+    N, C, S = x.shape
+    for q in prange(N * C):
+        n = q // C
+        c = q % C
+        ac = a[c]
+        bc = b[c]
+        for s in range(S):
+            y[n, c, s] = x[n, c, s] * ac + bc
+
+
+@jit(parallel=True, fastmath=_FAST, error_model="numpy")
+def _backward_kernel(gy, x, weight, mean, invstd, training, gx, gweight, gbias):
+    """Fused batch-norm backward per channel (see the module docstring); weight may be ones."""
+    N, C, S = x.shape
+    M = N * S
+    for c in prange(C):
+        mu = np.float64(mean[c])
+        sum_gy = 0.0
+        sum_gy_xmu = 0.0
+        for n in range(N):
+            for s in range(S):
+                g = np.float64(gy[n, c, s])
+                sum_gy += g
+                sum_gy_xmu += g * (x[n, c, s] - mu)
+        inv = np.float64(invstd[c])
+        w = np.float64(weight[c])
+        gbias[c] = sum_gy
+        gweight[c] = sum_gy_xmu * inv
+        # gx = k_gy * gy + k_x * x + k_0, with the coefficients in x's dtype
+        k_gy = w * inv
+        if training:
+            k_x = -w * inv * inv * inv * sum_gy_xmu / M
+            k_0 = -k_gy * sum_gy / M - k_x * mu
+        else:
+            k_x = 0.0
+            k_0 = 0.0
+        a = x.dtype.type(k_gy)
+        b = x.dtype.type(k_x)
+        d = x.dtype.type(k_0)
+        for n in range(N):
+            for s in range(S):
+                gx[n, c, s] = a * gy[n, c, s] + b * x[n, c, s] + d
+
+
+def batch_norm_stats(x):
+    """Per-channel (mean, biased variance) of x (N, C, *) over every axis but 1.
+
+    Computed with a shifted two-pass algorithm in float64; returned as two (C,) arrays of x's
+    dtype. With no values per channel both are NaN.
+    """
+    x3 = _channels(x)
+    C = x3.shape[1]
+    mean = np.empty(C, dtype=np.float64)
+    var = np.empty(C, dtype=np.float64)
+    if x3.shape[0] * x3.shape[2] == 0:
+        mean.fill(np.nan)
+        var.fill(np.nan)
+    else:
+        _stats_kernel(x3, mean, var)
+    return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+def batch_norm(x, weight, bias, mean, invstd):
+    """y = (x - mean) * invstd * weight + bias per channel of x (N, C, *); a new array.
+
+    mean and invstd are (C,) arrays (batch statistics or running statistics turned into
+    1/sqrt(var + eps) by the caller); weight and bias are (C,) arrays or None (1 and 0).
+    """
+    x3 = _channels(x)
+    dtype = x3.dtype
+    a = np.asarray(invstd, dtype=np.float64)
+    if weight is not None:
+        a = a * np.asarray(weight, dtype=np.float64)
+    b = -np.asarray(mean, dtype=np.float64) * a
+    if bias is not None:
+        b = b + np.asarray(bias, dtype=np.float64)
+    y = np.empty(x3.shape, dtype=dtype)
+    if y.size:
+        _affine_kernel(x3, a.astype(dtype), b.astype(dtype), y)
+    return y.reshape(np.shape(x))
+
+
+def batch_norm_backward(gy, x, weight, mean, invstd, training):
+    """Gradients of :func:`batch_norm` with respect to x, weight and bias.
+
+    gy and x are (N, C, *); weight is (C,) or None; mean and invstd are what the forward pass
+    used. With ``training`` the mean and invstd are taken to be x's batch statistics (so they
+    depend on x); otherwise they are constants. Returns (gx, gweight, gbias), gweight and gbias
+    (C,) arrays of x's dtype (computed even when weight is None).
+    """
+    x3 = _channels(x)
+    gy3 = _channels(gy)
+    N, C, S = x3.shape
+    dtype = x3.dtype
+    if weight is None:
+        weight = np.ones(C, dtype=dtype)
+    gx = np.empty(x3.shape, dtype=dtype)
+    gweight = np.zeros(C, dtype=np.float64)
+    gbias = np.zeros(C, dtype=np.float64)
+    if N * S:
+        _backward_kernel(gy3.astype(dtype, copy=False),
+                         x3, np.ascontiguousarray(weight, dtype=dtype),
+                         np.ascontiguousarray(mean, dtype=dtype),
+                         np.ascontiguousarray(invstd, dtype=dtype),
+                         bool(training), gx, gweight, gbias)
+    return gx.reshape(np.shape(x)), gweight.astype(dtype), gbias.astype(dtype)

@@ -1,0 +1,286 @@
+"""2-D max, average and adaptive average pooling for the CPU backend (NCHW, float32/float64).
+
+Every kernel views its input as ``(P, H, W)`` planes (``P = N*C``) and runs in parallel over
+planes, so forward and backward write disjoint memory without atomics. The output size follows
+PyTorch's rule::
+
+    OH = floor_or_ceil((H + 2*ph - dh*(kh - 1) - 1) / sh) + 1
+    with ceil_mode, drop the last window if it would start at or beyond H + ph
+
+Windows are clipped to the input: max pooling pads with -inf (never selected unless the whole
+window is -inf), average pooling divides by PyTorch's divisor (see :func:`avg_pool2d`).
+The caller validates shapes, ``padding <= kernel // 2`` and positive output sizes.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._numba import jit
+
+
+def pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """Pooled length of one spatial dimension, PyTorch's ``pooling_output_shape``."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+    else:
+        out = span // stride + 1
+    return out
+
+
+# A copy of conv.py's helper: Numba's cache is keyed on each source file, so a jitted helper
+# imported from another module could leave this module's cached kernels stale.
+@jit(inline="always")
+def _valid_range(start, step, k, limit):
+    """Indices t in [0, k) with 0 <= start + t*step < limit, as a half-open range (lo, hi)."""
+    lo = 0
+    if start < 0:
+        lo = min(k, (-start + step - 1) // step)
+    hi = k
+    if start + (k - 1) * step >= limit:
+        hi = max(0, (limit - start + step - 1) // step)
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@jit(parallel=True)
+def _max_pool_kernel(x, geom, y, argmax):
+    """y[p, oh, ow] = max over the window; argmax = its flat index ih*W + iw in the plane.
+
+    Ties keep the first maximum in row-major window order; a NaN wins (the last NaN seen), as in
+    PyTorch. x (P, H, W); y, argmax (P, OH, OW).
+    """
+    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    ninf = x.dtype.type(-np.inf)
+    for p in prange(P):
+        for oh in range(OH):
+            h0 = oh * sh - ph
+            i_lo, i_hi = _valid_range(h0, dh, kh, H)
+            for ow in range(OW):
+                w0 = ow * sw - pw
+                j_lo, j_hi = _valid_range(w0, dw, kw, W)
+                best = ninf
+                best_at = 0
+                if i_lo < i_hi and j_lo < j_hi:
+                    best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+                for i in range(i_lo, i_hi):
+                    ih = h0 + i * dh
+                    for j in range(j_lo, j_hi):
+                        iw = w0 + j * dw
+                        v = x[p, ih, iw]
+                        if v > best or v != v:
+                            best = v
+                            best_at = ih * W + iw
+                y[p, oh, ow] = best
+                argmax[p, oh, ow] = best_at
+
+
+@jit(parallel=True)
+def _max_pool_backward_kernel(gy, argmax, gx):
+    """gx[p, argmax[p, k]] += gy[p, k]; gx (P, H*W) is zeroed here; bad indices are skipped."""
+    P, HW = gx.shape
+    K = gy.shape[1]
+    zero = gx.dtype.type(0)
+    for p in prange(P):
+        for t in range(HW):
+            gx[p, t] = zero
+        for k in range(K):
+            at = argmax[p, k]
+            if at >= 0 and at < HW:
+                gx[p, at] += gy[p, k]
+
+
+@jit(inline="always")
+def _avg_window(o, s, pad, k, size, count_include_pad):
+    """Clipped window [lo, hi) of output index o and its divisor share (PyTorch's rule)."""
+    start = o * s - pad
+    end = min(start + k, size + pad)
+    span = end - start
+    lo = max(start, 0)
+    hi = min(end, size)
+    if not count_include_pad:
+        span = hi - lo
+    return lo, hi, span
+
+
+@jit(parallel=True)
+def _avg_pool_kernel(x, geom, count_include_pad, y):
+    """y[p, oh, ow] = sum of the clipped window / divisor; empty windows give 0."""
+    kh, kw, sh, sw, ph, pw = geom
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    zero = x.dtype.type(0)
+    for p in prange(P):
+        for oh in range(OH):
+            h_lo, h_hi, h_span = _avg_window(oh, sh, ph, kh, H, count_include_pad)
+            for ow in range(OW):
+                w_lo, w_hi, w_span = _avg_window(ow, sw, pw, kw, W, count_include_pad)
+                if h_lo >= h_hi or w_lo >= w_hi:
+                    y[p, oh, ow] = zero
+                    continue
+                acc = zero
+                for ih in range(h_lo, h_hi):
+                    for iw in range(w_lo, w_hi):
+                        acc += x[p, ih, iw]
+                y[p, oh, ow] = acc / x.dtype.type(h_span * w_span)
+
+
+@jit(parallel=True)
+def _avg_pool_backward_kernel(gy, geom, count_include_pad, gx):
+    """gx (P, H, W) = sum over windows covering each input of gy / divisor (zeroed here)."""
+    kh, kw, sh, sw, ph, pw = geom
+    P, H, W = gx.shape
+    OH, OW = gy.shape[1], gy.shape[2]
+    zero = gx.dtype.type(0)
+    for p in prange(P):
+        for ih in range(H):
+            for iw in range(W):
+                gx[p, ih, iw] = zero
+        for oh in range(OH):
+            h_lo, h_hi, h_span = _avg_window(oh, sh, ph, kh, H, count_include_pad)
+            for ow in range(OW):
+                w_lo, w_hi, w_span = _avg_window(ow, sw, pw, kw, W, count_include_pad)
+                if h_lo >= h_hi or w_lo >= w_hi:
+                    continue
+                g = gy[p, oh, ow] / gx.dtype.type(h_span * w_span)
+                for ih in range(h_lo, h_hi):
+                    for iw in range(w_lo, w_hi):
+                        gx[p, ih, iw] += g
+
+
+@jit(parallel=True)
+def _adaptive_avg_kernel(x, y):
+    """y[p, i, j] = mean of x[p, hs:he, ws:we], hs = floor(i*H/OH), he = ceil((i+1)*H/OH)."""
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    zero = x.dtype.type(0)
+    for p in prange(P):
+        for i in range(OH):
+            hs = (i * H) // OH
+            he = ((i + 1) * H + OH - 1) // OH
+            for j in range(OW):
+                ws = (j * W) // OW
+                we = ((j + 1) * W + OW - 1) // OW
+                acc = zero
+                for ih in range(hs, he):
+                    for iw in range(ws, we):
+                        acc += x[p, ih, iw]
+                y[p, i, j] = acc / x.dtype.type((he - hs) * (we - ws))
+
+
+@jit(parallel=True)
+def _adaptive_avg_backward_kernel(gy, gx):
+    """gx (P, H, W) = sum over the bins covering each input of gy / bin area (zeroed here)."""
+    P, H, W = gx.shape
+    OH, OW = gy.shape[1], gy.shape[2]
+    zero = gx.dtype.type(0)
+    for p in prange(P):
+        for ih in range(H):
+            for iw in range(W):
+                gx[p, ih, iw] = zero
+        for i in range(OH):
+            hs = (i * H) // OH
+            he = ((i + 1) * H + OH - 1) // OH
+            for j in range(OW):
+                ws = (j * W) // OW
+                we = ((j + 1) * W + OW - 1) // OW
+                g = gy[p, i, j] / gx.dtype.type((he - hs) * (we - ws))
+                for ih in range(hs, he):
+                    for iw in range(ws, we):
+                        gx[p, ih, iw] += g
+
+
+def _planes(x):
+    """x (N, C, H, W) as a C-contiguous (N*C, H, W) array."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    return x.reshape(N * C, H, W)
+
+
+def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
+    """Max pooling of x (N, C, H, W) with 2-tuples kernel, stride, padding, dilation.
+
+    Returns (y, argmax), both (N, C, OH, OW); argmax (int64) holds the flat index ih*W + iw of
+    each maximum within its (H, W) plane, as ``torch.nn.functional.max_pool2d(...,
+    return_indices=True)``. Padding acts as -inf.
+    """
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    OH = pooled_size(H, kh, sh, ph, dh, ceil_mode)
+    OW = pooled_size(W, kw, sw, pw, dw, ceil_mode)
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    if y.size:
+        geom = (int(kh), int(kw), int(sh), int(sw), int(ph), int(pw), int(dh), int(dw))
+        _max_pool_kernel(_planes(x), geom, y.reshape(N * C, OH, OW),
+                         argmax.reshape(N * C, OH, OW))
+    return y, argmax
+
+
+def max_pool2d_backward(gy, argmax, x_shape):
+    """Gradient of max_pool2d: gx (x_shape) with gy (N, C, OH, OW) routed to each argmax."""
+    N, C, H, W = x_shape
+    gx = np.empty((N, C, H, W), dtype=gy.dtype)
+    if gx.size:
+        gy = np.ascontiguousarray(gy).reshape(N * C, -1)
+        argmax = np.ascontiguousarray(argmax, dtype=np.int64).reshape(N * C, -1)
+        _max_pool_backward_kernel(gy, argmax, gx.reshape(N * C, H * W))
+    return gx
+
+
+def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
+    """Average pooling of x (N, C, H, W) with 2-tuples kernel, stride, padding.
+
+    Each window is clipped to the padded input; its sum is divided by the clipped window's size
+    when count_include_pad (padding counts, but in ceil mode never the part beyond the padded
+    border), else by the number of real input elements in it. As PyTorch's CPU kernel.
+    """
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    OH = pooled_size(H, kh, sh, ph, 1, ceil_mode)
+    OW = pooled_size(W, kw, sw, pw, 1, ceil_mode)
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    if y.size:
+        geom = (int(kh), int(kw), int(sh), int(sw), int(ph), int(pw))
+        _avg_pool_kernel(_planes(x), geom, bool(count_include_pad), y.reshape(N * C, OH, OW))
+    return y
+
+
+def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad):
+    """Gradient of avg_pool2d: each gy element spread evenly (gy / divisor) over its window."""
+    N, C, H, W = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    gx = np.empty((N, C, H, W), dtype=gy.dtype)
+    if gx.size:
+        geom = (int(kh), int(kw), int(sh), int(sw), int(ph), int(pw))
+        _avg_pool_backward_kernel(_planes(gy), geom, bool(count_include_pad),
+                                  gx.reshape(N * C, H, W))
+    return gx
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Adaptive average pooling of x (N, C, H, W) to output_size (OH, OW).
+
+    Output cell (i, j) averages rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1 and the same for
+    columns, as ``torch.nn.functional.adaptive_avg_pool2d``.
+    """
+    N, C, H, W = x.shape
+    OH, OW = (int(s) for s in output_size)
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    if y.size:
+        _adaptive_avg_kernel(_planes(x), y.reshape(N * C, OH, OW))
+    return y
+
+
+def adaptive_avg_pool2d_backward(gy, x_shape):
+    """Gradient of adaptive_avg_pool2d: gy (N, C, OH, OW) spread evenly over each bin."""
+    N, C, H, W = x_shape
+    gx = np.empty((N, C, H, W), dtype=gy.dtype)
+    if gx.size:
+        _adaptive_avg_backward_kernel(_planes(gy), gx.reshape(N * C, H, W))
+    return gx

@@ -1,0 +1,279 @@
+"""Reduction kernels of the CPU backend: ``reduce`` (sum, prod, max, min) and ``arg_reduce``.
+
+Design
+------
+Every reduction is brought to one canonical problem: a C-contiguous block viewed as
+``(P, R, Q)`` -- P independent outer slabs, R reduced rows, Q kept inner elements -- producing
+``(P, Q)``. A run of consecutive reduced axes maps onto R directly (a free ``reshape``); reduced
+axes that are not consecutive (``axes=(0, 2)``) are reduced one run at a time, last run first.
+Non-contiguous inputs are copied to C order first (memory traffic, no math).
+
+* ``Q == 1`` (reducing trailing axes, e.g. a full sum): each slab is one contiguous row. Sums are
+  *blocked*: 1024 elements are summed in the input dtype by a loop that LLVM vectorises into
+  8-lane x 4 partial sums (the flag set {'reassoc', 'contract', 'arcp', 'nsz'} allows that and
+  keeps NaN checks), and the block sums are added in float64. The rounding error of a float32 sum
+  is therefore that of a ~32-term sum, whatever n is: as good as NumPy's pairwise sum.
+* ``Q > 1`` (reducing leading or middle axes, e.g. a bias gradient): rows are combined into a
+  length-Q accumulator (float64 for float sums), a loop along contiguous memory that vectorises.
+
+One serial kernel serves all four ops (integer op code, loop-invariant, unswitched by LLVM); a
+``parallel=True`` twin splits slabs over threads, or -- when there are fewer slabs than threads,
+as in a full sum -- splits the reduced rows and combines the per-thread partials. It is used for
+inputs of at least ``PARALLEL_MIN`` elements.
+
+dtypes: ``sum``/``prod`` of bool, int32 and int64 give int64 (like torch), accumulated in int64
+(inputs are read as they are; no cast pass). Floats keep their dtype. ``max``/``min`` keep the
+dtype and propagate NaN. ``arg_reduce`` returns int64: the first index of the extreme value, NaN
+counting as the maximum (and as the minimum), like torch.
+"""
+
+import numpy as np
+from numba import get_num_threads, prange
+
+from .._numba import jit
+
+__all__ = ["reduce", "arg_reduce", "PARALLEL_MIN"]
+
+#: Inputs with at least this many elements use the multi-threaded kernel.
+PARALLEL_MIN = 1 << 16
+
+REDUCE_CODES = {"sum": 0, "prod": 1, "max": 2, "min": 3}
+ARG_CODES = {"argmax": 0, "argmin": 1}
+
+_SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+_BLOCK = 1024
+
+
+@jit(fastmath=_SAFE_FASTMATH)
+def _combine(code, acc, v):
+    """acc <op> v for the op ``code``; max/min return NaN once either side is NaN."""
+    if code == 0:
+        return acc + v
+    elif code == 1:
+        return acc * v
+    elif code == 2:
+        return v if (v > acc or v != v) else acc
+    else:
+        return v if (v < acc or v != v) else acc
+
+
+@jit(fastmath=_SAFE_FASTMATH)
+def _block_sum(x, lo, hi, zero):
+    """Sum of x[lo:hi] in the type of ``zero``; a plain loop that LLVM vectorises.
+
+    The loop runs over a slice from 0: with ``range(lo, hi)`` indices Numba's negative-index
+    wraparound check stays in the loop and blocks vectorisation (10x slower).
+    """
+    xs = x[lo:hi]
+    s = zero
+    for i in range(xs.shape[0]):
+        s += xs[i]
+    return s
+
+
+@jit(fastmath=_SAFE_FASTMATH)
+def _init_acc(code, x, base, Q, acc):
+    """Start acc (length Q): 0 for sum, 1 for prod, the slab's row ``base`` for max/min."""
+    if code == 0:
+        acc[:] = 0
+    elif code == 1:
+        acc[:] = 1
+    else:
+        xr = x[base:base + Q]
+        for q in range(Q):
+            acc[q] = xr[q]
+
+
+@jit(fastmath=_SAFE_FASTMATH)
+def _reduce_rows(code, x, base, r0, r1, Q, acc, zero):
+    """Fold rows r0 <= r < r1 of the (R, Q) slab starting at x[base] into acc (length Q).
+
+    With Q == 1 the rows are one contiguous run: sums go block by block (see the module
+    docstring); other ops fold element by element. With Q > 1 each row is folded into acc along
+    its contiguous Q elements.
+    """
+    if Q == 1:
+        if code == 0:
+            r = r0
+            while r < r1:
+                e = min(r + _BLOCK, r1)
+                acc[0] += _block_sum(x, base + r, base + e, zero)
+                r = e
+        else:
+            a = acc[0]
+            xs = x[base + r0:base + r1]
+            for i in range(xs.shape[0]):
+                a = _combine(code, a, xs[i])
+            acc[0] = a
+    else:
+        for r in range(r0, r1):
+            xr = x[base + r * Q:base + (r + 1) * Q]
+            for q in range(Q):
+                acc[q] = _combine(code, acc[q], xr[q])
+
+
+@jit(fastmath=_SAFE_FASTMATH)
+def _reduce_kernel(code, x, P, R, Q, out, acc, zero):
+    """out[p*Q + q] = op over r of x[(p*R + r)*Q + q]; x and out 1-D C-contiguous.
+
+    ``acc`` is a work row of length Q in the accumulator dtype (float64 for float sums, int64 for
+    integer sums, x's dtype for max/min); ``zero`` is a zero of x's float dtype (or int64) used
+    for block sums. R >= 1 for max/min (the wrapper checks).
+    """
+    for p in range(P):
+        base = p * R * Q
+        _init_acc(code, x, base, Q, acc)
+        _reduce_rows(code, x, base, 0 if code < 2 else 1, R, Q, acc, zero)
+        out[p * Q:(p + 1) * Q] = acc
+
+
+@jit(fastmath=_SAFE_FASTMATH, parallel=True)
+def _reduce_par(code, x, P, R, Q, out, accs, zero):
+    """Threaded :func:`_reduce_kernel`; ``accs`` is (chunks, Q), one work row per thread.
+
+    With at least as many slabs as chunks, each chunk reduces whole slabs. Otherwise each slab's
+    rows are split into chunks (``chunks <= R``, checked by the wrapper) whose partial results
+    are combined in order.
+    """
+    chunks = accs.shape[0]
+    if P >= chunks:
+        for c in prange(chunks):
+            for p in range(c * P // chunks, (c + 1) * P // chunks):
+                base = p * R * Q
+                _init_acc(code, x, base, Q, accs[c])
+                _reduce_rows(code, x, base, 0 if code < 2 else 1, R, Q, accs[c], zero)
+                for q in range(Q):
+                    out[p * Q + q] = accs[c, q]
+    else:
+        for p in range(P):
+            base = p * R * Q
+            for c in prange(chunks):
+                r0 = c * R // chunks
+                r1 = (c + 1) * R // chunks
+                _init_acc(code, x, base + r0 * Q, Q, accs[c])
+                _reduce_rows(code, x, base, r0 if code < 2 else r0 + 1, r1, Q, accs[c], zero)
+            for q in range(Q):
+                a = accs[0, q]
+                for c in range(1, chunks):
+                    a = _combine(code, a, accs[c, q])
+                out[p * Q + q] = a
+
+
+@jit
+def _arg_kernel(code, x, P, R, Q, out, best):
+    """out[p*Q + q] = first r where x[(p*R + r)*Q + q] is the max (code 0) or min (code 1), NaN
+    winning; ``best`` is a work row of length Q in x's dtype; R >= 1."""
+    for p in range(P):
+        base = p * R * Q
+        for q in range(Q):
+            best[q] = x[base + q]
+            out[p * Q + q] = 0
+        for r in range(1, R):
+            row = base + r * Q
+            for q in range(Q):
+                v = x[row + q]
+                b = best[q]
+                better = (v > b) if code == 0 else (v < b)
+                if b == b and (better or v != v):
+                    best[q] = v
+                    out[p * Q + q] = r
+
+
+def _runs(axes):
+    """Split sorted axes into runs of consecutive axes: (0, 1, 3) -> [(0, 2), (3, 4)]."""
+    runs = []
+    for a in axes:
+        if runs and runs[-1][1] == a:
+            runs[-1][1] = a + 1
+        else:
+            runs.append([a, a + 1])
+    return runs
+
+
+def _result_dtype(op, dtype):
+    if op in ("sum", "prod") and dtype.kind in "biu":
+        return np.dtype(np.int64)
+    return dtype
+
+
+def _reduce_3d(code, x, P, R, Q, out_dtype):
+    """Run the (P, R, Q) -> (P, Q) reduction of C-contiguous x; returns a flat array of P*Q."""
+    out = np.empty(P * Q, out_dtype)
+    if P * Q == 0:
+        return out
+    if code <= 1:
+        acc_dtype = np.float64 if out_dtype.kind == "f" else np.int64
+        zero = x.dtype.type(0) if x.dtype.kind == "f" else np.int64(0)
+    else:
+        acc_dtype = x.dtype
+        zero = np.int64(0)
+    flat = x.reshape(-1)
+    if flat.flags.writeable:          # one Numba type for read-only and writable inputs
+        flat = flat.view()
+        flat.flags.writeable = False
+    if x.size >= PARALLEL_MIN and R >= 2:
+        threads = get_num_threads()
+        chunks = threads if P >= threads else min(threads, R)
+        accs = np.empty((chunks, Q), acc_dtype)
+        _reduce_par(code, flat, P, R, Q, out, accs, zero)
+    else:
+        _reduce_kernel(code, flat, P, R, Q, out, np.empty(Q, acc_dtype), zero)
+    return out
+
+
+def reduce(op, x, axes, keepdim):
+    """Reduce x with ``op`` ("sum", "prod", "max" or "min") over ``axes``.
+
+    x: any dtype of the library, any shape (0-d included) and strides. axes: sorted tuple of
+    unique non-negative axes (all axes for a full reduction; empty: an identity copy in the result
+    dtype). keepdim: keep reduced axes with size 1. Returns a new C-contiguous array: int64 for
+    sum/prod of bool/int32/int64, else x's dtype. Sum of nothing is 0 and prod of nothing is 1;
+    max/min over an empty axis raise ValueError (the ops layer is expected to have raised
+    torch's error before). max/min propagate NaN. Float sums are blocked (see module docstring).
+    """
+    code = REDUCE_CODES[op]
+    out_dtype = _result_dtype(op, x.dtype)
+    if not axes:
+        return np.array(x, dtype=out_dtype, order="C", copy=True)
+    if code >= 2 and any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{op}(): cannot reduce over an axis of size 0")
+    kept_shape = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
+    y = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    shape = list(y.shape)
+    for s, e in reversed(_runs(axes)):
+        P = int(np.prod(shape[:s], dtype=np.int64))
+        R = int(np.prod(shape[s:e], dtype=np.int64))
+        Q = int(np.prod(shape[e:], dtype=np.int64))
+        y = _reduce_3d(code, y, P, R, Q, out_dtype)
+        shape = shape[:s] + [1] + shape[e:]
+        y = y.reshape(shape)
+    if keepdim:
+        return y.reshape(kept_shape)
+    return y.reshape(tuple(n for d, n in enumerate(x.shape) if d not in axes))
+
+
+def arg_reduce(op, x, axis, keepdim):
+    """Index of the max ("argmax") or min ("argmin") of x along ``axis``, as int64.
+
+    x: float, int or bool array of any strides with ``x.shape[axis] > 0`` (ValueError
+    otherwise); axis non-negative. Ties give the first index; NaN counts as the extreme value
+    (the first NaN wins), like torch. keepdim keeps the axis with size 1. Returns a new
+    C-contiguous int64 array.
+    """
+    code = ARG_CODES[op]
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}(): cannot reduce over an axis of size 0")
+    y = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    P = int(np.prod(y.shape[:axis], dtype=np.int64))
+    R = y.shape[axis]
+    Q = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    out = np.empty(P * Q, np.int64)
+    if out.size:
+        flat = y.reshape(-1)
+        if flat.flags.writeable:
+            flat = flat.view()
+            flat.flags.writeable = False
+        _arg_kernel(code, flat, P, R, Q, out, np.empty(Q, y.dtype))
+    if keepdim:
+        return out.reshape(y.shape[:axis] + (1,) + y.shape[axis + 1:])
+    return out.reshape(y.shape[:axis] + y.shape[axis + 1:])

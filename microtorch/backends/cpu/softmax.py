@@ -1,0 +1,173 @@
+"""Softmax and log-softmax along one axis for the CPU backend, forward and backward.
+
+The input is viewed as ``(A, D, B)`` with the softmax axis in the middle (``A`` = product of the
+dimensions before it, ``B`` = after it). When ``B == 1`` (the last axis, the usual case) a
+row kernel handles contiguous rows; otherwise a strided kernel walks ``D`` with stride ``B`` and
+keeps ``B``-wide vectors of running maxima and sums. Both run in parallel over independent rows
+(or chunks of columns) and never copy the input.
+
+The math (max-subtracted, so exp never overflows)::
+
+    softmax       y = exp(x - m) / s,        m = max(x),  s = sum(exp(x - m))
+    log_softmax   y = x - m - log(s)
+    backward      softmax:      gx = y * (gy - sum(gy * y))
+                  log_softmax:  gx = gy - exp(y) * sum(gy)
+
+Sums accumulate in float64; outputs have x's dtype. A NaN in a row makes the whole row NaN.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._numba import jit
+
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+# Columns handled together by one iteration of the strided kernels.
+_CHUNK = 256
+
+
+@jit(parallel=True, fastmath=_FAST)
+def _softmax_rows(x, log, y):
+    """Softmax (or log-softmax) of every row of x (R, D) into y."""
+    R, D = x.shape
+    for r in prange(R):
+        m = x[r, 0]
+        for d in range(1, D):
+            v = x[r, d]
+            if v > m or v != v:
+                m = v
+        s = 0.0
+        if log:
+            for d in range(D):
+                s += np.exp(x[r, d] - m)
+            shift = m + x.dtype.type(np.log(s))
+            for d in range(D):
+                y[r, d] = x[r, d] - shift
+        else:
+            for d in range(D):
+                e = np.exp(x[r, d] - m)
+                y[r, d] = e
+                s += e
+            inv = x.dtype.type(1.0 / s)
+            for d in range(D):
+                y[r, d] *= inv
+
+
+@jit(parallel=True, fastmath=_FAST)
+def _softmax_strided(x, log, y):
+    """Softmax (or log-softmax) of x (A, D, B) along axis 1 into y, B-wide chunks at a time."""
+    A, D, B = x.shape
+    nchunks = (B + _CHUNK - 1) // _CHUNK
+    for q in prange(A * nchunks):
+        a = q // nchunks
+        b0 = (q % nchunks) * _CHUNK
+        b1 = min(B, b0 + _CHUNK)
+        m = x[a, 0, b0:b1].copy()
+        for d in range(1, D):
+            for b in range(b0, b1):
+                v = x[a, d, b]
+                if v > m[b - b0] or v != v:
+                    m[b - b0] = v
+        s = np.zeros(b1 - b0)
+        for d in range(D):
+            for b in range(b0, b1):
+                e = np.exp(x[a, d, b] - m[b - b0])
+                s[b - b0] += e
+                if not log:
+                    y[a, d, b] = e
+        for b in range(b0, b1):
+            if log:
+                m[b - b0] += x.dtype.type(np.log(s[b - b0]))
+            else:
+                s[b - b0] = 1.0 / s[b - b0]
+        for d in range(D):
+            for b in range(b0, b1):
+                if log:
+                    y[a, d, b] = x[a, d, b] - m[b - b0]
+                else:
+                    y[a, d, b] *= x.dtype.type(s[b - b0])
+
+
+@jit(parallel=True, fastmath=_FAST)
+def _softmax_backward_rows(gy, y, log, gx):
+    """Backward of softmax (or log-softmax) over rows of (R, D), given the output y."""
+    R, D = y.shape
+    for r in prange(R):
+        s = 0.0
+        if log:
+            for d in range(D):
+                s += gy[r, d]
+            t = y.dtype.type(s)
+            for d in range(D):
+                gx[r, d] = gy[r, d] - np.exp(y[r, d]) * t
+        else:
+            for d in range(D):
+                s += gy[r, d] * y[r, d]
+            t = y.dtype.type(s)
+            for d in range(D):
+                gx[r, d] = y[r, d] * (gy[r, d] - t)
+
+
+@jit(parallel=True, fastmath=_FAST)
+def _softmax_backward_strided(gy, y, log, gx):
+    """Backward of softmax (or log-softmax) of (A, D, B) along axis 1, given the output y."""
+    A, D, B = y.shape
+    nchunks = (B + _CHUNK - 1) // _CHUNK
+    for q in prange(A * nchunks):
+        a = q // nchunks
+        b0 = (q % nchunks) * _CHUNK
+        b1 = min(B, b0 + _CHUNK)
+        s = np.zeros(b1 - b0)
+        for d in range(D):
+            for b in range(b0, b1):
+                if log:
+                    s[b - b0] += gy[a, d, b]
+                else:
+                    s[b - b0] += gy[a, d, b] * y[a, d, b]
+        t = s.astype(y.dtype)
+        for d in range(D):
+            for b in range(b0, b1):
+                if log:
+                    gx[a, d, b] = gy[a, d, b] - np.exp(y[a, d, b]) * t[b - b0]
+                else:
+                    gx[a, d, b] = y[a, d, b] * (gy[a, d, b] - t[b - b0])
+
+
+def _split(shape, axis):
+    """(A, D, B): the sizes before, at and after axis."""
+    A = int(np.prod(shape[:axis], dtype=np.int64))
+    B = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return A, int(shape[axis]), B
+
+
+def softmax(x, axis, log):
+    """softmax(x) along axis (log_softmax when log is true); a new array of x's shape and dtype.
+
+    x has any rank >= 1 and 0 <= axis < x.ndim; an empty x (or axis) gives an empty result.
+    """
+    x = np.ascontiguousarray(x)
+    y = np.empty(x.shape, dtype=x.dtype)
+    if x.size == 0:
+        return y
+    A, D, B = _split(x.shape, axis)
+    if B == 1:
+        _softmax_rows(x.reshape(A, D), bool(log), y.reshape(A, D))
+    else:
+        _softmax_strided(x.reshape(A, D, B), bool(log), y.reshape(A, D, B))
+    return y
+
+
+def softmax_backward(gy, y, axis, log):
+    """Gradient of :func:`softmax` with respect to its input, from gy and the forward output y."""
+    gy = np.ascontiguousarray(gy, dtype=y.dtype)
+    y = np.ascontiguousarray(y)
+    gx = np.empty(y.shape, dtype=y.dtype)
+    if y.size == 0:
+        return gx
+    A, D, B = _split(y.shape, axis)
+    if B == 1:
+        _softmax_backward_rows(gy.reshape(A, D), y.reshape(A, D), bool(log), gx.reshape(A, D))
+    else:
+        _softmax_backward_strided(gy.reshape(A, D, B), y.reshape(A, D, B), bool(log),
+                                  gx.reshape(A, D, B))
+    return gx

@@ -1,0 +1,269 @@
+"""2-D max, average and adaptive average pooling (NCHW, float32/float64) and their gradients.
+
+Same semantics as the CPU backend (PyTorch's output-size rule, argmax = flat ``ih * W + iw``
+within the plane, the last nan wins a max window, PyTorch's average divisors). Mapping: inputs
+are viewed as ``(P, H, W)`` planes, ``P = N * C``; forward kernels run one thread per output
+element; backward kernels run one thread per output-gradient element and scatter into a zeroed
+``gx`` with atomic adds (windows may overlap).
+"""
+
+import numpy as np
+from numba import cuda, float32, float64
+
+from . import _core
+from .elementwise import contiguous, fill_
+
+
+def pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """Pooled length of one spatial dimension, PyTorch's ``pooling_output_shape``."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+    else:
+        out = span // stride + 1
+    return out
+
+
+@cuda.jit(device=True, inline=True)
+def _valid_range(start, step, k, limit):
+    """Indices t in [0, k) with 0 <= start + t*step < limit, as a half-open range (lo, hi)."""
+    lo = 0
+    if start < 0:
+        lo = min(k, (-start + step - 1) // step)
+    hi = k
+    if start + (k - 1) * step >= limit:
+        hi = max(0, (limit - start + step - 1) // step)
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@cuda.jit(device=True, inline=True)
+def _avg_window(o, s, pad, k, size, count_include_pad):
+    start = o * s - pad
+    end = min(start + k, size + pad)
+    span = end - start
+    lo = max(start, 0)
+    hi = min(end, size)
+    if not count_include_pad:
+        span = hi - lo
+    return lo, hi, span
+
+
+@cuda.jit
+def max_pool_kernel(x, geom, ninf, y, argmax):
+    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    H = x.shape[1]
+    W = x.shape[2]
+    OH = y.shape[1]
+    OW = y.shape[2]
+    for t in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        ow = t % OW
+        oh = (t // OW) % OH
+        p = t // (OW * OH)
+        h0 = oh * sh - ph
+        w0 = ow * sw - pw
+        i_lo, i_hi = _valid_range(h0, dh, kh, H)
+        j_lo, j_hi = _valid_range(w0, dw, kw, W)
+        best = ninf
+        best_at = 0
+        if i_lo < i_hi and j_lo < j_hi:
+            best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+        for i in range(i_lo, i_hi):
+            ih = h0 + i * dh
+            for j in range(j_lo, j_hi):
+                iw = w0 + j * dw
+                v = x[p, ih, iw]
+                if v > best or v != v:
+                    best = v
+                    best_at = ih * W + iw
+        y[p, oh, ow] = best
+        argmax[p, oh, ow] = best_at
+
+
+@cuda.jit
+def max_pool_backward_kernel(gy, argmax, gx):
+    hw = gx.shape[1]
+    k = gy.shape[1]
+    for t in range(cuda.grid(1), gy.size, cuda.gridsize(1)):
+        p = t // k
+        i = t % k
+        at = argmax[p, i]
+        if at >= 0 and at < hw:
+            cuda.atomic.add(gx, (p, at), gy[p, i])
+
+
+def _make_avg_kernels(dt):
+    """The average-pooling kernels for float type ``dt`` (divisors are cast to ``dt``)."""
+    @cuda.jit
+    def avg_pool_kernel(x, geom, count_include_pad, zero, y):
+        kh, kw, sh, sw, ph, pw = geom
+        H = x.shape[1]
+        W = x.shape[2]
+        OH = y.shape[1]
+        OW = y.shape[2]
+        for t in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+            ow = t % OW
+            oh = (t // OW) % OH
+            p = t // (OW * OH)
+            h_lo, h_hi, h_span = _avg_window(oh, sh, ph, kh, H, count_include_pad)
+            w_lo, w_hi, w_span = _avg_window(ow, sw, pw, kw, W, count_include_pad)
+            acc = zero
+            if h_lo < h_hi and w_lo < w_hi:
+                for ih in range(h_lo, h_hi):
+                    for iw in range(w_lo, w_hi):
+                        acc += x[p, ih, iw]
+                acc = acc / dt(h_span * w_span)
+            y[p, oh, ow] = acc
+
+    @cuda.jit
+    def avg_pool_backward_kernel(gy, geom, count_include_pad, zero, gx):
+        kh, kw, sh, sw, ph, pw = geom
+        H = gx.shape[1]
+        W = gx.shape[2]
+        OH = gy.shape[1]
+        OW = gy.shape[2]
+        for t in range(cuda.grid(1), gy.size, cuda.gridsize(1)):
+            ow = t % OW
+            oh = (t // OW) % OH
+            p = t // (OW * OH)
+            h_lo, h_hi, h_span = _avg_window(oh, sh, ph, kh, H, count_include_pad)
+            w_lo, w_hi, w_span = _avg_window(ow, sw, pw, kw, W, count_include_pad)
+            if h_lo < h_hi and w_lo < w_hi:
+                g = gy[p, oh, ow] / dt(h_span * w_span)
+                for ih in range(h_lo, h_hi):
+                    for iw in range(w_lo, w_hi):
+                        cuda.atomic.add(gx, (p, ih, iw), g)
+
+    @cuda.jit
+    def adaptive_avg_kernel(x, zero, y):
+        H = x.shape[1]
+        W = x.shape[2]
+        OH = y.shape[1]
+        OW = y.shape[2]
+        for t in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+            j = t % OW
+            i = (t // OW) % OH
+            p = t // (OW * OH)
+            hs = (i * H) // OH
+            he = ((i + 1) * H + OH - 1) // OH
+            ws = (j * W) // OW
+            we = ((j + 1) * W + OW - 1) // OW
+            acc = zero
+            for ih in range(hs, he):
+                for iw in range(ws, we):
+                    acc += x[p, ih, iw]
+            y[p, i, j] = acc / dt((he - hs) * (we - ws))
+
+    @cuda.jit
+    def adaptive_avg_backward_kernel(gy, zero, gx):
+        H = gx.shape[1]
+        W = gx.shape[2]
+        OH = gy.shape[1]
+        OW = gy.shape[2]
+        for t in range(cuda.grid(1), gy.size, cuda.gridsize(1)):
+            j = t % OW
+            i = (t // OW) % OH
+            p = t // (OW * OH)
+            hs = (i * H) // OH
+            he = ((i + 1) * H + OH - 1) // OH
+            ws = (j * W) // OW
+            we = ((j + 1) * W + OW - 1) // OW
+            g = gy[p, i, j] / dt((he - hs) * (we - ws))
+            for ih in range(hs, he):
+                for iw in range(ws, we):
+                    cuda.atomic.add(gx, (p, ih, iw), g)
+    return avg_pool_kernel, avg_pool_backward_kernel, adaptive_avg_kernel, \
+        adaptive_avg_backward_kernel
+
+
+_AVG = {np.dtype(np.float32): _make_avg_kernels(float32),
+        np.dtype(np.float64): _make_avg_kernels(float64)}
+(avg_pool_f32, avg_pool_backward_f32, adaptive_avg_f32,
+ adaptive_avg_backward_f32) = _AVG[np.dtype(np.float32)]
+(avg_pool_f64, avg_pool_backward_f64, adaptive_avg_f64,
+ adaptive_avg_backward_f64) = _AVG[np.dtype(np.float64)]
+
+
+def _planes(x):
+    n, c, h, w = x.shape
+    return _core.reshape(contiguous(x), (n * c, h, w))
+
+
+def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
+    """Max pooling of x (N, C, H, W); returns (y, argmax), argmax = flat ``ih * W + iw``."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh = pooled_size(h, kh, sh, ph, dh, ceil_mode)
+    ow = pooled_size(w, kw, sw, pw, dw, ceil_mode)
+    y = _core.empty((n, c, oh, ow), x.dtype)
+    argmax = _core.empty((n, c, oh, ow), np.int64)
+    if y.size:
+        geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw, dh, dw))
+        _core.launch_1d(max_pool_kernel, y.size, _planes(x), geom,
+                        _core.scalar(-np.inf, x.dtype), _core.reshape(y, (n * c, oh, ow)),
+                        _core.reshape(argmax, (n * c, oh, ow)))
+    return y, argmax
+
+
+def max_pool2d_backward(gy, argmax, x_shape):
+    """Gradient of max_pool2d: gy routed to each argmax (atomic adds into a zeroed gx)."""
+    n, c, h, w = x_shape
+    gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
+    if gx.size and gy.size:
+        p = n * c
+        _core.launch_1d(max_pool_backward_kernel, gy.size,
+                        _core.reshape(contiguous(gy), (p, gy.size // p)),
+                        _core.reshape(contiguous(argmax), (p, gy.size // p)),
+                        _core.reshape(gx, (p, h * w)))
+    return gx
+
+
+def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
+    """Average pooling of x (N, C, H, W), PyTorch's divisor rules."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh = pooled_size(h, kh, sh, ph, 1, ceil_mode)
+    ow = pooled_size(w, kw, sw, pw, 1, ceil_mode)
+    y = _core.empty((n, c, oh, ow), x.dtype)
+    if y.size:
+        geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
+        _core.launch_1d(_AVG[np.dtype(x.dtype)][0], y.size, _planes(x), geom, bool(count_include_pad),
+                        _core.scalar(0, x.dtype), _core.reshape(y, (n * c, oh, ow)))
+    return y
+
+
+def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad):
+    """Gradient of avg_pool2d: each gy element spread evenly over its window."""
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
+    if gx.size and gy.size:
+        geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
+        _core.launch_1d(_AVG[np.dtype(gy.dtype)][1], gy.size, _planes(gy), geom,
+                        bool(count_include_pad), _core.scalar(0, gy.dtype),
+                        _core.reshape(gx, (n * c, h, w)))
+    return gx
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Adaptive average pooling of x (N, C, H, W) to ``output_size`` (OH, OW)."""
+    n, c, h, w = x.shape
+    oh, ow = (int(s) for s in output_size)
+    y = _core.empty((n, c, oh, ow), x.dtype)
+    if y.size:
+        _core.launch_1d(_AVG[np.dtype(x.dtype)][2], y.size, _planes(x), _core.scalar(0, x.dtype),
+                        _core.reshape(y, (n * c, oh, ow)))
+    return y
+
+
+def adaptive_avg_pool2d_backward(gy, x_shape):
+    """Gradient of adaptive_avg_pool2d: gy spread evenly over each bin."""
+    n, c, h, w = x_shape
+    gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
+    if gx.size and gy.size:
+        _core.launch_1d(_AVG[np.dtype(gy.dtype)][3], gy.size, _planes(gy),
+                        _core.scalar(0, gy.dtype), _core.reshape(gx, (n * c, h, w)))
+    return gx

@@ -1,0 +1,93 @@
+"""Helpers shared by the ops: operand preparation, broadcasting and dim normalisation."""
+
+from .. import _dtype
+from .._tensor import Tensor
+
+
+def backend_of(t):
+    """The kernel module for tensor ``t``'s device."""
+    return t._backend
+
+
+def wrap(value, like):
+    """A Python scalar as a 0-d "wrapped number" tensor on ``like``'s device."""
+    if isinstance(value, Tensor):
+        return value
+    t = Tensor._make(like._backend.full((), value, _dtype.scalar_dtype(value).np), like.device)
+    t._wrapped_number = True
+    return t
+
+
+def check_same_device(*tensors):
+    """Raise PyTorch's error when tensors live on different devices."""
+    first = tensors[0].device
+    for t in tensors[1:]:
+        if t.device != first and not getattr(t, "_wrapped_number", False):
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                               f"two devices, {_dev_names(first, t.device)}!")
+
+
+def _dev_names(a, b):
+    return f"{b}, {a}" if a.type == "cpu" else f"{a}, {b}"
+
+
+def broadcast_shapes(*shapes):
+    """The broadcast shape, or PyTorch's RuntimeError naming the mismatching sizes."""
+    ndim = max(len(s) for s in shapes)
+    result = [1] * ndim
+    for s in shapes:
+        for i, size in enumerate(s):
+            j = ndim - len(s) + i
+            if size == 1:
+                continue
+            if result[j] == 1:
+                result[j] = size
+            elif result[j] != size:
+                a, b = (result[j], size)
+                raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b "
+                                   f"({b}) at non-singleton dimension {j}")
+    return tuple(result)
+
+
+def sum_to_shape(grad, shape):
+    """Sum ``grad`` over the dimensions that broadcasting expanded, giving ``shape``.
+
+    This is the one place where broadcasting is undone in backward: leading dimensions that the
+    input did not have are summed away, and dimensions where the input had size 1 are summed
+    with ``keepdim=True``.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1)
+    if dims:
+        grad = grad.sum(dims, keepdim=True)
+    return grad.reshape(shape) if grad.shape != shape else grad
+
+
+def grad_for(grad, shape, dtype):
+    """The gradient of an input of ``shape``/``dtype`` from a broadcast, promoted ``grad``."""
+    grad = sum_to_shape(grad, shape)
+    return grad if grad.dtype is dtype else grad.to(dtype)
+
+
+def normalize_dim(dim, ndim):
+    """A dim in [-ndim, ndim) as a non-negative int, or PyTorch's IndexError."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim % n
+
+
+def normalize_dims(dim, ndim):
+    """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, int):
+        dim = (dim,)
+    dims = tuple(sorted({normalize_dim(d, ndim) for d in dim}))
+    if len(dims) != len(tuple(dim)):
+        raise RuntimeError(f"dim {dim} appears multiple times in the list of dims")
+    return tuple(d for d in dims if d < ndim) if ndim else ()

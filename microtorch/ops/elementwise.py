@@ -1,0 +1,522 @@
+"""Elementwise ops: one Function per op, forward and backward side by side.
+
+Binary ops broadcast their operands and promote their dtypes (PyTorch's rules: a Python float
+does not upcast a float32 tensor); backward sums each gradient back to its input's shape with
+:func:`~microtorch.ops._util.grad_for`. Every backward is written with Tensor ops, so it can be
+recorded (``create_graph=True``) and differentiated again.
+"""
+
+from .. import _dtype
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import broadcast_shapes, check_same_device, grad_for, wrap
+
+
+def _binary_forward(ctx, op, a, b, dtype=None):
+    """Run a binary kernel on promoted, broadcast operands; remember shapes for backward."""
+    check_same_device(a, b)
+    dtype = dtype or _dtype.result_type(a, b)
+    broadcast_shapes(a.shape, b.shape)
+    ctx.shapes = (a.shape, b.shape)
+    ctx.dtypes = (a.dtype, b.dtype)
+    be = a._backend
+    x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
+    y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
+    return Tensor._make(be.binary(op, x, y), a.device)
+
+
+def _unary(op, x):
+    return Tensor._make(x._backend.unary(op, x._data), x.device)
+
+
+class Add(Function):
+    """out = a + alpha * b;  da = g,  db = alpha * g"""
+
+    node_name = "AddBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _binary_forward(ctx, "add", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        return grad_for(g, sa, da), grad_for(g, sb, db)
+
+
+class Sub(Function):
+    """out = a - b;  da = g,  db = -g"""
+
+    node_name = "SubBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _binary_forward(ctx, "sub", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        return grad_for(g, sa, da), grad_for(-g, sb, db)
+
+
+class Rsub(Function):
+    """out = c - a for a Python scalar c;  da = -g"""
+
+    node_name = "RsubBackward1"
+
+    @staticmethod
+    def forward(ctx, a, c):
+        return _binary_forward(ctx, "sub", wrap(c, a), a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return grad_for(-g, ctx.shapes[1], ctx.dtypes[1]), None
+
+
+class Mul(Function):
+    """out = a * b;  da = g * b,  db = g * a"""
+
+    node_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
+                              b if ctx.needs_input_grad[0] else None)
+        return _binary_forward(ctx, "mul", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        ga = grad_for(g * b, sa, da) if ctx.needs_input_grad[0] else None
+        gb = grad_for(g * a, sb, db) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """out = a / b (true division);  da = g / b,  db = -g * a / b**2"""
+
+    node_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        dtype = _dtype.result_type(a, b)
+        return _binary_forward(ctx, "div", a, b, dtype if dtype.is_floating_point
+                               else _dtype.float32)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        ga = grad_for(g / b, sa, da) if ctx.needs_input_grad[0] else None
+        gb = grad_for(-g * a / (b * b), sb, db) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class PowScalar(Function):
+    """out = a ** c for a Python scalar c;  da = g * c * a ** (c - 1)"""
+
+    node_name = "PowBackward0"
+
+    @staticmethod
+    def forward(ctx, a, c):
+        ctx.save_for_backward(a)
+        ctx.c = c
+        return _binary_forward(ctx, "pow", a, wrap(c, a))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        c = ctx.c
+        if c == 0:
+            return g * 0, None
+        return g * c * a ** (c - 1) if c != 2 else g * 2 * a, None
+
+
+class Pow(Function):
+    """out = a ** b;  da = g * b * a ** (b - 1),  db = g * out * log(a)"""
+
+    node_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _binary_forward(ctx, "pow", a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        ga = grad_for(g * b * a ** (b - 1), sa, da) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            log_a = where(a == 0, wrap(0.0, a), a).log()
+            gb = grad_for(g * out * log_a, sb, db)
+        return ga, gb
+
+
+class RpowScalar(Function):
+    """out = c ** a for a Python scalar c;  da = g * out * log(c)"""
+
+    node_name = "PowBackward2"
+
+    @staticmethod
+    def forward(ctx, a, c):
+        out = _binary_forward(ctx, "pow", wrap(c, a), a)
+        ctx.save_for_backward(out)
+        ctx.log_c = __import__("math").log(c) if c > 0 else float("nan")
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return grad_for(g * out * ctx.log_c, ctx.shapes[1], ctx.dtypes[1]), None
+
+
+class Maximum(Function):
+    """out = max(a, b);  the gradient goes to the larger input, split evenly on ties"""
+
+    node_name = "MaximumBackward0"
+    op = "maximum"
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary_forward(ctx, cls.op, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        wa = (a > b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        if ctx._forward_cls.op == "minimum":
+            wa = (a < b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        return grad_for(g * wa, sa, da), grad_for(g * (1 - wa), sb, db)
+
+
+class Minimum(Maximum):
+    """out = min(a, b);  the gradient goes to the smaller input, split evenly on ties"""
+
+    node_name = "MinimumBackward0"
+    op = "minimum"
+
+
+class Where(Function):
+    """out = cond ? a : b;  da = cond ? g : 0,  db = cond ? 0 : g"""
+
+    node_name = "WhereBackward0"
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        check_same_device(cond, a, b)
+        dtype = _dtype.result_type(a, b)
+        broadcast_shapes(cond.shape, a.shape, b.shape)
+        ctx.cond = cond
+        ctx.shapes, ctx.dtypes = (a.shape, b.shape), (a.dtype, b.dtype)
+        be = a._backend
+        x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
+        y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
+        return Tensor._make(be.where(cond._data, x, y), a.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        zero = wrap(0.0, g)
+        return (None, grad_for(where(ctx.cond, g, zero), sa, da),
+                grad_for(where(ctx.cond, zero, g), sb, db))
+
+
+def where(condition, input, other):
+    """``condition ? input : other`` elementwise, broadcasting all three."""
+    if not isinstance(input, Tensor):
+        input = wrap(input, other if isinstance(other, Tensor) else condition)
+    if not isinstance(other, Tensor):
+        other = wrap(other, input)
+    if condition.dtype is not _dtype.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {condition.dtype.name.capitalize()}")
+    return Where.apply(condition, input, other)
+
+
+# ---- unary ops: out = f(x), dx = g * f'(x) --------------------------------------------------
+
+class Neg(Function):
+    """out = -x;  dx = -g"""
+
+    node_name = "NegBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        return _unary("neg", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Abs(Function):
+    """out = |x|;  dx = g * sign(x)"""
+
+    node_name = "AbsBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("abs", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x.sign()
+
+
+class Exp(Function):
+    """out = e^x;  dx = g * out"""
+
+    node_name = "ExpBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("exp", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(Function):
+    """out = ln x;  dx = g / x"""
+
+    node_name = "LogBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("log", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Sqrt(Function):
+    """out = sqrt(x);  dx = g / (2 out)"""
+
+    node_name = "SqrtBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("sqrt", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g / (2 * out)
+
+
+class Rsqrt(Function):
+    """out = 1 / sqrt(x);  dx = -g * out^3 / 2"""
+
+    node_name = "RsqrtBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("rsqrt", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out ** 3 * -0.5
+
+
+class Reciprocal(Function):
+    """out = 1 / x;  dx = -g * out^2"""
+
+    node_name = "ReciprocalBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("reciprocal", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return -g * out * out
+
+
+class Sin(Function):
+    """out = sin x;  dx = g * cos x"""
+
+    node_name = "SinBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("sin", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x.cos()
+
+
+class Cos(Function):
+    """out = cos x;  dx = -g * sin x"""
+
+    node_name = "CosBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("cos", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * x.sin()
+
+
+class Tanh(Function):
+    """out = tanh x;  dx = g * (1 - out^2)"""
+
+    node_name = "TanhBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("tanh", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    """out = 1 / (1 + e^-x);  dx = g * out * (1 - out)"""
+
+    node_name = "SigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("sigmoid", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * (1 - out)
+
+
+class Relu(Function):
+    """out = max(x, 0);  dx = g * (out > 0)"""
+
+    node_name = "ReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("relu", x)
+        ctx.save_for_backward(out.detach())
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out > 0).to(g.dtype)
+
+
+class Clamp(Function):
+    """out = min(max(x, lo), hi);  dx = g where lo <= x <= hi, else 0"""
+
+    node_name = "ClampBackward1"
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return Tensor._make(x._backend.clamp(x._data, lo, hi), x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = None
+        if lo is not None:
+            mask = x >= lo
+        if hi is not None:
+            mask = (x <= hi) if mask is None else mask & (x <= hi)
+        return g * mask.to(g.dtype), None, None
+
+
+def clamp(input, min=None, max=None):
+    """Clip every element into ``[min, max]`` (either bound may be None)."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, min if isinstance(min, Tensor) else wrap(min, input))
+        if max is not None:
+            out = minimum(out, max if isinstance(max, Tensor) else wrap(max, input))
+        return out
+    return Clamp.apply(input, min, max)
+
+
+def maximum(input, other):
+    """Elementwise maximum of two tensors (NaN propagates)."""
+    return Maximum.apply(input, other)
+
+
+def minimum(input, other):
+    """Elementwise minimum of two tensors (NaN propagates)."""
+    return Minimum.apply(input, other)
+
+
+def compare(op, a, b):
+    """A comparison (``eq ne lt le gt ge``): a bool tensor, never part of the graph."""
+    b = wrap(b, a)
+    check_same_device(a, b)
+    dtype = _dtype.result_type(a, b)
+    broadcast_shapes(a.shape, b.shape)
+    be = a._backend
+    x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
+    y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
+    return Tensor._make(be.binary(op, x, y), a.device)
+
+
+_LOGICAL = {"and": "minimum", "or": "maximum", "xor": "ne"}
+
+
+def logical(op, a, b):
+    """``&``, ``|`` or ``^`` of bool tensors (as min, max and != of booleans)."""
+    b = wrap(b, a)
+    if a.dtype is not _dtype.bool_ or b.dtype is not _dtype.bool_:
+        raise RuntimeError(f"microtorch supports bitwise {op} on bool tensors only, got "
+                           f"{a.dtype} and {b.dtype}")
+    check_same_device(a, b)
+    broadcast_shapes(a.shape, b.shape)
+    return Tensor._make(a._backend.binary(_LOGICAL[op], a._data, b._data), a.device)
+
+
+def sign(x):
+    """-1, 0 or 1 by the sign of each element (no gradient flows through it)."""
+    return Tensor._make(x._backend.unary("sign", x._data), x.device)
+
+
+def float_input(x):
+    """``x`` itself if floating point, else ``x`` cast to float32 (for exp, log, sqrt...)."""
+    return x if x.dtype.is_floating_point else x.to(_dtype.float32)

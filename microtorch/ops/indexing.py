@@ -1,0 +1,366 @@
+"""Indexing ops: ``x[index]``, ``x[index] = v``, cat/stack/split, gather/scatter_add.
+
+An index is normalised once (:func:`normalize_index`) into a tuple of ints, slices, None,
+Ellipsis and integer/bool arrays, checked against the shape, and then handed to the backend.
+"""
+
+import numpy as np
+
+from .. import _dtype
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import check_same_device, normalize_dim, sum_to_shape
+
+
+def normalize_index(x, index):
+    """Validate ``index`` for tensor ``x`` and convert tensors/lists to NumPy arrays.
+
+    Returns (index tuple, kind) where kind is 'select' (ints only), 'slice' (basic indexing)
+    or 'index' (advanced indexing with arrays), which names the backward node.
+    """
+    if not isinstance(index, tuple):
+        index = (index,)
+    out, kind, dim = [], "select", 0
+    n_real = sum(1 for i in index if i is not None and i is not Ellipsis and not
+                 (_is_bool_mask(i)))
+    n_real += sum(_mask_ndim(i) for i in index if _is_bool_mask(i))
+    if n_real > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    for i in index:
+        if i is Ellipsis:
+            out.append(i)
+            dim = x.ndim - (n_real - dim)
+            continue
+        if i is None:
+            out.append(None)
+            kind = "slice" if kind == "select" else kind
+            continue
+        if isinstance(i, Tensor):
+            if i.ndim == 0 and i.dtype.category == 1:
+                i = int(i.item())
+            else:
+                i = i._backend.to_numpy(i._data)
+        if isinstance(i, (list, tuple)):
+            i = np.asarray(i)
+            if i.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if isinstance(i, (bool, np.bool_)):
+            i = np.asarray(i)
+        if isinstance(i, (int, np.integer)):
+            size = x.shape[dim]
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size "
+                                 f"{size}")
+            out.append(int(i))
+            dim += 1
+        elif isinstance(i, slice):
+            if i.step is not None and i.step <= 0:
+                raise ValueError("step must be greater than zero")
+            out.append(i)
+            kind = "slice" if kind == "select" else kind
+            dim += 1
+        elif isinstance(i, np.ndarray):
+            kind = "index"
+            if i.dtype == np.bool_:
+                shape = x.shape[dim:dim + i.ndim]
+                if i.shape != shape:
+                    raise IndexError(f"The shape of the mask {list(i.shape)} at index {dim} does "
+                                     f"not match the shape of the indexed tensor {list(shape)}")
+                dim += max(i.ndim, 1)
+            elif i.dtype.kind in "iu":
+                size = x.shape[dim]
+                if i.size and (i.max() >= size or i.min() < -size):
+                    bad = i.max() if i.max() >= size else i.min()
+                    raise IndexError(f"index {bad} is out of bounds for dimension {dim} with "
+                                     f"size {size}")
+                i = i.astype(np.int64, copy=False)
+                dim += 1
+            else:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            out.append(i)
+        else:
+            raise TypeError(f"invalid index of type {type(i).__name__}")
+    return tuple(out), kind
+
+
+def _is_bool_mask(i):
+    return (isinstance(i, Tensor) and i.dtype is _dtype.bool_) or (
+        isinstance(i, np.ndarray) and i.dtype == np.bool_)
+
+
+def _mask_ndim(i):
+    return max(i.ndim, 1)
+
+
+class Index(Function):
+    """out = x[index];  dx = zeros with g added at index (repeats accumulate)"""
+
+    node_name = "IndexBackward0"
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.meta = (x.shape, x.dtype, index)
+        data = x._backend.getitem(x._data, index)
+        basic = not any(isinstance(i, np.ndarray) for i in index)
+        return Tensor._make(data, x.device, base=x if basic else None)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dtype, index = ctx.meta
+        return IndexAdd.apply(g, shape, index), None
+
+
+class Select(Index):
+    """out = x[i] for integer i"""
+
+    node_name = "SelectBackward0"
+
+
+class Slice(Index):
+    """out = x[a:b:c] (basic slicing)"""
+
+    node_name = "SliceBackward0"
+
+
+_INDEX_NODES = {"select": Select, "slice": Slice, "index": Index}
+
+
+class IndexAdd(Function):
+    """out = zeros(shape) with g added at index;  dg = out_grad[index]"""
+
+    node_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, g, shape, index):
+        ctx.index = index
+        be = g._backend
+        out = be.full(shape, 0, g.dtype.np)
+        be.index_add(out, index, g._data)
+        return Tensor._make(out, g.device)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return gg[ctx.index], None, None
+
+
+def getitem(x, index):
+    """``x[index]`` with PyTorch's (= NumPy's) basic and advanced indexing rules."""
+    index, kind = normalize_index(x, index)
+    return _INDEX_NODES[kind].apply(x, index)
+
+
+class CopySlices(Function):
+    """out = x with out[index] = value;  dx = g with index zeroed,  dvalue = g[index] summed"""
+
+    node_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, x, value, index):
+        ctx.meta = (index, value.shape, value.dtype)
+        be = x._backend
+        out = be.astype(x._data, x.dtype.np)
+        be.setitem(out, index, be.astype(value._data, x.dtype.np))
+        return Tensor._make(out, x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        index, vshape, vdtype = ctx.meta
+        gx = g.clone()
+        gx._backend.setitem(gx._data, index, gx._backend.full((), 0, g.dtype.np))
+        gv = sum_to_shape(g[index], vshape) if ctx.needs_input_grad[1] else None
+        return gx, gv if gv is None or gv.dtype is vdtype else gv.to(vdtype), None
+
+
+def setitem(x, index, value):
+    """``x[index] = value`` in place (recorded in the graph as ``CopySlices``)."""
+    from ._util import wrap
+
+    index, _ = normalize_index(x, index)
+    value = wrap(value, x)
+    check_same_device(x, value)
+    x._inplace(CopySlices, value, index)
+
+
+class Cat(Function):
+    """out = the inputs joined along dim;  each input's grad is its slice of g"""
+
+    node_name = "CatBackward0"
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim = dim
+        ctx.sizes = [t.shape[dim] for t in tensors]
+        be = tensors[0]._backend
+        return Tensor._make(be.cat([t._data for t in tensors], dim), tensors[0].device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None,) + tuple(g.split(ctx.sizes, ctx.dim))
+
+
+def cat(tensors, dim=0):
+    """Concatenate tensors along an existing dim; the shapes must match elsewhere."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    check_same_device(*tensors)
+    ref = tensors[0]
+    dim = normalize_dim(dim, ref.ndim)
+    dtype = _dtype.result_type(*tensors) if len({t.dtype for t in tensors}) > 1 else ref.dtype
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and "
+                               f"{t.ndim}")
+        for d in range(ref.ndim):
+            if d != dim and t.shape[d] != ref.shape[d]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {dim}. "
+                                   f"Expected size {ref.shape[d]} but got size {t.shape[d]} for "
+                                   f"tensor number {i} in the list.")
+    tensors = [t if t.dtype is dtype else t.to(dtype) for t in tensors]
+    return Cat.apply(dim, *tensors)
+
+
+class Stack(Function):
+    """out = the inputs stacked along a new dim;  each input's grad is its slice of g"""
+
+    node_name = "StackBackward0"
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim = dim
+        be = tensors[0]._backend
+        shape = tensors[0].shape[:dim] + (1,) + tensors[0].shape[dim:]
+        parts = [be.view(be.contiguous(t._data), shape) for t in tensors]
+        return Tensor._make(be.cat(parts, dim), tensors[0].device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None,) + tuple(s.squeeze(ctx.dim) for s in g.split(1, ctx.dim))
+
+
+def stack(tensors, dim=0):
+    """Stack same-shaped tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
+                               f"entry {i}")
+    check_same_device(*tensors)
+    if len({t.dtype for t in tensors}) > 1:
+        dtype = _dtype.result_type(*tensors)
+        tensors = [t.to(dtype) for t in tensors]
+    return Stack.apply(normalize_dim(dim, tensors[0].ndim + 1), *tensors)
+
+
+class Split(Function):
+    """outs = views of x's consecutive pieces along dim;  dx = the piece grads joined"""
+
+    node_name = "SplitBackward0"
+
+    @staticmethod
+    def forward(ctx, x, sizes, dim):
+        ctx.dim = dim
+        outs, start = [], 0
+        for s in sizes:
+            idx = (slice(None),) * dim + (slice(start, start + s),)
+            outs.append(Tensor._make(x._backend.getitem(x._data, idx), x.device, base=x))
+            start += s
+        return tuple(outs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(grads, ctx.dim), None, None
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Split ``x`` into pieces of ``split_size`` (the last may be smaller) or of given sizes."""
+    dim = normalize_dim(dim, x.ndim)
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {n}")
+        sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {dim}), but got "
+                               f"split_sizes={sizes}")
+    return Split.apply(x, tuple(sizes), dim)
+
+
+def chunk(x, chunks, dim=0):
+    """Split ``x`` into ``chunks`` pieces of ceil(size / chunks) (fewer when it divides)."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    n = x.shape[normalize_dim(dim, x.ndim)]
+    return split(x, max(-(-n // chunks), 1), dim)
+
+
+def _check_gather(x, dim, index, name):
+    if index.dtype is not _dtype.int64:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    idx = index._backend.to_numpy(index._data)
+    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[dim]):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size "
+                           f"{x.shape[dim]}")
+
+
+class Gather(Function):
+    """out[i][j] = x[index[i][j]][j] (dim 0);  dx = zeros.scatter_add(dim, index, g)"""
+
+    node_name = "GatherBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.meta = (x.shape, dim, index)
+        return Tensor._make(x._backend.gather(x._data, dim, index._data), x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .. import _creation
+
+        shape, dim, index = ctx.meta
+        zeros = _creation.zeros(shape, dtype=g.dtype, device=g.device)
+        return zeros.scatter_add(dim, index, g), None, None
+
+
+def gather(x, dim, index):
+    """Pick values of ``x`` along ``dim`` at ``index`` (same rank as ``x``)."""
+    dim = normalize_dim(dim, x.ndim)
+    _check_gather(x, dim, index, "gather")
+    return Gather.apply(x, dim, index)
+
+
+class ScatterAdd(Function):
+    """out = x with src added at index along dim;  dx = g,  dsrc = g.gather(dim, index)"""
+
+    node_name = "ScatterAddBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src):
+        ctx.meta = (dim, index)
+        be = x._backend
+        out = be.astype(x._data, x.dtype.np)
+        be.scatter_add(out, dim, index._data, src._data)
+        return Tensor._make(out, x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        dim, index = ctx.meta
+        return g, None, None, g.gather(dim, index)
+
+
+def scatter_add(x, dim, index, src):
+    """A copy of ``x`` with ``src`` summed into the positions ``index`` along ``dim``."""
+    dim = normalize_dim(dim, x.ndim)
+    _check_gather(x, dim, index, "scatter_add")
+    return ScatterAdd.apply(x, dim, index, src)

@@ -1,0 +1,385 @@
+"""Reductions: sum, mean, prod, max/min (with and without dim), var, std, logsumexp.
+
+``dim`` is an int, a tuple of ints or None (all dims); ``keepdim`` keeps reduced dims as size 1.
+Backward re-inserts the reduced dims (``_unsqueeze_to``) and broadcasts the gradient back.
+"""
+
+from .. import _dtype
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import normalize_dim, normalize_dims, wrap
+from .elementwise import where
+
+
+def _reduce(op, x, dims, keepdim):
+    return Tensor._make(x._backend.reduce(op, x._data, dims, keepdim), x.device)
+
+
+def _unsqueeze_to(g, shape, dims, keepdim):
+    """Reshape a reduced gradient so that it broadcasts against the input's ``shape``."""
+    if not keepdim and dims:
+        g = g.reshape(tuple(1 if i in dims else s for i, s in enumerate(shape)))
+    return g
+
+
+def _numel(shape, dims):
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n
+
+
+class Sum(Function):
+    """out = sum of x over dims;  dx = g broadcast back over the reduced dims"""
+
+    node_name = "SumBackward1"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.args = (x.shape, dims, keepdim)
+        if x.dtype.category < 2:
+            x = x.to(_dtype.int64)
+        return _reduce("sum", x, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dims, keepdim = ctx.args
+        return _unsqueeze_to(g, shape, dims, keepdim).expand(shape), None, None
+
+
+class SumAll(Sum):
+    """out = sum of every element of x;  dx = g broadcast to x's shape"""
+
+    node_name = "SumBackward0"
+
+
+class Mean(Function):
+    """out = sum(x) / n over dims;  dx = g / n broadcast back"""
+
+    node_name = "MeanBackward1"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.args = (x.shape, dims, keepdim)
+        return _reduce("sum", x, dims, keepdim) / _numel(x.shape, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dims, keepdim = ctx.args
+        return _unsqueeze_to(g, shape, dims, keepdim).expand(shape) / _numel(shape, dims), None, None
+
+
+class MeanAll(Mean):
+    """out = mean of every element;  dx = g / numel"""
+
+    node_name = "MeanBackward0"
+
+
+class Prod(Function):
+    """out = prod of x over dims;  dx_i = g * prod_{j != i} x_j (zeros handled exactly)"""
+
+    node_name = "ProdBackward1"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.save_for_backward(x)
+        ctx.args = (dims, keepdim)
+        return _reduce("prod", x, dims, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        dims, keepdim = ctx.args
+        g = _unsqueeze_to(g, x.shape, dims, keepdim)
+        is_zero = x == 0
+        nonzero = where(is_zero, wrap(1.0, x), x)
+        prod_nonzero = Prod.apply(nonzero, dims, True) if dims else nonzero
+        zeros = is_zero.sum(dims, keepdim=True) if dims else is_zero.long()
+        others = where(zeros == 0, prod_nonzero / nonzero,
+                       where((zeros == 1) & is_zero, prod_nonzero, wrap(0.0, x)))
+        return g * others, None, None
+
+
+class ProdAll(Prod):
+    """out = product of every element"""
+
+    node_name = "ProdBackward0"
+
+
+class Amax(Function):
+    """out = max over dims;  dx = g split evenly among the elements equal to the max"""
+
+    node_name = "AmaxBackward0"
+    op = "max"
+
+    @classmethod
+    def forward(cls, ctx, x, dims, keepdim):
+        out = _reduce(cls.op, x, dims, keepdim)
+        ctx.save_for_backward(x, out)
+        ctx.args = (dims, keepdim)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        dims, keepdim = ctx.args
+        out = _unsqueeze_to(out, x.shape, dims, keepdim)
+        mask = (x == out).to(g.dtype)
+        count = mask.sum(dims, keepdim=True)
+        return _unsqueeze_to(g, x.shape, dims, keepdim) * mask / count, None, None
+
+
+class Amin(Amax):
+    """out = min over dims;  dx = g split evenly among the elements equal to the min"""
+
+    node_name = "AminBackward0"
+    op = "min"
+
+
+class MaxAll(Amax):
+    """out = max of every element (``x.max()``)"""
+
+    node_name = "MaxBackward1"
+
+
+class MinAll(Amax):
+    """out = min of every element (``x.min()``)"""
+
+    node_name = "MinBackward1"
+    op = "min"
+
+
+class MaxDim(Function):
+    """(values, indices) = max over one dim;  dx = g scattered to the indices"""
+
+    node_name = "MaxBackward0"
+    op = "argmax"
+
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim):
+        idx = Tensor._make(x._backend.arg_reduce(cls.op, x._data, dim, True), x.device)
+        values = x.gather(dim, idx)
+        ctx.args = (x.shape, dim, keepdim)
+        ctx.save_for_backward(idx)
+        ctx.mark_non_differentiable(idx)
+        if not keepdim:
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+            ctx.mark_non_differentiable(idx)
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, _):
+        shape, dim, keepdim = ctx.args
+        (idx,) = ctx.saved_tensors
+        if not keepdim:
+            g = g.unsqueeze(dim)
+        from .. import _creation
+
+        return _creation.zeros(shape, dtype=g.dtype, device=g.device).scatter_add(dim, idx, g), \
+            None, None
+
+
+class MinDim(MaxDim):
+    """(values, indices) = min over one dim;  dx = g scattered to the indices"""
+
+    node_name = "MinBackward0"
+    op = "argmin"
+
+
+class Var(Function):
+    """out = sum((x - mean)^2) / (n - correction);  dx = g * 2 (x - mean) / (n - correction)"""
+
+    node_name = "VarBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        mean = x.mean(dims, keepdim=True)
+        diff = x - mean
+        denom = max(_numel(x.shape, dims) - correction, 0)
+        ctx.save_for_backward(diff)
+        ctx.args = (dims, keepdim, denom)
+        return (diff * diff).sum(dims, keepdim=keepdim) / denom
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved_tensors
+        dims, keepdim, denom = ctx.args
+        return _unsqueeze_to(g, diff.shape, dims, keepdim) * diff * (2.0 / denom), None, None, None
+
+
+class Std(Function):
+    """out = sqrt(var(x));  dx = g * (x - mean) / ((n - correction) * out)"""
+
+    node_name = "StdBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        mean = x.mean(dims, keepdim=True)
+        diff = x - mean
+        denom = max(_numel(x.shape, dims) - correction, 0)
+        out = ((diff * diff).sum(dims, keepdim=keepdim) / denom).sqrt()
+        ctx.save_for_backward(diff, out)
+        ctx.args = (dims, keepdim, denom)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        diff, out = ctx.saved_tensors
+        dims, keepdim, denom = ctx.args
+        scale = _unsqueeze_to(g / (out * denom), diff.shape, dims, keepdim)
+        return scale * diff, None, None, None
+
+
+class LogSumExp(Function):
+    """out = m + log(sum(exp(x - m))), m = max (stable);  dx = g * exp(x - out)"""
+
+    node_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        m = x.amax(dims, keepdim=True)
+        m = where(m.abs() == float("inf"), wrap(0.0, m), m)
+        out = (x - m).exp().sum(dims, keepdim=True).log() + m
+        ctx.save_for_backward(x, out)
+        ctx.args = (dims, keepdim)
+        return out if keepdim else out.squeeze(dims) if dims else out.reshape(())
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        dims, keepdim = ctx.args
+        return _unsqueeze_to(g, x.shape, dims, keepdim) * (x - out).exp(), None, None
+
+
+# ---- public functions ----------------------------------------------------------------------
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (all dims when None); bool and integer inputs sum to int64."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        return SumAll.apply(input, tuple(range(input.ndim)), False)
+    return Sum.apply(input, normalize_dims(dim, input.ndim), keepdim)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Arithmetic mean over ``dim`` (all dims when None); needs a floating point input."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {_type_word(input.dtype)}")
+    if dim is None:
+        return MeanAll.apply(input, tuple(range(input.ndim)), False)
+    return Mean.apply(input, normalize_dims(dim, input.ndim), keepdim)
+
+
+def _type_word(d):
+    return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}.get(d.name, d.name)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product over one ``dim`` (all elements when None)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        return ProdAll.apply(input, tuple(range(input.ndim)), False)
+    return Prod.apply(input, (normalize_dim(dim, input.ndim),) if input.ndim else (), keepdim)
+
+
+def _check_nonempty(input, name, dims):
+    if input.numel() == 0 and (not dims or any(input.shape[d] == 0 for d in dims)):
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == "
+                         "0. Specify the reduction dim with the 'dim' argument.")
+
+
+def amax(input, dim=(), keepdim=False):
+    """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
+    dims = normalize_dims(dim if dim != () else None, input.ndim)
+    _check_nonempty(input, "amax", dims)
+    return Amax.apply(input, dims, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
+    dims = normalize_dims(dim if dim != () else None, input.ndim)
+    _check_nonempty(input, "amin", dims)
+    return Amin.apply(input, dims, keepdim)
+
+
+def max(input, dim=None, keepdim=False):
+    """``max(x)``: the largest element; ``max(x, dim)``: a (values, indices) pair;
+    ``max(x, other)``: the elementwise maximum."""
+    from .elementwise import maximum
+    from .. import return_types
+
+    if isinstance(dim, Tensor):
+        return maximum(input, dim)
+    if dim is None:
+        _check_nonempty(input, "max", ())
+        return MaxAll.apply(input, tuple(range(input.ndim)), False)
+    d = normalize_dim(dim, input.ndim)
+    _check_nonempty(input, "max", (d,) if input.ndim else ())
+    return return_types.max(*MaxDim.apply(input, d if input.ndim else 0, keepdim))
+
+
+def min(input, dim=None, keepdim=False):
+    """``min(x)``: the smallest element; ``min(x, dim)``: a (values, indices) pair;
+    ``min(x, other)``: the elementwise minimum."""
+    from .elementwise import minimum
+    from .. import return_types
+
+    if isinstance(dim, Tensor):
+        return minimum(input, dim)
+    if dim is None:
+        _check_nonempty(input, "min", ())
+        return MinAll.apply(input, tuple(range(input.ndim)), False)
+    d = normalize_dim(dim, input.ndim)
+    _check_nonempty(input, "min", (d,) if input.ndim else ())
+    return return_types.min(*MinDim.apply(input, d if input.ndim else 0, keepdim))
+
+
+def _arg(op, input, dim, keepdim):
+    if dim is None:
+        flat = input.reshape(-1)
+        _check_nonempty(input, op, ())
+        return Tensor._make(flat._backend.arg_reduce(op, flat._data, 0, False), input.device)
+    d = normalize_dim(dim, input.ndim)
+    return Tensor._make(input._backend.arg_reduce(op, input._data, d, keepdim), input.device)
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the maximum (of the flattened input when ``dim`` is None)."""
+    return _arg("argmax", input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the minimum (of the flattened input when ``dim`` is None)."""
+    return _arg("argmin", input, dim, keepdim)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` with Bessel's correction (``correction=1``) by default."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return Var.apply(input, normalize_dims(dim, input.ndim), _correction(unbiased, correction),
+                     keepdim)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over ``dim`` (square root of :func:`var`)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return Std.apply(input, normalize_dims(dim, input.ndim), _correction(unbiased, correction),
+                     keepdim)
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
+    return LogSumExp.apply(input, normalize_dims(dim, input.ndim), keepdim)

@@ -1,0 +1,281 @@
+"""Shape ops: views that share memory with their input (view, permute, expand, squeeze...)
+and copies (clone, contiguous, to). Their backward only moves the gradient's axes back."""
+
+from .. import _dtype
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import normalize_dim, sum_to_shape
+
+
+def infer_shape(shape, numel):
+    """Resolve one ``-1`` in ``shape`` for a tensor of ``numel`` elements."""
+    shape = tuple(shape)
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    if len(unknown) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s}")
+        if s != -1:
+            known *= s
+    if unknown:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = shape[:unknown[0]] + (numel // known,) + shape[unknown[0] + 1:]
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+def _view_of(x, data):
+    return Tensor._make(data, x.device, base=x)
+
+
+class View(Function):
+    """out = x viewed with a new shape (no copy);  dx = g.reshape(x.shape)"""
+
+    node_name = "ViewBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        data = x._backend.view(x._data, shape)
+        if data is None:
+            raise RuntimeError("view size is not compatible with input tensor's size and stride "
+                               "(at least one dimension spans across two contiguous subspaces). "
+                               "Use .reshape(...) instead.")
+        return _view_of(x, data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+class UnsafeView(View):
+    """out = a copy of x reshaped (reshape of a non-viewable tensor)"""
+
+    node_name = "UnsafeViewBackward0"
+
+
+def view(x, *shape):
+    """A view of ``x`` with ``shape`` (one entry may be -1); the strides must allow it."""
+    shape = infer_shape(_shape_arg(shape), x.numel())
+    if isinstance(shape, _dtype.dtype):
+        raise TypeError("view(dtype) is not supported")
+    return View.apply(x, shape)
+
+
+def reshape(x, *shape):
+    """``x`` with a new shape: a view when the strides allow it, else a copy."""
+    shape = infer_shape(_shape_arg(shape), x.numel())
+    if shape == x.shape:
+        return x
+    if x._backend.view(x._data, shape) is not None:
+        return View.apply(x, shape)
+    return UnsafeView.apply(x.clone(), shape)
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Permute(Function):
+    """out = x with its dims reordered;  dx = g permuted by the inverse order"""
+
+    node_name = "PermuteBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return _view_of(x, x._backend.permute(x._data, dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return g.permute(*inverse), None
+
+
+def permute(x, *dims):
+    """A view of ``x`` with its dimensions reordered."""
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {x.ndim} is not equal to len(dims) = {len(dims)}")
+    dims = tuple(normalize_dim(d, x.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(x, dims)
+
+
+class Transpose(Function):
+    """out = x with dims d0 and d1 swapped;  dx = g with them swapped back"""
+
+    node_name = "TransposeBackward0"
+
+    @staticmethod
+    def forward(ctx, x, d0, d1):
+        ctx.pair = (d0, d1)
+        order = list(range(x.ndim))
+        order[d0], order[d1] = d1, d0
+        return _view_of(x, x._backend.permute(x._data, tuple(order)))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.transpose(*ctx.pair), None, None
+
+
+class T(Transpose):
+    """out = x.t() for a matrix;  dx = g.t()"""
+
+    node_name = "TBackward0"
+
+
+def transpose(x, dim0, dim1):
+    """A view of ``x`` with ``dim0`` and ``dim1`` swapped."""
+    return Transpose.apply(x, normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim))
+
+
+def t(x):
+    """Transpose of a matrix (a 0-d or 1-d tensor is returned as is)."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return T.apply(x, 0, 1) if x.ndim == 2 else x
+
+
+class Expand(Function):
+    """out = x broadcast to a larger shape (no copy: 0-strides);  dx = g summed back"""
+
+    node_name = "ExpandBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return _view_of(x, x._backend.expand(x._data, shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to_shape(g, ctx.in_shape), None
+
+
+def expand(x, *sizes):
+    """A view of ``x`` broadcast to ``sizes`` (-1 keeps a dim's size)."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(x.shape)}}}, size={list(sizes)}): "
+                           "the number of sizes provided "
+                           f"({len(sizes)}) must be greater or equal to the number of dimensions "
+                           f"in the tensor ({x.ndim})")
+    lead = len(sizes) - x.ndim
+    shape = []
+    for i, s in enumerate(sizes):
+        own = x.shape[i - lead] if i >= lead else None
+        if s == -1:
+            if own is None:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing "
+                                   "dimension")
+            s = own
+        elif own is not None and own != s and own != 1:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing "
+                               f"size ({own}) at non-singleton dimension {i}.  Target sizes: "
+                               f"{list(sizes)}.  Tensor sizes: {list(x.shape)}")
+        shape.append(s)
+    shape = tuple(shape)
+    return x if shape == x.shape else Expand.apply(x, shape)
+
+
+class Squeeze(Function):
+    """out = x without size-1 dims;  dx = g reshaped to x's shape"""
+
+    node_name = "SqueezeBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return _view_of(x, x._backend.view(x._data, shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+class SqueezeDim(Squeeze):
+    """out = x without the given size-1 dim(s)"""
+
+    node_name = "SqueezeBackward1"
+
+
+class Unsqueeze(Squeeze):
+    """out = x with a new size-1 dim;  dx = g with that dim removed"""
+
+    node_name = "UnsqueezeBackward0"
+
+
+def squeeze(x, dim=None):
+    """A view of ``x`` without size-1 dims (only ``dim``, an int or tuple, when given)."""
+    if dim is None:
+        return Squeeze.apply(x, tuple(s for s in x.shape if s != 1))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = {normalize_dim(d, x.ndim) for d in dims}
+    shape = tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1))
+    return SqueezeDim.apply(x, shape)
+
+
+def unsqueeze(x, dim):
+    """A view of ``x`` with a size-1 dim inserted at ``dim``."""
+    dim = normalize_dim(dim, x.ndim + 1)
+    return Unsqueeze.apply(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dims ``start_dim..end_dim`` into one (a view when possible)."""
+    if x.ndim == 0:
+        return x.reshape(1)
+    s = normalize_dim(start_dim, x.ndim)
+    e = normalize_dim(end_dim, x.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:]) if s != e else x
+
+
+class Clone(Function):
+    """out = a C-contiguous copy of x;  dx = g"""
+
+    node_name = "CloneBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        be = x._backend
+        return Tensor._make(be.astype(x._data, x.dtype.np), x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class ToCopy(Function):
+    """out = x converted to another dtype and/or device;  dx = g converted back"""
+
+    node_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dtype, device):
+        ctx.src = (x.dtype, x.device)
+        if device != x.device:
+            from ..backends import get_backend
+
+            host = x._backend.to_numpy(x._data)
+            dst = get_backend(device)
+            data = dst.from_numpy(host.astype(dtype.np, copy=False))
+            return Tensor._make(data, device)
+        return Tensor._make(x._backend.astype(x._data, dtype.np), x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        dtype, device = ctx.src
+        return g.to(device=device, dtype=dtype), None, None
