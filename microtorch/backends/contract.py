@@ -62,6 +62,8 @@ KERNELS = {
     "avg_pool2d": "avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad) -> y",
     "avg_pool2d_backward": "avg_pool2d_backward(gy, x_shape, kernel, stride, padding, "
                            "ceil_mode, count_include_pad) -> gx",
+    "adaptive_avg_pool2d": "adaptive_avg_pool2d(x, output_size) -> y (torch's floor/ceil bins)",
+    "adaptive_avg_pool2d_backward": "adaptive_avg_pool2d_backward(gy, x_shape) -> gx",
     "batch_norm": "batch_norm(x, weight, bias, mean, invstd) -> y, per channel (axis 1)",
     "batch_norm_stats": "batch_norm_stats(x) -> (mean, biased var) per channel (axis 1)",
     "batch_norm_backward": "batch_norm_backward(gy, x, weight, mean, invstd, training) "

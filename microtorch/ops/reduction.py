@@ -4,6 +4,8 @@
 Backward re-inserts the reduced dims (``_unsqueeze_to``) and broadcasts the gradient back.
 """
 
+import builtins
+
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import Function
@@ -195,7 +197,7 @@ class Var(Function):
     def forward(ctx, x, dims, correction, keepdim):
         mean = x.mean(dims, keepdim=True)
         diff = x - mean
-        denom = max(_numel(x.shape, dims) - correction, 0)
+        denom = builtins.max(_numel(x.shape, dims) - correction, 0)
         ctx.save_for_backward(diff)
         ctx.args = (dims, keepdim, denom)
         return (diff * diff).sum(dims, keepdim=keepdim) / denom
@@ -216,7 +218,7 @@ class Std(Function):
     def forward(ctx, x, dims, correction, keepdim):
         mean = x.mean(dims, keepdim=True)
         diff = x - mean
-        denom = max(_numel(x.shape, dims) - correction, 0)
+        denom = builtins.max(_numel(x.shape, dims) - correction, 0)
         out = ((diff * diff).sum(dims, keepdim=keepdim) / denom).sqrt()
         ctx.save_for_backward(diff, out)
         ctx.args = (dims, keepdim, denom)

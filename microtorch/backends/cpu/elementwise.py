@@ -77,21 +77,24 @@ _TANH_SMALL = _F32(0.625)
 # --------------------------------------------------------------------------------------------
 
 @intrinsic
-def _exp2_int_f32(typingctx, z):
-    """2.0 ** z as float32 for a float32 z holding an integer in [-126, 127], by building the bits.
+def _exp2_int(typingctx, z):
+    """2.0 ** z for a float z holding an integer in the normal exponent range, by building the
+    bits (float32: [-126, 127]; float64: [-1022, 1023]).
 
-    ``fptosi`` + ``shl`` + ``bitcast`` all vectorise, unlike ``math.ldexp``.
+    ``fptosi`` + ``shl`` + ``bitcast`` all vectorise, unlike ``math.ldexp``. (Kernels compiled
+    for float64 or integers type the float32 fast paths too, hence the float64 case.)
     """
-    if z != types.float32:
+    if z not in (types.float32, types.float64):
         return None
+    width, bias, shift = (32, 127, 23) if z == types.float32 else (64, 1023, 52)
 
     def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        n = builder.fptosi(args[0], i32)
-        bits = builder.shl(builder.add(n, ir.Constant(i32, 127)), ir.Constant(i32, 23))
-        return builder.bitcast(bits, ir.FloatType())
+        ity = ir.IntType(width)
+        n = builder.fptosi(args[0], ity)
+        bits = builder.shl(builder.add(n, ir.Constant(ity, bias)), ir.Constant(ity, shift))
+        return builder.bitcast(bits, context.get_value_type(z))
 
-    return types.float32(types.float32), codegen
+    return z(z), codegen
 
 
 @jit
@@ -111,7 +114,7 @@ def _expf(x):
     p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
     p = p * (r * r) + r + _ONE
     z1 = np.floor(z * _HALF)
-    return p * _exp2_int_f32(z1) * _exp2_int_f32(z - z1)
+    return p * _exp2_int(z1) * _exp2_int(z - z1)
 
 
 @jit
@@ -587,8 +590,17 @@ def binary(op, a, b, out=None):
     if res.size == 0:
         return res
     a, b = _unalias(a, out), _unalias(b, out)
+    if not res.flags.c_contiguous:
+        return _run_strided(strided, (code,), (a, b), res)
+    if b.size == 1 and a.shape == shape and a.flags.c_contiguous and op in ARITH_CODES:
+        # tensor <op> scalar, the commonest broadcast: the scalar travels as a NumPy scalar
+        _arith_scalar_right(code, _readonly_flat(a), b.reshape(-1)[0], res.reshape(-1))
+        return res
+    if a.size == 1 and b.shape == shape and b.flags.c_contiguous and op in ARITH_CODES:
+        _arith_scalar_left(code, a.reshape(-1)[0], _readonly_flat(b), res.reshape(-1))
+        return res
     if (a.shape == shape and b.shape == shape and a.flags.c_contiguous
-            and b.flags.c_contiguous and res.flags.c_contiguous):
+            and b.flags.c_contiguous):
         if res.size >= PARALLEL_MIN:
             flat_par(code, _readonly_flat(a), _readonly_flat(b), res.reshape(-1),
                      get_num_threads())

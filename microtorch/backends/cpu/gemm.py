@@ -324,105 +324,131 @@ def _pack_b_sliver(b, s, nr, bp):
 # The blocked, packed product (the main path)
 # --------------------------------------------------------------------------------------------
 
-def _signatures(*layouts):
-    """Eager float32 and float64 signatures: layouts 'A' (any strides) or 'C' per 2-D array."""
+def _signatures(layouts, n_ints):
+    """Eager float32 and float64 signatures: 2-D arrays of the given layouts ('A': any strides,
+    'C': C-contiguous), then n_ints integers."""
     sigs = []
     for dt in (types.float32, types.float64):
         arrays = [types.Array(dt, 2, layout) for layout in layouts]
-        sigs.append(types.void(*arrays, *([types.intp] * 4)))
+        sigs.append(types.void(*arrays, *([types.intp] * n_ints)))
     return sigs
 
 
-@jit(_signatures("A", "A", "C"), parallel=True)
-def _gemm_blocked(a, b, c, nr, kc_max, mc, n_mblocks):
-    """c = a @ b through packed buffers and the micro-kernel; nr is the sliver width.
+@jit
+def _edge_tile(kc, panel, sliver, tile, c, i, j, accumulate):
+    """A tile that sticks out of c: run the micro-kernel on scratch, copy the part inside c."""
+    m, n = c.shape
+    _microkernel(kc, panel, sliver, tile, 0, 0, False)
+    for r in range(min(MR, m - i)):
+        for jj in range(min(tile.shape[1], n - j)):
+            if accumulate:
+                c[i + r, j + jj] += tile[r, jj]
+            else:
+                c[i + r, j + jj] = tile[r, jj]
 
-    Tasks are blocks of mc rows of c (n_mblocks of them); when there are fewer row blocks than
-    threads, each row block is also cut into column blocks so that every thread has work.
-    """
+
+@jit
+def _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task):
+    """One task of _gemm_blocked: rows [i_lo, i_hi) x slivers [s_lo, s_hi) of c, all of K."""
     m, k = a.shape
-    n = b.shape[1]
-    n_slivers = (n + nr - 1) // nr
-    bp = np.empty((n_slivers, k * nr), dtype=c.dtype)
-    for s in prange(n_slivers):
-        _pack_b_sliver(b, s, nr, bp)
-    n_nblocks = max(1, min(n_slivers, numba.get_num_threads() // n_mblocks))
+    n = c.shape[1]
+    n_slivers = bp.shape[0]
     slivers_per_block = (n_slivers + n_nblocks - 1) // n_nblocks
-    for task in prange(n_mblocks * n_nblocks):
-        i_lo = (task // n_nblocks) * mc
-        i_hi = min(m, i_lo + mc)
-        s_lo = (task % n_nblocks) * slivers_per_block
-        s_hi = min(n_slivers, s_lo + slivers_per_block)
-        n_panels = (i_hi - i_lo + MR - 1) // MR
-        ap = np.empty(n_panels * MR * kc_max, dtype=c.dtype)
-        tile = np.empty((MR, nr), dtype=c.dtype)
-        for p0 in range(0, k, kc_max):
-            kc = min(kc_max, k - p0)
-            accumulate = p0 > 0
-            _pack_a_block(a, i_lo, i_hi, p0, kc, ap)
-            for s in range(s_lo, s_hi):
-                j = s * nr
-                sliver = bp[s, p0 * nr:(p0 + kc) * nr]
-                for q in range(n_panels):
-                    i = i_lo + q * MR
-                    panel = ap[q * kc * MR:(q + 1) * kc * MR]
-                    if i + MR <= m and j + nr <= n:
-                        _microkernel(kc, panel, sliver, c, i, j, accumulate)
-                    else:  # edge tile: compute in scratch, copy the part inside C
-                        _microkernel(kc, panel, sliver, tile, 0, 0, False)
-                        for r in range(min(MR, m - i)):
-                            for jj in range(min(nr, n - j)):
-                                if accumulate:
-                                    c[i + r, j + jj] += tile[r, jj]
-                                else:
-                                    c[i + r, j + jj] = tile[r, jj]
+    i_lo = (task // n_nblocks) * mc
+    i_hi = min(m, i_lo + mc)
+    s_lo = (task % n_nblocks) * slivers_per_block
+    s_hi = min(n_slivers, s_lo + slivers_per_block)
+    n_panels = (i_hi - i_lo + MR - 1) // MR
+    ap = np.empty(n_panels * MR * kc_max, dtype=c.dtype)
+    tile = np.empty((MR, nr), dtype=c.dtype)
+    for p0 in range(0, k, kc_max):
+        kc = min(kc_max, k - p0)
+        _pack_a_block(a, i_lo, i_hi, p0, kc, ap)
+        for s in range(s_lo, s_hi):
+            j = s * nr
+            sliver = bp[s, p0 * nr:(p0 + kc) * nr]
+            for q in range(n_panels):
+                i = i_lo + q * MR
+                panel = ap[q * kc * MR:(q + 1) * kc * MR]
+                if i + MR <= m and j + nr <= n:
+                    _microkernel(kc, panel, sliver, c, i, j, p0 > 0)
+                else:  # edge tile: compute into scratch (padding is zeros), copy what fits
+                    _edge_tile(kc, panel, sliver, tile, c, i, j, p0 > 0)
+
+
+@jit(_signatures("AACC", 6), parallel=True)
+def _gemm_blocked(a, b, bp, c, nr, kc_max, mc, n_mblocks, n_nblocks, phase):
+    """c = a @ b through packed buffers and the micro-kernel, in two calls (phase 0 and 1).
+
+    Phase 0 packs b into bp (n_slivers, k * nr), one sliver per task. Phase 1 computes c: its
+    tasks are blocks of mc rows (n_mblocks of them), each cut into n_nblocks blocks of columns
+    (more than one only when there are fewer row blocks than threads). One function with a
+    single prange that calls serial functions compiles much faster than a big prange body.
+    """
+    n_tasks = bp.shape[0] if phase == 0 else n_mblocks * n_nblocks
+    for task in prange(n_tasks):
+        if phase == 0:
+            _pack_b_sliver(b, task, nr, bp)
+        else:
+            _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task)
 
 
 # --------------------------------------------------------------------------------------------
 # Skinny products: no packing, one pass over the big operand
 # --------------------------------------------------------------------------------------------
 
-@jit(_signatures("A", "C", "C"), parallel=True)
-def _gemm_rows_axpy(a, b, c, chunk, unused1, unused2, unused3):
-    """c = a @ b for few rows: c[i, j] = sum_p a[i, p] * b[p, j], b row-major (C-contiguous).
+@jit
+def _axpy_task(a, b, c, j_lo, j_hi):
+    """c[:, j_lo:j_hi] = a @ b[:, j_lo:j_hi], one row of b at a time (b C-contiguous)."""
+    m, k = a.shape
+    for i in range(m):
+        for j in range(j_lo, j_hi):
+            c[i, j] = 0
+    for p in range(k):
+        for i in range(m):
+            aip = a[i, p]
+            for j in range(j_lo, j_hi):
+                c[i, j] += aip * b[p, j]
+
+
+@jit(_signatures("ACC", 1), parallel=True)
+def _gemm_rows_axpy(a, b, c, chunk):
+    """c = a @ b for few rows: c[i, :] = sum_p a[i, p] * b[p, :], b row-major (C-contiguous).
 
     Threads take blocks of ``chunk`` columns; inside, for each row p of b, every row of c
     gets ``a[i, p] * b[p, cols]`` added: the block of c stays in L1 while b streams by once.
     """
-    m, k = a.shape
     n = b.shape[1]
     for t in prange((n + chunk - 1) // chunk):
-        j_lo = t * chunk
-        j_hi = min(n, j_lo + chunk)
-        for i in range(m):
-            for j in range(j_lo, j_hi):
-                c[i, j] = 0
-        for p in range(k):
-            for i in range(m):
-                aip = a[i, p]
-                for j in range(j_lo, j_hi):
-                    c[i, j] += aip * b[p, j]
+        _axpy_task(a, b, c, t * chunk, min(n, (t + 1) * chunk))
 
 
-@jit(_signatures("C", "C", "C"), parallel=True, fastmath=_FASTMATH_DOT)
-def _gemm_dot(a, bt, c, rows_per_task, cols_per_task, unused1, unused2):
-    """c[i, j] = dot(a[i, :], bt[j, :]) with both operands' rows contiguous (bt is b.T).
+@jit(fastmath=_FASTMATH_DOT)
+def _dot_task(a, bt, c, i_lo, i_hi, j_lo, j_hi):
+    """c[i, j] = dot(a[i, :], bt[j, :]) for i in [i_lo, i_hi), j in [j_lo, j_hi)."""
+    k = a.shape[1]
+    for j in range(j_lo, j_hi):
+        for i in range(i_lo, i_hi):
+            s = c[i, j] * 0  # a zero of c's dtype (a literal 0.0 would be float64)
+            for p in range(k):
+                s += a[i, p] * bt[j, p]
+            c[i, j] = s
+
+
+@jit(_signatures("CCC", 2), parallel=True)
+def _gemm_dot(a, bt, c, rows_per_task, cols_per_task):
+    """c = a @ bt.T as dot products of rows (both operands' rows contiguous; bt is b.T).
 
     Threads take tiles of rows_per_task x cols_per_task of c.
     """
-    m, k = a.shape
+    m = a.shape[0]
     n = bt.shape[0]
     n_row_tiles = (m + rows_per_task - 1) // rows_per_task
     n_col_tiles = (n + cols_per_task - 1) // cols_per_task
     for t in prange(n_row_tiles * n_col_tiles):
         i_lo = (t // n_col_tiles) * rows_per_task
         j_lo = (t % n_col_tiles) * cols_per_task
-        for j in range(j_lo, min(n, j_lo + cols_per_task)):
-            for i in range(i_lo, min(m, i_lo + rows_per_task)):
-                s = c[i, j] * 0  # a zero of c's dtype
-                for p in range(k):
-                    s += a[i, p] * bt[j, p]
-                c[i, j] = s
+        _dot_task(a, bt, c, i_lo, min(m, i_lo + rows_per_task), j_lo, min(n, j_lo + cols_per_task))
 
 
 @jit
@@ -444,8 +470,9 @@ def _matmul_int(a, b, c):
 # --------------------------------------------------------------------------------------------
 
 def _blocks(m, k, nr):
-    """(kc, mc, n_mblocks): K cut into equal blocks of at most KC_MAX; M into equal blocks of
-    at most MC_MAX rows, their count a multiple of the thread count when there are enough."""
+    """(kc, mc, n_mblocks, n_nblocks) for _gemm_blocked: K cut into equal blocks of at most
+    KC_MAX; M into equal blocks of at most MC_MAX rows, their count a multiple of the thread
+    count when there are enough rows, else N cut into one block per thread."""
     threads = numba.get_num_threads()
     n_k = -(-k // KC_MAX)
     kc = -(-k // n_k)
@@ -454,7 +481,8 @@ def _blocks(m, k, nr):
     if panels >= threads:
         n_m = min(panels, -(-n_m // threads) * threads)
     mc = -(-panels // n_m) * MR
-    return kc, mc, -(-m // mc)
+    n_m = -(-m // mc)
+    return kc, mc, n_m, max(1, threads // n_m)
 
 
 def _as_c(x):
@@ -504,17 +532,19 @@ def gemm(a, b, out=None):
     if m <= SKINNY_M or n <= SKINNY_N:
         if m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item:
             # b's columns are contiguous (b = W.T): dot products along them
-            _gemm_dot(_as_c(a), _as_c(b.T), out, m, -(-n // (2 * threads)), 0, 0)
+            _gemm_dot(_as_c(a), _as_c(b.T), out, m, -(-n // (2 * threads)))
         elif m <= SKINNY_M:
             chunk = -(-n // (2 * threads))
             chunk = max(64, -(-chunk // 16) * 16)
-            _gemm_rows_axpy(a, _as_c(b), out, chunk, 0, 0, 0)
+            _gemm_rows_axpy(a, _as_c(b), out, chunk)
         else:
-            _gemm_dot(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n, 0, 0)
+            _gemm_dot(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
         return out
     nr = NR_F32 if a.dtype == np.float32 else NR_F64
-    kc, mc, n_m = _blocks(m, k, nr)
-    _gemm_blocked(a, b, out, nr, kc, mc, n_m)
+    kc, mc, n_m, n_n = _blocks(m, k, nr)
+    bp = np.empty((-(-n // nr), k * nr), dtype=a.dtype)
+    _gemm_blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)
+    _gemm_blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 1)
     return out
 
 

@@ -95,45 +95,29 @@ def _max_pool_backward_kernel(gy, argmax, gx):
                 gx[p, at] += gy[p, k]
 
 
-@jit(inline="always")
-def _avg_window(o, s, pad, k, size, count_include_pad):
-    """Clipped window [lo, hi) of output index o and its divisor share (PyTorch's rule)."""
-    start = o * s - pad
-    end = min(start + k, size + pad)
-    span = end - start
-    lo = max(start, 0)
-    hi = min(end, size)
-    if not count_include_pad:
-        span = hi - lo
-    return lo, hi, span
-
-
 @jit(parallel=True)
-def _avg_pool_kernel(x, geom, count_include_pad, y):
-    """y[p, oh, ow] = sum of the clipped window / divisor; empty windows give 0."""
-    kh, kw, sh, sw, ph, pw = geom
-    P, H, W = x.shape
+def _avg_kernel(x, h_lo, h_hi, w_lo, w_hi, div, y):
+    """y[p, oh, ow] = sum(x[p, h_lo[oh]:h_hi[oh], w_lo[ow]:w_hi[ow]]) / div[oh, ow].
+
+    The windows (clipped to the input, possibly empty) and divisors come from :func:`_windows`
+    or :func:`_bins`; average and adaptive average pooling share this kernel.
+    """
+    P = x.shape[0]
     OH, OW = y.shape[1], y.shape[2]
     zero = x.dtype.type(0)
     for p in prange(P):
         for oh in range(OH):
-            h_lo, h_hi, h_span = _avg_window(oh, sh, ph, kh, H, count_include_pad)
             for ow in range(OW):
-                w_lo, w_hi, w_span = _avg_window(ow, sw, pw, kw, W, count_include_pad)
-                if h_lo >= h_hi or w_lo >= w_hi:
-                    y[p, oh, ow] = zero
-                    continue
                 acc = zero
-                for ih in range(h_lo, h_hi):
-                    for iw in range(w_lo, w_hi):
+                for ih in range(h_lo[oh], h_hi[oh]):
+                    for iw in range(w_lo[ow], w_hi[ow]):
                         acc += x[p, ih, iw]
-                y[p, oh, ow] = acc / x.dtype.type(h_span * w_span)
+                y[p, oh, ow] = acc / div[oh, ow]
 
 
 @jit(parallel=True)
-def _avg_pool_backward_kernel(gy, geom, count_include_pad, gx):
-    """gx (P, H, W) = sum over windows covering each input of gy / divisor (zeroed here)."""
-    kh, kw, sh, sw, ph, pw = geom
+def _avg_backward_kernel(gy, h_lo, h_hi, w_lo, w_hi, div, gx):
+    """gx (P, H, W) = sum over the windows covering each input of gy / div (zeroed here)."""
     P, H, W = gx.shape
     OH, OW = gy.shape[1], gy.shape[2]
     zero = gx.dtype.type(0)
@@ -142,57 +126,42 @@ def _avg_pool_backward_kernel(gy, geom, count_include_pad, gx):
             for iw in range(W):
                 gx[p, ih, iw] = zero
         for oh in range(OH):
-            h_lo, h_hi, h_span = _avg_window(oh, sh, ph, kh, H, count_include_pad)
             for ow in range(OW):
-                w_lo, w_hi, w_span = _avg_window(ow, sw, pw, kw, W, count_include_pad)
-                if h_lo >= h_hi or w_lo >= w_hi:
-                    continue
-                g = gy[p, oh, ow] / gx.dtype.type(h_span * w_span)
-                for ih in range(h_lo, h_hi):
-                    for iw in range(w_lo, w_hi):
+                g = gy[p, oh, ow] / div[oh, ow]
+                for ih in range(h_lo[oh], h_hi[oh]):
+                    for iw in range(w_lo[ow], w_hi[ow]):
                         gx[p, ih, iw] += g
 
 
-@jit(parallel=True)
-def _adaptive_avg_kernel(x, y):
-    """y[p, i, j] = mean of x[p, hs:he, ws:we], hs = floor(i*H/OH), he = ceil((i+1)*H/OH)."""
-    P, H, W = x.shape
-    OH, OW = y.shape[1], y.shape[2]
-    zero = x.dtype.type(0)
-    for p in prange(P):
-        for i in range(OH):
-            hs = (i * H) // OH
-            he = ((i + 1) * H + OH - 1) // OH
-            for j in range(OW):
-                ws = (j * W) // OW
-                we = ((j + 1) * W + OW - 1) // OW
-                acc = zero
-                for ih in range(hs, he):
-                    for iw in range(ws, we):
-                        acc += x[p, ih, iw]
-                y[p, i, j] = acc / x.dtype.type((he - hs) * (we - ws))
+def _windows(size, kernel, stride, padding, ceil_mode, count_include_pad):
+    """Clipped windows [lo, hi) of avg_pool2d along one dimension and each one's divisor share.
+
+    PyTorch's rule: a window is first cut at the padded border (size + padding); its length
+    then is the divisor share when count_include_pad, else the length clipped to the input.
+    """
+    out = pooled_size(size, kernel, stride, padding, 1, ceil_mode)
+    start = np.arange(out, dtype=np.int64) * stride - padding
+    end = np.minimum(start + kernel, size + padding)
+    lo, hi = np.maximum(start, 0), np.minimum(end, size)
+    hi = np.maximum(hi, lo)
+    share = end - start if count_include_pad else hi - lo
+    return lo, hi, share
 
 
-@jit(parallel=True)
-def _adaptive_avg_backward_kernel(gy, gx):
-    """gx (P, H, W) = sum over the bins covering each input of gy / bin area (zeroed here)."""
-    P, H, W = gx.shape
-    OH, OW = gy.shape[1], gy.shape[2]
-    zero = gx.dtype.type(0)
-    for p in prange(P):
-        for ih in range(H):
-            for iw in range(W):
-                gx[p, ih, iw] = zero
-        for i in range(OH):
-            hs = (i * H) // OH
-            he = ((i + 1) * H + OH - 1) // OH
-            for j in range(OW):
-                ws = (j * W) // OW
-                we = ((j + 1) * W + OW - 1) // OW
-                g = gy[p, i, j] / gx.dtype.type((he - hs) * (we - ws))
-                for ih in range(hs, he):
-                    for iw in range(ws, we):
-                        gx[p, ih, iw] += g
+def _bins(size, out):
+    """Adaptive pooling bins along one dimension: [floor(i*size/out), ceil((i+1)*size/out))."""
+    i = np.arange(out, dtype=np.int64)
+    lo = (i * size) // out
+    hi = -((-(i + 1) * size) // out)
+    return lo, hi, hi - lo
+
+
+def _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, dtype):
+    """(OH, OW) divisors; empty windows get 1 so that they average to 0, as in PyTorch."""
+    div = np.multiply.outer(h_share, w_share)
+    empty = np.logical_or.outer(h_hi <= h_lo, w_hi <= w_lo)
+    div[empty | (div == 0)] = 1
+    return div.astype(dtype)
 
 
 def _planes(x):
@@ -238,29 +207,27 @@ def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
 
     Each window is clipped to the padded input; its sum is divided by the clipped window's size
     when count_include_pad (padding counts, but in ceil mode never the part beyond the padded
-    border), else by the number of real input elements in it. As PyTorch's CPU kernel.
+    border), else by the number of real input elements in it; a window with no input element
+    gives 0. As PyTorch's CPU kernel.
     """
     N, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    OH = pooled_size(H, kh, sh, ph, 1, ceil_mode)
-    OW = pooled_size(W, kw, sw, pw, 1, ceil_mode)
-    y = np.empty((N, C, OH, OW), dtype=x.dtype)
-    if y.size:
-        geom = (int(kh), int(kw), int(sh), int(sw), int(ph), int(pw))
-        _avg_pool_kernel(_planes(x), geom, bool(count_include_pad), y.reshape(N * C, OH, OW))
-    return y
+    h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
+                                   count_include_pad)
+    w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
+                                   count_include_pad)
+    return _avg(x, h_lo, h_hi, w_lo, w_hi,
+                _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, x.dtype))
 
 
 def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad):
     """Gradient of avg_pool2d: each gy element spread evenly (gy / divisor) over its window."""
-    N, C, H, W = x_shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    gx = np.empty((N, C, H, W), dtype=gy.dtype)
-    if gx.size:
-        geom = (int(kh), int(kw), int(sh), int(sw), int(ph), int(pw))
-        _avg_pool_backward_kernel(_planes(gy), geom, bool(count_include_pad),
-                                  gx.reshape(N * C, H, W))
-    return gx
+    H, W = x_shape[2], x_shape[3]
+    h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
+                                   count_include_pad)
+    w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
+                                   count_include_pad)
+    return _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi,
+                         _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, gy.dtype))
 
 
 def adaptive_avg_pool2d(x, output_size):
@@ -269,18 +236,33 @@ def adaptive_avg_pool2d(x, output_size):
     Output cell (i, j) averages rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1 and the same for
     columns, as ``torch.nn.functional.adaptive_avg_pool2d``.
     """
-    N, C, H, W = x.shape
     OH, OW = (int(s) for s in output_size)
-    y = np.empty((N, C, OH, OW), dtype=x.dtype)
-    if y.size:
-        _adaptive_avg_kernel(_planes(x), y.reshape(N * C, OH, OW))
-    return y
+    h_lo, h_hi, h_share = _bins(x.shape[2], OH)
+    w_lo, w_hi, w_share = _bins(x.shape[3], OW)
+    return _avg(x, h_lo, h_hi, w_lo, w_hi,
+                _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, x.dtype))
 
 
 def adaptive_avg_pool2d_backward(gy, x_shape):
     """Gradient of adaptive_avg_pool2d: gy (N, C, OH, OW) spread evenly over each bin."""
+    OH, OW = gy.shape[2], gy.shape[3]
+    h_lo, h_hi, h_share = _bins(x_shape[2], OH)
+    w_lo, w_hi, w_share = _bins(x_shape[3], OW)
+    return _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi,
+                         _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, gy.dtype))
+
+
+def _avg(x, h_lo, h_hi, w_lo, w_hi, div):
+    N, C = x.shape[:2]
+    y = np.empty((N, C, len(h_lo), len(w_lo)), dtype=x.dtype)
+    if y.size:
+        _avg_kernel(_planes(x), h_lo, h_hi, w_lo, w_hi, div, y.reshape(N * C, *div.shape))
+    return y
+
+
+def _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi, div):
     N, C, H, W = x_shape
     gx = np.empty((N, C, H, W), dtype=gy.dtype)
     if gx.size:
-        _adaptive_avg_backward_kernel(_planes(gy), gx.reshape(N * C, H, W))
+        _avg_backward_kernel(_planes(gy), h_lo, h_hi, w_lo, w_hi, div, gx.reshape(N * C, H, W))
     return gx

@@ -19,13 +19,15 @@ Non-contiguous inputs are copied to C order first (memory traffic, no math).
 One serial kernel serves all four ops (integer op code, loop-invariant, unswitched by LLVM); a
 ``parallel=True`` twin splits slabs over threads, or -- when there are fewer slabs than threads,
 as in a full sum -- splits the reduced rows and combines the per-thread partials. It is used for
-inputs of at least ``PARALLEL_MIN`` elements.
+inputs of at least ``PARALLEL_MIN`` (2**21) elements.
 
 dtypes: ``sum``/``prod`` of bool, int32 and int64 give int64 (like torch), accumulated in int64
 (inputs are read as they are; no cast pass). Floats keep their dtype. ``max``/``min`` keep the
 dtype and propagate NaN. ``arg_reduce`` returns int64: the first index of the extreme value, NaN
 counting as the maximum (and as the minimum), like torch.
 """
+
+import math
 
 import numpy as np
 from numba import get_num_threads, prange
@@ -34,8 +36,11 @@ from .._numba import jit
 
 __all__ = ["reduce", "arg_reduce", "PARALLEL_MIN"]
 
-#: Inputs with at least this many elements use the multi-threaded kernel.
-PARALLEL_MIN = 1 << 16
+#: Inputs with at least this many elements use the multi-threaded kernel. The serial kernel
+#: already runs at memory speed (a 1e6-element float32 sum is ~3x faster than NumPy's), and on a
+#: loaded 2-core machine a parallel region can stall for a scheduler time slice (~10 ms), so
+#: threads are only used for big inputs.
+PARALLEL_MIN = 1 << 21
 
 REDUCE_CODES = {"sum": 0, "prod": 1, "max": 2, "min": 3}
 ARG_CODES = {"argmax": 0, "argmin": 1}
@@ -75,9 +80,11 @@ def _block_sum(x, lo, hi, zero):
 def _init_acc(code, x, base, Q, acc):
     """Start acc (length Q): 0 for sum, 1 for prod, the slab's row ``base`` for max/min."""
     if code == 0:
-        acc[:] = 0
+        for q in range(Q):
+            acc[q] = 0
     elif code == 1:
-        acc[:] = 1
+        for q in range(Q):
+            acc[q] = 1
     else:
         xr = x[base:base + Q]
         for q in range(Q):
@@ -124,7 +131,8 @@ def _reduce_kernel(code, x, P, R, Q, out, acc, zero):
         base = p * R * Q
         _init_acc(code, x, base, Q, acc)
         _reduce_rows(code, x, base, 0 if code < 2 else 1, R, Q, acc, zero)
-        out[p * Q:(p + 1) * Q] = acc
+        for q in range(Q):
+            out[p * Q + q] = acc[q]
 
 
 @jit(fastmath=_SAFE_FASTMATH, parallel=True)
@@ -241,9 +249,7 @@ def reduce(op, x, axes, keepdim):
     y = x if x.flags.c_contiguous else np.ascontiguousarray(x)
     shape = list(y.shape)
     for s, e in reversed(_runs(axes)):
-        P = int(np.prod(shape[:s], dtype=np.int64))
-        R = int(np.prod(shape[s:e], dtype=np.int64))
-        Q = int(np.prod(shape[e:], dtype=np.int64))
+        P, R, Q = math.prod(shape[:s]), math.prod(shape[s:e]), math.prod(shape[e:])
         y = _reduce_3d(code, y, P, R, Q, out_dtype)
         shape = shape[:s] + [1] + shape[e:]
         y = y.reshape(shape)
@@ -264,9 +270,7 @@ def arg_reduce(op, x, axis, keepdim):
     if x.shape[axis] == 0:
         raise ValueError(f"{op}(): cannot reduce over an axis of size 0")
     y = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-    P = int(np.prod(y.shape[:axis], dtype=np.int64))
-    R = y.shape[axis]
-    Q = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    P, R, Q = math.prod(y.shape[:axis]), y.shape[axis], math.prod(y.shape[axis + 1:])
     out = np.empty(P * Q, np.int64)
     if out.size:
         flat = y.reshape(-1)

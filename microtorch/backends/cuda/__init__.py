@@ -115,3 +115,11 @@ def _require():
     if not is_available():
         raise RuntimeError("CUDA is not available: install numba-cuda[cu12] and run on a machine "
                            "with an NVIDIA GPU (tests may use the simulator via allow_simulator())")
+
+
+def from_cuda_array_interface(obj):
+    """A device array sharing memory with an object exposing ``__cuda_array_interface__``."""
+    _require()
+    from .memory import from_cuda_array_interface as convert
+
+    return convert(obj)

@@ -45,6 +45,7 @@ NT = NTX * NTY                    # threads per block
 A_LOADS = BM * BK // NT           # elements of the A panel each thread copies
 B_LOADS = BK * BN // NT
 PAD = 4
+AS_COLS = BM + PAD                # row length of the A panel in shared memory
 MAX_Z = 65535
 
 
@@ -52,7 +53,7 @@ def _make_gemm(dt):
     @cuda.jit
     def gemm(a, b, c):
         """c[p, q] = a[p, q] @ b[p, q] for 4-D arrays (P, Q, M, K), (P, Q, K, N), (P, Q, M, N)."""
-        As = cuda.shared.array((BK, BM + PAD), dt)
+        As = cuda.shared.array((BK, AS_COLS), dt)
         Bs = cuda.shared.array((BK, BN), dt)
         acc = cuda.local.array((TM, TN), dt)
         ra = cuda.local.array(TM, dt)

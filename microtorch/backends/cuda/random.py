@@ -83,8 +83,23 @@ def _randint(states, low, span, out):
         out[i] = int64(r) + low
 
 
+def _states(gen):
+    """The device states of ``gen``: a :class:`Generator`, None (the default one), or any
+    generator with ``initial_seed()`` (such as ``microtorch.Generator``), whose device states
+    are created on first use from its seed and kept in its ``_cuda_states`` attribute."""
+    if gen is None:
+        return default_generator()
+    if isinstance(gen, Generator):
+        return gen
+    states = getattr(gen, "_cuda_states", None)
+    if states is None:
+        states = Generator(gen.initial_seed())
+        gen._cuda_states = states
+    return states
+
+
 def _launch(kernel, gen, out, *args):
-    gen = default_generator() if gen is None else gen
+    gen = _states(gen)
     if out.size:
         _core.launch(kernel, gen.n_states // _core.THREADS, _core.THREADS, gen.states, *args,
                      _core.reshape(out, (out.size,)))

@@ -1,0 +1,9 @@
+"""``microtorch.nn``: modules, layers, losses, ``functional`` and ``init`` (as ``torch.nn``)."""
+
+from . import functional, init
+from .modules import (GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss,
+                      BCEWithLogitsLoss, Conv2d, CrossEntropyLoss, Dropout, Flatten, Identity,
+                      L1Loss, LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module, ModuleDict,
+                      ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, SiLU, Softmax,
+                      Tanh)
+from .parameter import Buffer, Parameter

@@ -1,0 +1,421 @@
+"""Neural-network ops: linear, convolution, pooling, batch norm, softmax and the losses.
+
+Forward and backward call fused backend kernels. Softmax's backward falls back to Tensor ops
+when the backward itself is being recorded (``create_graph=True``); convolution, pooling and
+batch norm do not support double backward and say so.
+"""
+
+import math
+
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ._util import wrap
+
+
+def _t(data, like):
+    return Tensor._make(data, like.device)
+
+
+def _no_double_backward(name):
+    if is_grad_enabled():
+        raise RuntimeError(f"microtorch does not implement double backward (create_graph=True) "
+                           f"through {name}")
+
+
+class Addmm(Function):
+    """out = bias + x @ w (w is the transposed weight);  dx = g @ w.T,  dw = x.T @ g,
+    dbias = g summed over the batch"""
+
+    node_name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx, bias, x, w):
+        ctx.save_for_backward(x if ctx.needs_input_grad[2] else None,
+                              w if ctx.needs_input_grad[1] else None)
+        be = x._backend
+        out = be.matmul(x._data, w._data)
+        be.binary("add", out, bias._data, out=out)
+        return _t(out, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        gb = g.sum(0) if ctx.needs_input_grad[0] else None
+        gx = g.mm(w.t()) if ctx.needs_input_grad[1] else None
+        gw = x.t().mm(g) if ctx.needs_input_grad[2] else None
+        return gb, gx, gw
+
+
+class Conv2d(Function):
+    """y = conv2d(x, w) + b;  dx = conv2d_grad_input(g, w),  dw = conv2d_grad_weight(x, g),
+    db = g summed over N, H, W"""
+
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, w)
+        ctx.geom = (stride, padding, dilation, groups)
+        be = x._backend
+        y = be.conv2d(be.contiguous(x._data), be.contiguous(w._data), stride, padding, dilation,
+                      groups)
+        if b is not None:
+            be.binary("add", y, be.view(b._data, (1, -1, 1, 1)), out=y)
+        return _t(y, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        _no_double_backward("conv2d")
+        x, w = ctx.saved_tensors
+        be = x._backend
+        gd = be.contiguous(g._data)
+        geom = ctx.geom
+        need = ctx.needs_input_grad
+        gx = _t(be.conv2d_grad_input(gd, be.contiguous(w._data), x.shape, *geom), x) \
+            if need[0] else None
+        gw = _t(be.conv2d_grad_weight(be.contiguous(x._data), gd, w.shape, *geom), x) \
+            if need[1] else None
+        gb = _t(be.reduce("sum", gd, (0, 2, 3), False), x) if need[2] else None
+        return gx, gw, gb, None, None, None, None
+
+
+class MaxPool2d(Function):
+    """y = max over each window;  dx = g routed to each window's argmax"""
+
+    node_name = "MaxPool2DWithIndicesBackward0"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
+        be = x._backend
+        y, argmax = be.max_pool2d(be.contiguous(x._data), kernel, stride, padding, dilation,
+                                  ceil_mode)
+        ctx.saved = (argmax, x.shape)
+        return _t(y, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        _no_double_backward("max_pool2d")
+        argmax, shape = ctx.saved
+        be = g._backend
+        return (_t(be.max_pool2d_backward(be.contiguous(g._data), argmax, shape), g),
+                None, None, None, None, None)
+
+
+class AvgPool2d(Function):
+    """y = mean over each window;  dx = g spread evenly over each window"""
+
+    node_name = "AvgPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad):
+        be = x._backend
+        ctx.args = (x.shape, kernel, stride, padding, ceil_mode, count_include_pad)
+        return _t(be.avg_pool2d(be.contiguous(x._data), kernel, stride, padding, ceil_mode,
+                                count_include_pad), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        _no_double_backward("avg_pool2d")
+        be = g._backend
+        return (_t(be.avg_pool2d_backward(be.contiguous(g._data), *ctx.args), g),) + (None,) * 5
+
+
+class AdaptiveAvgPool2d(Function):
+    """y = mean over torch's adaptive bins;  dx = g spread evenly over each bin"""
+
+    node_name = "AdaptiveAvgPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x, output_size):
+        be = x._backend
+        ctx.in_shape = x.shape
+        return _t(be.adaptive_avg_pool2d(be.contiguous(x._data), output_size), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        _no_double_backward("adaptive_avg_pool2d")
+        be = g._backend
+        return _t(be.adaptive_avg_pool2d_backward(be.contiguous(g._data), ctx.in_shape), g), None
+
+
+class BatchNorm(Function):
+    """y = (x - mean) * invstd * w + b per channel, with the batch's statistics in training
+    (updating the running ones) or the running statistics in eval;
+    training dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat))"""
+
+    node_name = "NativeBatchNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        be = x._backend
+        xd = be.contiguous(x._data)
+        if training:
+            mean, var = be.batch_norm_stats(xd)
+            if running_mean is not None:
+                n = x.numel() // x.shape[1]
+                unbiased = be.binary("mul", var, be.full((), n / max(n - 1, 1), var.dtype))
+                for stat, new in ((running_mean, mean), (running_var, unbiased)):
+                    stat.mul_(1 - momentum).add_(_t(new, x) * momentum)
+        else:
+            mean, var = running_mean._data, running_var._data
+        invstd = be.unary("rsqrt", be.binary("add", var, be.full((), eps, var.dtype)))
+        ctx.saved = (xd, mean, invstd, training)
+        ctx.save_for_backward(weight)
+        w = weight._data if weight is not None else None
+        b = bias._data if bias is not None else None
+        return _t(be.batch_norm(xd, w, b, mean, invstd), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        _no_double_backward("batch_norm")
+        xd, mean, invstd, training = ctx.saved
+        (weight,) = ctx.saved_tensors
+        be = g._backend
+        gx, gw, gb = be.batch_norm_backward(be.contiguous(g._data), xd,
+                                            weight._data if weight is not None else None,
+                                            mean, invstd, training)
+        has_w = weight is not None
+        return (_t(gx, g), _t(gw, g) if has_w else None, _t(gb, g) if has_w else None,
+                None, None, None, None, None)
+
+
+class Softmax(Function):
+    """y = exp(x) / sum(exp(x)) along dim;  dx = y * (g - sum(g * y))"""
+
+    node_name = "SoftmaxBackward0"
+    log = False
+
+    @classmethod
+    def forward(cls, ctx, x, dim):
+        be = x._backend
+        y = _t(be.softmax(be.contiguous(x._data), dim, cls.log), x)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        log = ctx._forward_cls.log
+        if is_grad_enabled():  # create_graph: a differentiable formula
+            if log:
+                return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
+            return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
+        be = g._backend
+        return _t(be.softmax_backward(be.contiguous(g._data), y._data, ctx.dim, log), g), None
+
+
+class LogSoftmax(Softmax):
+    """y = x - logsumexp(x) along dim;  dx = g - exp(y) * sum(g)"""
+
+    node_name = "LogSoftmaxBackward0"
+    log = True
+
+
+def _reduce_loss(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+class NllLoss(Function):
+    """loss_i = -w[t_i] * x[i, t_i] (ignored targets give 0); mean divides by sum of w[t_i];
+    dx[i, t_i] = -w[t_i] * g (/ that sum)"""
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, target, weight, reduction, ignore_index):
+        from .. import _creation
+
+        t = target
+        valid = t != ignore_index
+        safe = t * valid.long()
+        w = weight[safe] if weight is not None else _creation.ones(t.shape, dtype=x.dtype)
+        w = w * valid.to(x.dtype)
+        picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
+        loss = -picked * w
+        if reduction == "mean":
+            denom = w.sum()
+            out = loss.sum() / denom
+        elif reduction == "sum":
+            denom, out = None, loss.sum()
+        else:
+            denom, out = None, loss
+        ctx.saved = (x.shape, safe, w, denom, reduction)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from .. import _creation
+
+        shape, safe, w, denom, reduction = ctx.saved
+        scale = -w * g if reduction == "none" else -w * g.expand(w.shape)
+        if denom is not None:
+            scale = scale / denom
+        gx = _creation.zeros(shape, dtype=g.dtype, device=g.device)
+        return gx.scatter_add(1, safe.unsqueeze(1), scale.unsqueeze(1)), None, None, None, None
+
+
+class MseLoss(Function):
+    """loss = reduce((x - y)^2);  dx = 2 (x - y) g (/ n for mean),  dy = -dx"""
+
+    node_name = "MseLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        diff = x - y
+        ctx.save_for_backward(diff)
+        ctx.reduction = reduction
+        return _reduce_loss(diff * diff, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved_tensors
+        scale = 2.0 / diff.numel() if ctx.reduction == "mean" else 2.0
+        gx = diff * g * scale
+        return gx, -gx, None
+
+
+class BinaryCrossEntropy(Function):
+    """loss = -w (y log p + (1 - y) log(1 - p)) (logs clamped at -100);
+    dp = g w (p - y) / max(p (1 - p), 1e-12)"""
+
+    node_name = "BinaryCrossEntropyBackward0"
+
+    @staticmethod
+    def forward(ctx, p, y, weight, reduction):
+        log_p = p.log().clamp(min=-100)
+        log_1p = (1 - p).log().clamp(min=-100)
+        loss = -(y * log_p + (1 - y) * log_1p)
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(p, y)
+        ctx.args = (weight, reduction)
+        return _reduce_loss(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, y = ctx.saved_tensors
+        weight, reduction = ctx.args
+        gp = g * (p - y) / (p * (1 - p)).clamp(min=1e-12)
+        if weight is not None:
+            gp = gp * weight
+        if reduction == "mean":
+            gp = gp / p.numel()
+        return gp, None, None, None
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """loss = (1 - y) x + log(1 + e^-x) (stable form, with pos_weight);
+    dx = g (sigmoid(x) (1 + (pw - 1) y) - pw y)"""
+
+    node_name = "BinaryCrossEntropyWithLogitsBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, weight, pos_weight, reduction):
+        softplus_neg = (1 + (-x.abs()).exp()).log() + (-x).clamp(min=0)  # log(1 + e^-x)
+        if pos_weight is not None:
+            lw = 1 + (pos_weight - 1) * y
+            loss = (1 - y) * x + lw * softplus_neg
+        else:
+            loss = (1 - y) * x + softplus_neg
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(x, y)
+        ctx.args = (weight, pos_weight, reduction)
+        return _reduce_loss(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        weight, pos_weight, reduction = ctx.args
+        s = x.sigmoid()
+        if pos_weight is not None:
+            gx = g * (s * (1 + (pos_weight - 1) * y) - pos_weight * y)
+        else:
+            gx = g * (s - y)
+        if weight is not None:
+            gx = gx * weight
+        if reduction == "mean":
+            gx = gx / x.numel()
+        return gx, None, None, None, None
+
+
+class LeakyRelu(Function):
+    """y = x if x > 0 else slope * x;  dx = g * (1 if x > 0 else slope)"""
+
+    node_name = "LeakyReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        pos = (x > 0).to(x.dtype)
+        return x * (pos + (1 - pos) * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        pos = (x > 0).to(g.dtype)
+        return g * (pos + (1 - pos) * ctx.slope), None
+
+
+class Gelu(Function):
+    """y = x * Phi(x) (exact, with erf) or the tanh approximation;  dx = g * dy/dx"""
+
+    node_name = "GeluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return x * _gelu_cdf(x, approximate)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            inner = (x + 0.044715 * x ** 3) * k
+            t = inner.tanh()
+            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+        else:
+            pdf = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+            d = _gelu_cdf(x, "none") + x * pdf
+        return g * d, None
+
+
+def _gelu_cdf(x, approximate):
+    if approximate == "tanh":
+        return ((x + 0.044715 * x ** 3) * math.sqrt(2 / math.pi)).tanh() * 0.5 + 0.5
+    return (_erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+
+
+def _erf(x):
+    """erf by Abramowitz-Stegun 7.1.26 refined (|error| < 1.2e-7), built from Tensor ops."""
+    sign = x.sign()
+    a = x.abs()
+    t = 1 / (1 + 0.5 * a)
+    poly = (-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277)))))))))
+    return sign * (1 - t * poly.exp())
+
+
+def dropout_mask(x, p, generator=None):
+    """A mask of 0 and 1/(1-p) with keep-probability 1-p, shaped like ``x``."""
+    from .. import _random
+
+    keep = _random.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator) >= p
+    return keep.to(x.dtype) * (1.0 / (1.0 - p)) if p < 1 else keep.to(x.dtype) * 0.0
+
+
+__all__ = ["Addmm", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm",
+           "Softmax", "LogSoftmax", "NllLoss", "MseLoss", "BinaryCrossEntropy",
+           "BinaryCrossEntropyWithLogits", "LeakyRelu", "Gelu", "dropout_mask", "wrap"]
