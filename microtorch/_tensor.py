@@ -822,7 +822,13 @@ class Tensor:
             raise RuntimeError("microtorch does not support in-place operations on a view of a "
                                "tensor that requires grad; use the out-of-place op or clone() "
                                "the view first")
-        out = fn.apply(self, *args)
+        src = self
+        if recording:
+            # fn may save its input for backward: give it the value from before the write
+            src = Tensor._make(self._backend.astype(self._data, self.dtype.np), self._device)
+            src.grad_fn, src._output_nr = self.grad_fn, self._output_nr
+            src._requires_grad = self._requires_grad
+        out = fn.apply(src, *args)
         if out.shape != self.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
                                f"shape {list(out.shape)}")

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .engine import grad as autograd_grad
+from .grad_mode import enable_grad
 
 
 class GradcheckError(RuntimeError):
@@ -94,9 +95,10 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         grad_outputs = tuple(_creation.tensor(gen.standard_normal(o.shape), dtype=o.dtype)
                              for o in outs)
     def first_grad(*xs):
-        out = _as_tuple(func(*xs))
-        d = [x for x in xs if x.requires_grad]
-        gs = autograd_grad(out, d, grad_outputs, create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical Jacobian calls this under no_grad
+            out = _as_tuple(func(*xs))
+            d = [x for x in xs if x.requires_grad]
+            gs = autograd_grad(out, d, grad_outputs, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_grad, inputs, eps=eps, atol=atol, rtol=rtol)

@@ -195,18 +195,18 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
-        mean = x.mean(dims, keepdim=True)
-        diff = x - mean
+        diff = x - x.mean(dims, keepdim=True)
         denom = builtins.max(_numel(x.shape, dims) - correction, 0)
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(x)
         ctx.args = (dims, keepdim, denom)
         return (diff * diff).sum(dims, keepdim=keepdim) / denom
 
     @staticmethod
     def backward(ctx, g):
-        (diff,) = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         dims, keepdim, denom = ctx.args
-        return _unsqueeze_to(g, diff.shape, dims, keepdim) * diff * (2.0 / denom), None, None, None
+        diff = x - x.mean(dims, keepdim=True)  # recomputed from x, so it can be differentiated
+        return _unsqueeze_to(g, x.shape, dims, keepdim) * diff * 2.0 / denom, None, None, None
 
 
 class Std(Function):
@@ -216,19 +216,19 @@ class Std(Function):
 
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
-        mean = x.mean(dims, keepdim=True)
-        diff = x - mean
+        diff = x - x.mean(dims, keepdim=True)
         denom = builtins.max(_numel(x.shape, dims) - correction, 0)
         out = ((diff * diff).sum(dims, keepdim=keepdim) / denom).sqrt()
-        ctx.save_for_backward(diff, out)
+        ctx.save_for_backward(x, out)
         ctx.args = (dims, keepdim, denom)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        diff, out = ctx.saved_tensors
+        x, out = ctx.saved_tensors
         dims, keepdim, denom = ctx.args
-        scale = _unsqueeze_to(g / (out * denom), diff.shape, dims, keepdim)
+        diff = x - x.mean(dims, keepdim=True)
+        scale = _unsqueeze_to(g / (out * denom), x.shape, dims, keepdim)
         return scale * diff, None, None, None
 
 
@@ -242,14 +242,17 @@ class LogSumExp(Function):
         m = x.amax(dims, keepdim=True)
         m = where(m.abs() == float("inf"), wrap(0.0, m), m)
         out = (x - m).exp().sum(dims, keepdim=True).log() + m
-        ctx.save_for_backward(x, out)
+        if not keepdim:
+            out = out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+        ctx.save_for_backward(x, out)  # the returned tensor, so create_graph can reach x
         ctx.args = (dims, keepdim)
-        return out if keepdim else out.squeeze(dims) if dims else out.reshape(())
+        return out
 
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         dims, keepdim = ctx.args
+        out = _unsqueeze_to(out, x.shape, dims, keepdim)
         return _unsqueeze_to(g, x.shape, dims, keepdim) * (x - out).exp(), None, None
 
 

@@ -46,13 +46,18 @@ except Exception as exc:  # pragma: no cover - broken installs skip, never error
 
 
 def pytest_collection_modifyitems(config, items):
-    if _REASON is None:
-        return
     here = os.path.dirname(os.path.abspath(__file__))
-    skip = pytest.mark.skip(reason=_REASON)
     for item in items:
-        if os.path.abspath(str(item.fspath)).startswith(here + os.sep):
-            item.add_marker(skip)
+        if not os.path.abspath(str(item.fspath)).startswith(here + os.sep):
+            continue
+        if _REASON is not None:
+            item.add_marker(pytest.mark.skip(reason=_REASON))
+        # the simulator's xoroshiro code overflows uint64 on purpose; numba warns about the
+        # object-mode fallback of the simulated random-state initialisation
+        item.add_marker(pytest.mark.filterwarnings("ignore::RuntimeWarning"))
+        item.add_marker(pytest.mark.filterwarnings("ignore:.*object mode:Warning"))
+        item.add_marker(pytest.mark.filterwarnings("ignore:.*reflected list:Warning"))
+        item.add_marker(pytest.mark.filterwarnings("ignore::DeprecationWarning"))
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,8 @@ def test_views_contiguous_astype_copy(K):
     c = K.contiguous(p)
     assert c is not p and K.contiguous(c) is c
     np.testing.assert_array_equal(K.to_numpy(c), a.transpose(2, 0, 1))
-    assert K.view(p, (4, 6)) is None
+    assert K.view(p, (8, 3)) is None
+    np.testing.assert_array_equal(K.to_numpy(K.view(p, (4, 6))), a.transpose(2, 0, 1).reshape(4, 6))
     np.testing.assert_array_equal(K.to_numpy(K.view(d, (6, 4))), a.reshape(6, 4))
     np.testing.assert_array_equal(K.to_numpy(K.view(d, (2, 1, 12))), a.reshape(2, 1, 12))
     np.testing.assert_array_equal(K.to_numpy(K.view(K.permute(d, (1, 0, 2)), (3, 2, 2, 2))),

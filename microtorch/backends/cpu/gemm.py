@@ -47,6 +47,8 @@ contiguous (``x @ W.T``). The dot form also serves C with few columns (matrix ti
 Integer matmul uses a plain loop (``_matmul_int``): it exists for completeness, not speed.
 """
 
+import functools
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -257,7 +259,7 @@ def _uk_f64(kc, a, b, c, i0, j0, accumulate):
 
 
 def _compile_microkernel(fn, dtype):
-    """Compile a micro-kernel eagerly with LLVM's SLP vectorizer on and its loop vectorizer off.
+    """Compile a micro-kernel with LLVM's SLP vectorizer on and its loop vectorizer off.
 
     Numba's defaults are the reverse; with them the straight-line code above compiles to scalar
     instructions or spills its sums to the stack. The functions that call a micro-kernel are
@@ -273,17 +275,13 @@ def _compile_microkernel(fn, dtype):
         numba.config.LOOP_VECTORIZE, numba.config.SLP_VECTORIZE = saved
 
 
-_uk_f32 = _compile_microkernel(_uk_f32, types.float32)
-_uk_f64 = _compile_microkernel(_uk_f64, types.float64)
-
-
 def _microkernel(kc, a, b, c, i0, j0, accumulate):
     """The micro-kernel for the arrays' dtype, chosen when Numba compiles the caller."""
 
 
 @overload(_microkernel)
 def _microkernel_for_dtype(kc, a, b, c, i0, j0, accumulate):
-    uk = _uk_f32 if a.dtype == types.float32 else _uk_f64
+    uk = _kernel("microkernel", np.dtype(str(a.dtype)))
     return lambda kc, a, b, c, i0, j0, accumulate: uk(kc, a, b, c, i0, j0, accumulate)
 
 
@@ -324,14 +322,32 @@ def _pack_b_sliver(b, s, nr, bp):
 # The blocked, packed product (the main path)
 # --------------------------------------------------------------------------------------------
 
-def _signatures(layouts, n_ints):
-    """Eager float32 and float64 signatures: 2-D arrays of the given layouts ('A': any strides,
-    'C': C-contiguous), then n_ints integers."""
-    sigs = []
-    for dt in (types.float32, types.float64):
-        arrays = [types.Array(dt, 2, layout) for layout in layouts]
-        sigs.append(types.void(*arrays, *([types.intp] * n_ints)))
-    return sigs
+def _signature(dtype, layouts, n_ints):
+    """void(2-D arrays of dtype with these layouts, then n_ints integers). Layout 'A' takes any
+    strides, so all views share one compiled version; 'C' is C-contiguous."""
+    dt = numba.from_dtype(dtype)
+    arrays = [types.Array(dt, 2, layout) for layout in layouts]
+    return types.void(*arrays, *([types.intp] * n_ints))
+
+
+@functools.cache
+def _kernel(name, dtype):
+    """The kernel ``name`` compiled for ``dtype`` (float32 or float64) on its first use.
+
+    Each kernel has one explicit signature per dtype, so a float64 product never costs a
+    float32 user compile time, and transposed or sliced inputs do not compile new versions.
+    Numba's on-disk cache makes later runs load the machine code instead (well under a second).
+    """
+    if name == "microkernel":
+        return _compile_microkernel(_uk_f32 if dtype == np.float32 else _uk_f64,
+                                    numba.from_dtype(dtype))
+    if name == "blocked":
+        return jit(_signature(dtype, "AACC", 6), parallel=True)(_gemm_blocked)
+    if name == "axpy":
+        return jit(_signature(dtype, "ACC", 1), parallel=True)(_gemm_rows_axpy)
+    if name == "dot":
+        return jit(_signature(dtype, "CCC", 2), parallel=True)(_gemm_dot)
+    raise KeyError(name)
 
 
 @jit
@@ -376,7 +392,6 @@ def _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task):
                     _edge_tile(kc, panel, sliver, tile, c, i, j, p0 > 0)
 
 
-@jit(_signatures("AACC", 6), parallel=True)
 def _gemm_blocked(a, b, bp, c, nr, kc_max, mc, n_mblocks, n_nblocks, phase):
     """c = a @ b through packed buffers and the micro-kernel, in two calls (phase 0 and 1).
 
@@ -411,7 +426,6 @@ def _axpy_task(a, b, c, j_lo, j_hi):
                 c[i, j] += aip * b[p, j]
 
 
-@jit(_signatures("ACC", 1), parallel=True)
 def _gemm_rows_axpy(a, b, c, chunk):
     """c = a @ b for few rows: c[i, :] = sum_p a[i, p] * b[p, :], b row-major (C-contiguous).
 
@@ -435,7 +449,6 @@ def _dot_task(a, bt, c, i_lo, i_hi, j_lo, j_hi):
             c[i, j] = s
 
 
-@jit(_signatures("CCC", 2), parallel=True)
 def _gemm_dot(a, bt, c, rows_per_task, cols_per_task):
     """c = a @ bt.T as dot products of rows (both operands' rows contiguous; bt is b.T).
 
@@ -532,19 +545,20 @@ def gemm(a, b, out=None):
     if m <= SKINNY_M or n <= SKINNY_N:
         if m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item:
             # b's columns are contiguous (b = W.T): dot products along them
-            _gemm_dot(_as_c(a), _as_c(b.T), out, m, -(-n // (2 * threads)))
+            _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, m, -(-n // (2 * threads)))
         elif m <= SKINNY_M:
             chunk = -(-n // (2 * threads))
             chunk = max(64, -(-chunk // 16) * 16)
-            _gemm_rows_axpy(a, _as_c(b), out, chunk)
+            _kernel("axpy", a.dtype)(a, _as_c(b), out, chunk)
         else:
-            _gemm_dot(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
+            _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
         return out
     nr = NR_F32 if a.dtype == np.float32 else NR_F64
     kc, mc, n_m, n_n = _blocks(m, k, nr)
     bp = np.empty((-(-n // nr), k * nr), dtype=a.dtype)
-    _gemm_blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)
-    _gemm_blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 1)
+    blocked = _kernel("blocked", a.dtype)
+    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)
+    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 1)
     return out
 
 

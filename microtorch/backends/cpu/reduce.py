@@ -47,6 +47,7 @@ ARG_CODES = {"argmax": 0, "argmin": 1}
 
 _SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 _BLOCK = 1024
+_INT_ZERO = np.int64(0)
 
 
 @jit(fastmath=_SAFE_FASTMATH)
@@ -211,15 +212,12 @@ def _reduce_3d(code, x, P, R, Q, out_dtype):
         return out
     if code <= 1:
         acc_dtype = np.float64 if out_dtype.kind == "f" else np.int64
-        zero = x.dtype.type(0) if x.dtype.kind == "f" else np.int64(0)
+        zero = x.dtype.type(0) if x.dtype.kind == "f" else _INT_ZERO
     else:
         acc_dtype = x.dtype
-        zero = np.int64(0)
-    flat = x.reshape(-1)
-    if flat.flags.writeable:          # one Numba type for read-only and writable inputs
-        flat = flat.view()
-        flat.flags.writeable = False
-    if x.size >= PARALLEL_MIN and R >= 2:
+        zero = _INT_ZERO
+    flat = x.reshape(-1)      # read-only inputs compile their own specialization on first use
+    if P * R * Q >= PARALLEL_MIN and R >= 2:
         threads = get_num_threads()
         chunks = threads if P >= threads else min(threads, R)
         accs = np.empty((chunks, Q), acc_dtype)
@@ -245,8 +243,10 @@ def reduce(op, x, axes, keepdim):
         return np.array(x, dtype=out_dtype, order="C", copy=True)
     if code >= 2 and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{op}(): cannot reduce over an axis of size 0")
-    kept_shape = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
     y = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    if len(axes) == y.ndim:                            # full reduction: the common fast path
+        res = _reduce_3d(code, y, 1, y.size, 1, out_dtype)
+        return res.reshape((1,) * y.ndim if keepdim else ())
     shape = list(y.shape)
     for s, e in reversed(_runs(axes)):
         P, R, Q = math.prod(shape[:s]), math.prod(shape[s:e]), math.prod(shape[e:])
@@ -254,7 +254,7 @@ def reduce(op, x, axes, keepdim):
         shape = shape[:s] + [1] + shape[e:]
         y = y.reshape(shape)
     if keepdim:
-        return y.reshape(kept_shape)
+        return y
     return y.reshape(tuple(n for d, n in enumerate(x.shape) if d not in axes))
 
 
@@ -273,11 +273,7 @@ def arg_reduce(op, x, axis, keepdim):
     P, R, Q = math.prod(y.shape[:axis]), y.shape[axis], math.prod(y.shape[axis + 1:])
     out = np.empty(P * Q, np.int64)
     if out.size:
-        flat = y.reshape(-1)
-        if flat.flags.writeable:
-            flat = flat.view()
-            flat.flags.writeable = False
-        _arg_kernel(code, flat, P, R, Q, out, np.empty(Q, y.dtype))
+        _arg_kernel(code, y.reshape(-1), P, R, Q, out, np.empty(Q, y.dtype))
     if keepdim:
         return out.reshape(y.shape[:axis] + (1,) + y.shape[axis + 1:])
     return out.reshape(y.shape[:axis] + y.shape[axis + 1:])

@@ -86,7 +86,7 @@ def current_device():
     _require()
     from numba import cuda
 
-    return cuda.get_current_device().id
+    return getattr(cuda.get_current_device(), "id", 0)
 
 
 def get_device_name(device=None):
@@ -99,7 +99,7 @@ def get_device_name(device=None):
     else:
         dev = cuda.gpus[int(device)]
         dev = getattr(dev, "_device", dev)
-    name = dev.name
+    name = getattr(dev, "name", None) or "numba CUDA simulator"
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
