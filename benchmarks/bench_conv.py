@@ -6,7 +6,7 @@ shows the median over rounds of each worker's median time, and the ratio microto
 (below 1 means microtorch is faster). The ``gemm`` column is the part of microtorch's time spent
 inside ``backends/cpu/gemm.py``: the rest is im2col, col2im and layout copies.
 
-    python benchmarks/bench_conv.py [--rounds 3] [--threads 2] [--dtype float32]
+    python benchmarks/bench_conv.py [--rounds 3] [--threads 2] [--dtype float32] [--cpu-time]
 """
 
 import argparse
@@ -33,14 +33,19 @@ SHAPES = [
 OPS = ("fwd", "grad_in", "grad_w")
 
 
+# Wall-clock time; with --cpu-time the process's CPU time instead, which a busy shared machine
+# disturbs much less (meaningful with --threads 1 only: idle worker threads spin).
+CLOCK = time.perf_counter
+
+
 def _time(fn, min_time=0.3, min_reps=5, max_reps=200):
     fn()
     times = []
     start = time.perf_counter()
     while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() - start < min_time):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(CLOCK() - t0)
     times.sort()
     return times[len(times) // 2]
 
@@ -78,9 +83,9 @@ def worker_microtorch(dtype, threads):
     spent = [0.0]
 
     def timed_gemm(a, b, out=None):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         r = inner(a, b, out=out)
-        spent[0] += time.perf_counter() - t0
+        spent[0] += CLOCK() - t0
         return r
 
     rng = np.random.default_rng(0)
@@ -119,7 +124,8 @@ def _run_worker(lib, args):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib,
-           "--dtype", args.dtype, "--threads", str(args.threads)]
+           "--dtype", args.dtype, "--threads", str(args.threads)] + \
+        (["--cpu-time"] if args.cpu_time else [])
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -135,9 +141,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time with the process's CPU time (use with --threads 1)")
     ap.add_argument("--worker", choices=("torch", "microtorch"))
     args = ap.parse_args()
     if args.worker:
+        global CLOCK
+        if args.cpu_time:
+            CLOCK = time.process_time
         fn = worker_torch if args.worker == "torch" else worker_microtorch
         print(json.dumps(fn(args.dtype, args.threads)))
         return
@@ -150,8 +161,9 @@ def main():
     def med(lib, name, key):
         return _median([r[name][key] for r in runs[lib]]) * 1e3
 
+    clock = "CPU time" if args.cpu_time else "wall time"
     print(f"ResNet-18 convolutions, input 64x64, batch 8, {args.dtype}, {args.threads} threads, "
-          f"median of {args.rounds} alternated rounds (ms; ratio = microtorch / torch)\n")
+          f"{clock}, median of {args.rounds} alternated rounds (ms; ratio = microtorch / torch)\n")
     head = "| conv | n |"
     rule = "|---|---|"
     for op in OPS:

@@ -3,7 +3,7 @@
 ``import microtorch as torch`` runs PyTorch code for everything microtorch covers.
 """
 
-from . import autograd, cuda, nn, optim, return_types
+from . import autograd, cuda, models, nn, optim, return_types
 from ._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                         is_tensor, isfinite, isnan, linspace, logspace, numel, ones, ones_like,
                         scalar_tensor, tensor, zeros, zeros_like)

@@ -254,7 +254,7 @@ def reduce(op, x, axes, keepdim):
         shape = shape[:s] + [1] + shape[e:]
         y = y.reshape(shape)
     if keepdim:
-        return y
+        return y.reshape(tuple(1 if d in axes else n for d, n in enumerate(x.shape)))
     return y.reshape(tuple(n for d, n in enumerate(x.shape) if d not in axes))
 
 
