@@ -19,6 +19,7 @@ named after the op (``MulBackward0``) that keeps the saved tensors and ``next_fu
 edges to the nodes of the inputs. Leaves end in an :class:`AccumulateGrad` node.
 """
 
+import re
 import weakref
 
 from .grad_mode import is_grad_enabled, no_grad
@@ -74,7 +75,8 @@ class FunctionCtx(Node):
 
     def save_for_backward(self, *tensors):
         """Keep tensors for ``backward``; checked for in-place changes when unpacked."""
-        self._saved = tuple((t, t._version.value if t is not None else 0) for t in tensors)
+        self._saved = tuple((t, t._version.value, t.grad_fn is None) if t is not None
+                            else (None, 0, False) for t in tensors)
 
     def mark_non_differentiable(self, *tensors):
         """Mark outputs that never carry a gradient (e.g. indices)."""
@@ -97,18 +99,22 @@ class FunctionCtx(Node):
             )
         if self._saved is None:
             return ()
-        for i, (t, version) in enumerate(self._saved):
+        for t, version, had_no_grad_fn in self._saved:
             if t is not None and t._version.value != version:
                 kind = f"torch.{_tensor_type_name(t)} {list(t.shape)}"
+                made_by = ""
+                if t.grad_fn is not None:  # name the op that made it (this one for an output)
+                    maker = self if had_no_grad_fn else t.grad_fn
+                    op = re.sub(r"Backward\d*$", "", maker.name())
+                    made_by = f", which is output {t._output_nr} of {op},"
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{kind}], which is output {i} of {self.name()}, is at "
-                    f"version {t._version.value}; expected version {version} instead. Hint: the "
-                    "backtrace further above can point to the operation that failed to compute "
-                    "its gradient. The variable in question was changed in there or anywhere "
-                    "later. Good luck!"
+                    f"an inplace operation: [{kind}]{made_by} is at version {t._version.value}; "
+                    f"expected version {version} instead. Hint: the backtrace further above can "
+                    "point to the operation that failed to compute its gradient. The variable in "
+                    "question was changed in there or anywhere later. Good luck!"
                 )
-        return tuple(t for t, _ in self._saved)
+        return tuple(t for t, _, _ in self._saved)
 
     def _free(self):
         self._saved = None

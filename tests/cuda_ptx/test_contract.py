@@ -50,7 +50,8 @@ def test_package_imports_without_numba_cuda():
     import sys
 
     code = ("import sys; import microtorch.backends.cuda as c; "
-            "assert 'numba' not in sys.modules or True; print(c.launch_count)")
+            "assert 'numba.cuda' not in sys.modules and 'numba_cuda' not in sys.modules; "
+            "print(c.launch_count, c.device_count() >= 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=os.path.join(HERE, "..", ".."))
     assert out.returncode == 0, out.stderr

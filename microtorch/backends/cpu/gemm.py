@@ -324,9 +324,10 @@ def _pack_b_sliver(b, s, nr, bp):
 
 def _signature(dtype, layouts, n_ints):
     """void(2-D arrays of dtype with these layouts, then n_ints integers). Layout 'A' takes any
-    strides, so all views share one compiled version; 'C' is C-contiguous."""
+    strides, so all views share one compiled version; 'C' is C-contiguous. The first two arrays
+    are inputs, typed read-only so that read-only arrays (broadcast views) are accepted too."""
     dt = numba.from_dtype(dtype)
-    arrays = [types.Array(dt, 2, layout) for layout in layouts]
+    arrays = [types.Array(dt, 2, layout, readonly=i < 2) for i, layout in enumerate(layouts)]
     return types.void(*arrays, *([types.intp] * n_ints))
 
 

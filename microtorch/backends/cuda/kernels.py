@@ -7,11 +7,11 @@ first.
 """
 
 from .conv import conv2d, conv2d_grad_input, conv2d_grad_weight
-from .elementwise import binary, clamp, unary, where
+from .elementwise import astype, binary, clamp, contiguous, copy_, unary, where
 from .gemm import matmul
 from .indexing import cat, gather, getitem, index_add, scatter_add, setitem
-from .memory import (arange, astype, contiguous, copy_, empty, expand, from_cuda_array_interface,
-                     from_numpy, full, permute, to_numpy, view)
+from .memory import (arange, empty, expand, from_cuda_array_interface, from_numpy, full, permute,
+                     to_numpy, view)
 from .norm import batch_norm, batch_norm_backward, batch_norm_stats
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d,
                    avg_pool2d_backward, max_pool2d, max_pool2d_backward)

@@ -1,0 +1,808 @@
+"""``save`` and ``load`` in PyTorch's own checkpoint format, without needing PyTorch.
+
+A checkpoint written by ``torch.save`` (PyTorch >= 1.6) loads here, and one written here loads
+with ``torch.load``. The format is an uncompressed zip archive whose entries all sit in one folder
+(``<archive>/``, the file's base name, or ``archive`` for a file object)::
+
+    archive/data.pkl              the object, pickled (protocol 2); tensors are reduced to
+                                  torch._utils._rebuild_tensor_v2(storage, storage_offset, size,
+                                  stride, requires_grad, backward_hooks)
+    archive/.format_version       "1"
+    archive/.storage_alignment    "64"
+    archive/byteorder             "little"
+    archive/data/0, data/1, ...   the raw bytes of each storage (a tensor's whole memory block)
+    archive/version               "3\\n"
+    archive/.data/serialization_id
+
+Each storage is not pickled but named by a *persistent id*
+``('storage', torch.FloatStorage, key, location, numel)``, so tensor data never goes through the
+pickle machinery, and views that share memory (``x`` and ``x.t()``) share one storage. As
+PyTorch's writer does, every record's data starts at a multiple of 64 bytes: the zip local header
+carries an extra field ``FB`` padded with ``Z``.
+
+Loading is safe by default (``weights_only=True``): the unpickler resolves only an allow-list of
+globals (``collections.OrderedDict``, torch's tensor and parameter rebuild functions, storage
+classes, dtypes, ``torch.device``, ``torch.Size``, ``set``, ``complex``, ...) to microtorch
+equivalents; any other global (``os.system``, ``builtins.eval``...) raises
+:class:`pickle.UnpicklingError` before anything runs, and the opcodes that could mutate an
+object (``BUILD``, ``SETITEM``, ``APPEND``...) are restricted to the containers they are meant
+for.
+"""
+
+import _compat_pickle
+import builtins
+import codecs
+import io
+import os
+import pickle
+import struct
+import sys
+import warnings
+import zipfile
+import zlib
+from collections import Counter, OrderedDict
+
+import numpy as np
+
+from . import _dtype
+from ._device import CPU, as_device
+from ._device import device as _device_cls
+from ._tensor import Size, Tensor
+
+__all__ = ["save", "load"]
+
+_ALIGNMENT = 64
+_MAX32 = 0xFFFFFFFF
+_TORCH_ZIP_MESSAGE = (
+    "This is an internal miniz error. If you are seeing this error, there is a high likelihood "
+    "that your checkpoint file is corrupted. This can happen if the checkpoint was not saved "
+    "properly, was transferred incorrectly, or the file was modified after saving.")
+_UNSAFE_MESSAGE = (
+    "Re-running `microtorch.load` with `weights_only` set to `False` will likely succeed, but it "
+    "can result in arbitrary code execution. Do it only if you got the file from a trusted "
+    "source.")
+
+
+# ---- storage types: torch's storage class names and the element types they hold ----------
+class _StorageType:
+    """What ``torch.FloatStorage`` & co. become when a checkpoint is read: the element type."""
+
+    def __init__(self, name, np_dtype):
+        self.name = name
+        self.np = np.dtype(np_dtype)  # little-endian element type as stored in the file
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+_STORAGE_TYPES = {t.name: t for t in [
+    _StorageType("FloatStorage", "<f4"), _StorageType("DoubleStorage", "<f8"),
+    _StorageType("LongStorage", "<i8"), _StorageType("IntStorage", "<i4"),
+    _StorageType("ByteStorage", "u1"), _StorageType("BoolStorage", "?"),
+    # read and converted: microtorch has no float16, bfloat16, int16 or int8
+    _StorageType("HalfStorage", "<f2"), _StorageType("BFloat16Storage", "<u2"),
+    _StorageType("ShortStorage", "<i2"), _StorageType("CharStorage", "i1"),
+    _StorageType("UntypedStorage", "u1"),
+]}
+_STORAGE_NAME = {"float32": "FloatStorage", "float64": "DoubleStorage", "int64": "LongStorage",
+                 "int32": "IntStorage", "uint8": "ByteStorage", "bool": "BoolStorage"}
+_CONVERTED = {"HalfStorage": "float32", "BFloat16Storage": "float32", "ShortStorage": "int32",
+              "CharStorage": "int32"}
+
+
+def _parameter_class():
+    """``microtorch.nn.Parameter`` if the nn package provides it, else None."""
+    try:
+        from .nn.parameter import Parameter
+    except (ImportError, AttributeError):
+        return None
+    return Parameter
+
+
+# ===========================================================================================
+# Saving
+# ===========================================================================================
+class _TorchGlobal:
+    """A reference to a PyTorch global (``torch._utils._rebuild_tensor_v2``) that the pickler
+    writes as a ``GLOBAL`` opcode without importing torch."""
+
+    __slots__ = ("module", "name")
+    _cache = {}
+
+    def __new__(cls, module, name):
+        key = (module, name)
+        if key not in cls._cache:
+            obj = object.__new__(cls)
+            obj.module, obj.name = module, name
+            cls._cache[key] = obj
+        return cls._cache[key]
+
+    def __call__(self, *args):  # pickle requires reduce callables to be callable
+        raise TypeError(f"{self.module}.{self.name} is a placeholder for pickling")
+
+
+class _StorageRef:
+    """One storage to write: a flat array holding a memory block, and its persistent id."""
+
+    __slots__ = ("key", "array", "location")
+
+    def __init__(self, key, array, location):
+        self.key, self.array, self.location = key, array, location
+
+    def persistent_id(self):
+        name = _STORAGE_NAME[_dtype._FROM_NP[self.array.dtype].name]
+        return ("storage", _TorchGlobal("torch", name), self.key, self.location,
+                int(self.array.size))
+
+
+def _contiguous_strides(shape):
+    strides, n = [], 1
+    for s in reversed(shape):
+        strides.append(n)
+        n *= max(s, 1)
+    return tuple(reversed(strides))
+
+
+def _root_array(arr):
+    """The outermost ndarray whose memory ``arr`` views."""
+    root = arr
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return root
+
+
+def _view_of(arr, root):
+    """``(offset, strides)`` in elements of ``arr`` inside ``root``'s memory block, or None when
+    ``arr`` cannot be described as a torch view of it (other dtype, negative strides...)."""
+    item = arr.itemsize
+    if (arr.size == 0 or root.dtype != arr.dtype
+            or not (root.flags.c_contiguous or root.flags.f_contiguous)):
+        return None
+    start = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    if start < 0 or start % item or any(s < 0 or s % item for s in arr.strides):
+        return None
+    offset, strides = start // item, tuple(s // item for s in arr.strides)
+    last = offset + sum((n - 1) * s for n, s in zip(arr.shape, strides))
+    return (offset, strides) if last < root.size else None
+
+
+class _Pickler(pickle._Pickler):
+    """The pure-Python pickler, taught to write tensors, dtypes, devices and sizes under
+    PyTorch's names (``reducer_override``) and storages as persistent ids."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def __init__(self, file, protocol):
+        super().__init__(file, protocol)
+        self.storages = {}  # id(memory block) -> _StorageRef, in key order
+        self._keep = []  # arrays whose id() is a key: keep them alive while pickling
+
+    def persistent_id(self, obj):
+        return obj.persistent_id() if isinstance(obj, _StorageRef) else None
+
+    def reducer_override(self, obj):
+        if isinstance(obj, Tensor):
+            parameter = _parameter_class()
+            if parameter is not None and isinstance(obj, parameter):
+                plain = Tensor._make(obj._data, obj._device)
+                return (_TorchGlobal("torch._utils", "_rebuild_parameter"),
+                        (plain, obj.requires_grad, OrderedDict()))
+            return self._reduce_tensor(obj)
+        if isinstance(obj, _device_cls):
+            args = (obj.type,) if obj.index is None else (obj.type, obj.index)
+            return _TorchGlobal("torch", "device"), args
+        if isinstance(obj, Size):
+            return _TorchGlobal("torch", "Size"), (tuple(int(s) for s in obj),)
+        return NotImplemented
+
+    def _reduce_tensor(self, t):
+        if t.device.type == "cpu":
+            arr, location = t._data, "cpu"
+        else:
+            arr, location = np.ascontiguousarray(t.cpu()._data), str(t.device)
+        root = _root_array(arr)
+        view = _view_of(arr, root) if location == "cpu" else None
+        if view is None:  # save a contiguous copy as a storage of its own
+            root = np.ascontiguousarray(arr)
+            view = (0, _contiguous_strides(arr.shape))
+        ref = self.storages.get(id(root))
+        if ref is None:
+            ref = _StorageRef(str(len(self.storages)), np.ravel(root, order="K"), location)
+            self.storages[id(root)] = ref
+            self._keep.append(root)
+        offset, strides = view
+        return (_TorchGlobal("torch._utils", "_rebuild_tensor_v2"),
+                (ref, offset, tuple(arr.shape), strides, t.requires_grad, OrderedDict()))
+
+    def _save_torch_global(self, obj):
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode("utf-8"))
+        self.memoize(obj)
+
+    def _save_dtype(self, obj):
+        self._save_torch_global(_TorchGlobal("torch", obj.name))
+
+    dispatch[_TorchGlobal] = _save_torch_global
+    dispatch[_dtype.dtype] = _save_dtype
+
+
+class _ZipWriter:
+    """Writes an uncompressed zip archive the way PyTorch's writer (miniz) does: each record's
+    data 64-byte aligned, a data descriptor after it, and a zip64 end of central directory."""
+
+    def __init__(self, file, archive_name):
+        self.file = file
+        self.archive = archive_name
+        self.offset = 0
+        self.entries = []  # (name bytes, crc, size, header offset)
+
+    def _write(self, data):
+        self.file.write(data)
+        self.offset += len(data)
+
+    def write_record(self, name, data):
+        data = memoryview(data).cast("B")
+        name_b = f"{self.archive}/{name}".encode("utf-8")
+        header_offset = self.offset
+        pad = -(header_offset + 30 + len(name_b) + 4) % _ALIGNMENT
+        extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+        # signature, version, flags (data descriptor + utf-8), method, time, date, crc, sizes
+        self._write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 0, 0x0808, 0, 0, 0, 0, 0, 0,
+                                len(name_b), len(extra)) + name_b + extra)
+        self._write(data)
+        crc, size = zlib.crc32(data), data.nbytes
+        if size >= _MAX32 or header_offset >= _MAX32:
+            self._write(struct.pack("<IIQQ", 0x08074B50, crc, size, size))
+        else:
+            self._write(struct.pack("<IIII", 0x08074B50, crc, size, size))
+        self.entries.append((name_b, crc, size, header_offset))
+
+    def finish(self):
+        cd_offset = self.offset
+        for name_b, crc, size, header_offset in self.entries:
+            big = [v for v in (size, size, header_offset) if v >= _MAX32]
+            extra = struct.pack("<HH", 1, 8 * len(big)) + struct.pack(f"<{len(big)}Q", *big) \
+                if big else b""
+            s32, o32 = min(size, _MAX32), min(header_offset, _MAX32)
+            self._write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0, 0, 0x0808, 0, 0, 0,
+                                    crc, s32, s32, len(name_b), len(extra), 0, 0, 0, 0, o32)
+                        + name_b + extra)
+        cd_size, n = self.offset - cd_offset, len(self.entries)
+        eocd64 = self.offset
+        self._write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 0x031E, 45, 0, 0, n, n, cd_size,
+                                cd_offset))
+        self._write(struct.pack("<IIQI", 0x07064B50, 0, eocd64, 1))
+        self._write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, min(n, 0xFFFF), min(n, 0xFFFF),
+                                min(cd_size, _MAX32), min(cd_offset, _MAX32), 0))
+
+
+def _archive_name(f):
+    if isinstance(f, (str, os.PathLike)):
+        base = os.path.basename(os.fspath(f))
+        stem = base.rsplit(".", 1)[0] if "." in base else base
+        return stem or "archive"
+    return "archive"
+
+
+def save(obj, f, pickle_protocol=2):
+    """Save ``obj`` to ``f`` (a path or a binary file object) in PyTorch's checkpoint format.
+
+    ``obj`` may nest tensors, ``nn.Parameter``\\ s, dicts (``OrderedDict`` state dicts with their
+    ``_metadata``), lists, tuples, numbers, strings, bools, None, dtypes, devices and sizes. Views
+    that share memory are saved once, sharing one storage, as PyTorch does; CUDA tensors are
+    copied to the host and tagged with their device. The file loads with :func:`load` and with
+    ``torch.load``.
+
+    Example::
+
+        >>> model_state = {"w": microtorch.ones(2, 3), "step": 10}
+        >>> microtorch.save(model_state, "checkpoint.pt")
+        >>> microtorch.load("checkpoint.pt")["step"]
+        10
+    """
+    buf = io.BytesIO()
+    pickler = _Pickler(buf, pickle_protocol)
+    pickler.dump(obj)
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "wb") as fh:
+            _write_archive(fh, _archive_name(f), buf, pickler.storages)
+    else:
+        _write_archive(f, "archive", buf, pickler.storages)
+
+
+def _write_archive(fh, archive_name, pickled, storages):
+    z = _ZipWriter(fh, archive_name)
+    z.write_record("data.pkl", pickled.getbuffer())
+    z.write_record(".format_version", b"1")
+    z.write_record(".storage_alignment", str(_ALIGNMENT).encode())
+    z.write_record("byteorder", b"little")
+    for ref in storages.values():
+        arr = ref.array
+        if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and sys.byteorder == "big"):
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        z.write_record(f"data/{ref.key}", np.ascontiguousarray(arr).view(np.uint8))
+    z.write_record("version", b"3\n")
+    serialization_id = int.from_bytes(os.urandom(17), "little") % 10 ** 40
+    z.write_record(".data/serialization_id", f"{serialization_id:040d}".encode())
+    z.finish()
+
+
+def _rebuild_tensor_for_pickle(array, requires_grad, device=None):
+    """Rebuild a tensor pickled by ``Tensor.__reduce_ex__`` (``pickle``, ``copy``,
+    ``multiprocessing``): a CPU array, ``requires_grad``, optionally the device to move to."""
+    t = Tensor._make(np.ascontiguousarray(array), CPU)
+    if device is not None and as_device(device) != CPU:
+        t = t.to(device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+# ===========================================================================================
+# Loading
+# ===========================================================================================
+class _LoadedStorage:
+    """A storage read from a checkpoint: a flat NumPy array and the device its tensors go to."""
+
+    def __init__(self, array, device, type_name):
+        self.array, self.device, self.type_name = array, device, type_name
+
+
+def _default_restore_location(storage, location):
+    """The device a storage tagged ``location`` ('cpu', 'cuda:0'...) is restored to."""
+    if location == "cpu":
+        return CPU
+    if location == "cuda" or location.startswith("cuda:"):
+        from . import cuda
+
+        dev = as_device(location)
+        if not cuda.is_available():
+            raise RuntimeError(
+                "Attempting to deserialize object on a CUDA device but "
+                "torch.cuda.is_available() is False. If you are running on a CPU-only machine, "
+                "please use torch.load with map_location=torch.device('cpu') to map your "
+                "storages to the CPU.")
+        count = cuda.device_count()
+        if dev.index >= count:
+            raise RuntimeError(
+                f"Attempting to deserialize object on CUDA device {dev.index} but "
+                f"torch.cuda.device_count() is {count}. Please use torch.load with "
+                "map_location to map your storages to an existing device.")
+        return dev
+    raise RuntimeError(f"don't know how to restore data location of torch.{storage.type_name} "
+                       f"(tagged with {location})")
+
+
+def _restore_location_fn(map_location):
+    """PyTorch's ``map_location`` rules: None, a dict, a string, a device, or a callable
+    ``(storage, location) -> storage or None``; returns ``fn(storage, location)`` that sets the
+    storage's device (and may replace its array)."""
+    if map_location is None:
+        return _default_restore_location
+    if isinstance(map_location, dict):
+        return lambda s, loc: _default_restore_location(s, str(map_location.get(loc, loc)))
+    if isinstance(map_location, bytes):
+        map_location = map_location.decode()
+    if isinstance(map_location, (str, _device_cls)) or (
+            not callable(map_location) and hasattr(map_location, "type")):
+        name = str(map_location)
+        return lambda s, loc: _default_restore_location(s, name)
+    if not callable(map_location):
+        raise TypeError(f"map_location should be None, a str, a device, a dict or a callable, "
+                        f"got {type(map_location).__name__}")
+
+    def restore(storage, location):
+        result = map_location(Tensor._make(storage.array, CPU), location)
+        if result is None:
+            return _default_restore_location(storage, location)
+        if not isinstance(result, Tensor):
+            raise TypeError("map_location callable must return a storage (a 1-D tensor) or "
+                            f"None, got {type(result).__name__}")
+        if result.device.type == "cpu":
+            if result.shape != (storage.array.size,):
+                raise RuntimeError("map_location callable returned a storage of the wrong size")
+            storage.array = np.ascontiguousarray(result._data)
+        return result.device
+
+    return restore
+
+
+def _check_ints(name, values, allow_negative=False):
+    if not isinstance(values, tuple) or not all(
+            type(v) is int and (allow_negative or v >= 0) for v in values):
+        raise pickle.UnpicklingError(f"_rebuild_tensor_v2: bad {name} {values!r}")
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks,
+                       metadata=None):
+    """Rebuild a tensor as a view of a loaded storage (bounds checked before viewing)."""
+    if not isinstance(storage, _LoadedStorage):
+        raise pickle.UnpicklingError("_rebuild_tensor_v2: the first argument is not a storage")
+    _check_ints("size", tuple(size) if isinstance(size, (tuple, list)) else size)
+    _check_ints("stride", tuple(stride) if isinstance(stride, (tuple, list)) else stride)
+    size, stride = tuple(size), tuple(stride)
+    if type(storage_offset) is not int or storage_offset < 0 or len(size) != len(stride):
+        raise pickle.UnpicklingError("_rebuild_tensor_v2: bad storage offset or stride")
+    arr = storage.array
+    numel = int(np.prod(size, dtype=np.int64)) if size else 1
+    if numel == 0:
+        data = np.empty(size, dtype=arr.dtype)
+    else:
+        last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if last >= arr.size:
+            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                               f"offset {storage_offset} out of bounds for storage of "
+                               f"{arr.size} elements")
+        data = np.ndarray(size, dtype=arr.dtype, buffer=arr, offset=storage_offset * arr.itemsize,
+                          strides=tuple(s * arr.itemsize for s in stride))
+    t = Tensor._make(data, CPU)
+    if storage.device != CPU:
+        t = t.to(storage.device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks):
+    """``nn.Parameter(data, requires_grad)`` (a tensor with ``requires_grad`` without nn)."""
+    if not isinstance(data, Tensor):
+        raise pickle.UnpicklingError("_rebuild_parameter: data is not a tensor")
+    parameter = _parameter_class()
+    if parameter is None:
+        return data.detach().requires_grad_(bool(requires_grad))
+    return parameter(data, requires_grad=bool(requires_grad))
+
+
+def _set_state(obj, state):
+    if not state:
+        return obj
+    if isinstance(state, tuple) and len(state) == 2:  # (dict state, slot state)
+        state = {**(state[0] or {}), **(state[1] or {})}
+    if not isinstance(state, dict) or not all(isinstance(k, str) and not k.startswith("__")
+                                              for k in state):
+        raise pickle.UnpicklingError("refused tensor state: attribute names must be plain "
+                                     "strings")
+    for k, v in state.items():
+        setattr(obj, k, v)
+    return obj
+
+
+def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
+    """A parameter carrying Python attributes (``state``)."""
+    return _set_state(_rebuild_parameter(data, requires_grad, backward_hooks), state)
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    """A tensor (or parameter) that carries Python attributes."""
+    if func not in (_rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2: refused rebuild function")
+    if new_type not in (Tensor, _parameter_global()):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2: refused tensor type")
+    return _set_state(func(*args), state)
+
+
+_TORCH_PARAMETER = object()  # stands for torch.nn.Parameter when microtorch.nn has none
+
+
+def _parameter_global():
+    return _parameter_class() or _TORCH_PARAMETER
+
+
+def _encode(obj, encoding="latin1"):
+    """``_codecs.encode`` as protocol 2 pickles ``bytes``: only latin-1 is accepted."""
+    if not isinstance(obj, str) or codecs.lookup(encoding).name != "iso8859-1":
+        raise pickle.UnpicklingError("_codecs.encode is only allowed for latin-1 strings")
+    return obj.encode("latin1")
+
+
+def _device_global(type, index=None):
+    """``torch.device`` with validated arguments."""
+    if not isinstance(type, str) or not (index is None or (builtins.type(index) is int
+                                                             and index >= 0)):
+        raise pickle.UnpicklingError("torch.device: bad arguments")
+    return _device_cls(type, index)
+
+
+def _size_global(values=()):
+    """``torch.Size`` from a tuple of ints."""
+    values = tuple(values)
+    _check_ints("torch.Size", values)
+    return Size(values)
+
+
+def _allowed_globals():
+    """``"module.name"`` -> the microtorch object a weights-only load may use for it."""
+    allowed = {
+        "collections.OrderedDict": OrderedDict,
+        "collections.Counter": Counter,
+        "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
+        "torch._utils._rebuild_parameter": _rebuild_parameter,
+        "torch._utils._rebuild_parameter_with_state": _rebuild_parameter_with_state,
+        "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+        "torch.Tensor": Tensor,
+        "torch.nn.parameter.Parameter": _parameter_global(),
+        "torch.device": _device_global,
+        "torch.Size": _size_global,
+        "_codecs.encode": _encode,
+        "builtins.set": set,
+        "builtins.frozenset": frozenset,
+        "builtins.complex": complex,
+        "builtins.bytearray": bytearray,
+    }
+    for name, st in _STORAGE_TYPES.items():
+        allowed[f"torch.{name}"] = st
+    for d in _dtype.ALL:
+        allowed[f"torch.{d.name}"] = d
+    return allowed
+
+
+def _fix_name(module, name):
+    """Python 2 names that protocol-2 pickles use (``__builtin__.set``) -> Python 3 names."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
+class _Unpickler(pickle._Unpickler):
+    """The pure-Python unpickler with torch's names mapped to microtorch and storages read
+    from the archive on demand. This full version imports any global: unsafe on untrusted
+    files (``weights_only=False``)."""
+
+    def __init__(self, file, load_storage):
+        super().__init__(file, encoding="utf-8")
+        self._load_storage = load_storage
+        self._allowed = _allowed_globals()
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        _, storage_type, key, location, numel = pid
+        if (not isinstance(storage_type, _StorageType) or not isinstance(key, str)
+                or not isinstance(location, str) or type(numel) is not int or numel < 0):
+            raise pickle.UnpicklingError(f"malformed storage id {pid!r}")
+        return self._load_storage(storage_type, key, location, numel)
+
+    def find_class(self, module, name):
+        module, name = _fix_name(module, name)
+        full = f"{module}.{name}"
+        if full in self._allowed:
+            return self._allowed[full]
+        if module == "torch" or module.startswith("torch."):
+            import importlib
+
+            try:
+                obj = importlib.import_module("microtorch" + module[len("torch"):])
+                for part in name.split("."):
+                    obj = getattr(obj, part)
+                return obj
+            except (ImportError, AttributeError):
+                raise pickle.UnpicklingError(f"microtorch has no equivalent of {full}") from None
+        return super().find_class(module, name)
+
+
+class _WeightsOnlyUnpickler(_Unpickler):
+    """The safe unpickler of ``weights_only=True``: globals only from the allow-list, and the
+    opcodes that mutate objects restricted to the containers they are meant for."""
+
+    dispatch = _Unpickler.dispatch.copy()
+
+    def find_class(self, module, name):
+        module, name = _fix_name(module, name)
+        full = f"{module}.{name}"
+        if full not in self._allowed:
+            raise pickle.UnpicklingError(
+                f"Unsupported global: GLOBAL {full} was not an allowed global by default.")
+        return self._allowed[full]
+
+    def _refuse(self, what):
+        raise pickle.UnpicklingError(f"Unsupported operand: {what} is not allowed by "
+                                     "weights_only loading")
+
+    def _load_build(self):
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if type(inst) not in (OrderedDict, Counter) or not isinstance(state, dict) or not all(
+                isinstance(k, str) and not k.startswith("__") for k in state):
+            self._refuse(f"BUILD of {type(inst).__name__}")
+        inst.__dict__.update(state)  # e.g. a state_dict's _metadata
+
+    def _load_setitem(self):
+        value, key = self.stack.pop(), self.stack.pop()
+        self._check_dict(self.stack[-1])[key] = value
+
+    def _load_setitems(self):
+        items = self.pop_mark()
+        d = self._check_dict(self.stack[-1])
+        for i in range(0, len(items), 2):
+            d[items[i]] = items[i + 1]
+
+    def _check_dict(self, d):
+        if type(d) not in (dict, OrderedDict, Counter):
+            self._refuse(f"SETITEM on {type(d).__name__}")
+        return d
+
+    def _load_append(self):
+        value = self.stack.pop()
+        self._check_list(self.stack[-1]).append(value)
+
+    def _load_appends(self):
+        items = self.pop_mark()
+        self._check_list(self.stack[-1]).extend(items)
+
+    def _check_list(self, lst):
+        if type(lst) is not list:
+            self._refuse(f"APPEND on {type(lst).__name__}")
+        return lst
+
+    def _load_additems(self):
+        items = self.pop_mark()
+        if type(self.stack[-1]) is not set:
+            self._refuse(f"ADDITEMS on {type(self.stack[-1]).__name__}")
+        self.stack[-1].update(items)
+
+    def _load_newobj(self):
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        if cls not in (OrderedDict, Counter, set):
+            self._refuse(f"NEWOBJ of {getattr(cls, '__name__', cls)!r}")
+        self.append(cls.__new__(cls, *args))
+
+    dispatch[pickle.BUILD[0]] = _load_build
+    dispatch[pickle.SETITEM[0]] = _load_setitem
+    dispatch[pickle.SETITEMS[0]] = _load_setitems
+    dispatch[pickle.APPEND[0]] = _load_append
+    dispatch[pickle.APPENDS[0]] = _load_appends
+    dispatch[pickle.ADDITEMS[0]] = _load_additems
+    dispatch[pickle.NEWOBJ[0]] = _load_newobj
+    for _op, _name in [(pickle.INST, "INST"), (pickle.OBJ, "OBJ"), (pickle.NEWOBJ_EX, "NEWOBJ_EX"),
+                       (pickle.EXT1, "EXT1"), (pickle.EXT2, "EXT2"), (pickle.EXT4, "EXT4"),
+                       (pickle.PERSID, "PERSID"), (pickle.NEXT_BUFFER, "NEXT_BUFFER"),
+                       (pickle.READONLY_BUFFER, "READONLY_BUFFER")]:
+        dispatch[_op[0]] = (lambda name: lambda self: self._refuse(name))(_name)
+    del _op, _name
+
+
+class _ZipReader:
+    """Reads the records of a PyTorch zip checkpoint, with PyTorch's error messages."""
+
+    def __init__(self, fh):
+        try:
+            self.zip = zipfile.ZipFile(fh)
+            names = self.zip.namelist()
+        except Exception as e:
+            raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding "
+                               f"central directory. {_TORCH_ZIP_MESSAGE}") from e
+        if not names:
+            raise RuntimeError("PytorchStreamReader failed reading zip archive: no records")
+        self.prefix = names[0].split("/", 1)[0]
+        self.names = set(names)
+
+    def has_record(self, name):
+        return f"{self.prefix}/{name}" in self.names
+
+    def info(self, name):
+        full = f"{self.prefix}/{name}"
+        if full not in self.names:
+            raise RuntimeError(f"PytorchStreamReader failed locating file {name}: file not found")
+        return self.zip.getinfo(full)
+
+    def read(self, name, out=None):
+        info = self.info(name)
+        try:
+            if out is None:
+                return self.zip.read(info)
+            view = memoryview(out).cast("B")
+            if info.file_size != view.nbytes:
+                raise RuntimeError(f"PytorchStreamReader failed reading file {name}: expected "
+                                   f"{view.nbytes} bytes, the record holds {info.file_size}")
+            with self.zip.open(info) as r:
+                if r.readinto(view) != view.nbytes:
+                    raise EOFError("record shorter than its header says")
+            return out
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error) as e:
+            raise RuntimeError(f"PytorchStreamReader failed reading file {name}: {e}. "
+                               f"{_TORCH_ZIP_MESSAGE}") from e
+
+
+def _open_for_read(f):
+    if isinstance(f, (str, os.PathLike)):
+        return open(f, "rb"), True
+    if not (hasattr(f, "read") and hasattr(f, "seek")) or not _seekable(f):
+        return io.BytesIO(f.read()), False
+    return f, False
+
+
+def _seekable(f):
+    try:
+        return f.seekable()
+    except (AttributeError, OSError):
+        return False
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None):
+    """Load an object saved by :func:`save` or by ``torch.save`` from ``f`` (a path or a binary
+    file object), without PyTorch.
+
+    Args:
+        map_location: where the storages go, as in ``torch.load``: None (where they were
+            saved), ``'cpu'``, a device or ``'cuda:0'``, a dict mapping saved locations to new
+            ones, or a callable ``(storage, location)`` returning a storage (a 1-D tensor) or
+            None. Tensors saved on a GPU need ``map_location='cpu'`` on a machine without one.
+        weights_only: True (the default, safe): only tensors, parameters, containers, numbers,
+            strings and a few torch types load; any other global raises
+            :class:`pickle.UnpicklingError` and nothing runs. False unpickles anything, mapping
+            ``torch.X`` names to ``microtorch.X``: only for files you trust.
+        pickle_module: must be None with ``weights_only=True`` (accepted for compatibility).
+        mmap: accepted for compatibility and ignored (storages are read into memory).
+
+    Only the zip format (``torch.save`` since PyTorch 1.6) is read, not the legacy tar/pickle
+    format. float16/bfloat16 and int8/int16 storages are converted to float32 and int32 with a
+    warning, as microtorch has no such dtypes.
+
+    Example::
+
+        >>> state = microtorch.load("resnet18.pth", map_location="cpu")
+    """
+    if weights_only is None:
+        weights_only = True
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is "
+                           "specified")
+    restore = _restore_location_fn(map_location)
+    fh, owned = _open_for_read(f)
+    try:
+        start = fh.tell()
+        magic = fh.read(4)
+        fh.seek(start)
+        if not magic:
+            raise EOFError("Ran out of input: the checkpoint file is empty")
+        if magic != b"PK\x03\x04":
+            raise RuntimeError(
+                "Invalid checkpoint: not a zip archive. microtorch.load reads the zip format "
+                "written by torch.save (PyTorch >= 1.6) and microtorch.save; the file is corrupt "
+                "or in PyTorch's legacy format (re-save it with a recent torch.save).")
+        return _load_zip(_ZipReader(fh), restore, weights_only)
+    finally:
+        if owned:
+            fh.close()
+
+
+def _load_zip(reader, restore, weights_only):
+    byteorder = reader.read("byteorder").decode() if reader.has_record("byteorder") else "little"
+    if byteorder not in ("little", "big"):
+        raise ValueError("Unknown endianness type: " + byteorder)
+    storages = {}
+    converted = set()
+
+    def load_storage(storage_type, key, location, numel):
+        if key in storages:
+            return storages[key]
+        dt = storage_type.np.newbyteorder("=")
+        array = reader.read(f"data/{key}", out=np.empty(numel, dtype=dt))
+        if byteorder != sys.byteorder and dt.itemsize > 1:
+            array.byteswap(inplace=True)
+        if storage_type.name == "BFloat16Storage":
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        if storage_type.name in _CONVERTED:
+            array = array.astype(_CONVERTED[storage_type.name])
+            converted.add(storage_type.name)
+        storage = _LoadedStorage(array, CPU, storage_type.name)
+        storage.device = restore(storage, location)
+        storages[key] = storage
+        return storage
+
+    cls = _WeightsOnlyUnpickler if weights_only else _Unpickler
+    unpickler = cls(io.BytesIO(reader.read("data.pkl")), load_storage)
+    try:
+        result = unpickler.load()
+    except pickle.UnpicklingError as e:
+        if not weights_only:
+            raise
+        raise pickle.UnpicklingError(f"Weights only load failed. {_UNSAFE_MESSAGE}\n\n{e}") \
+            from None
+    except (IndexError, KeyError, EOFError, struct.error, UnicodeDecodeError) as e:
+        raise pickle.UnpicklingError(f"corrupt data.pkl in the checkpoint: "
+                                     f"{type(e).__name__}: {e}") from e
+    if converted:
+        warnings.warn(f"microtorch has no {', '.join(sorted(converted))} dtype: those storages "
+                      "were converted to float32 / int32", UserWarning, stacklevel=3)
+    return result
