@@ -84,13 +84,17 @@ def scalar_dtype(value):
     return float32
 
 
+_TENSOR_TYPES = ()  # (Tensor,), set by microtorch._tensor once the class exists
+
+
 def result_type(*operands):
     """PyTorch's promotion: dimensioned tensors win over 0-d tensors over Python scalars,
     unless a lower-priority operand is of a higher category (bool < integer < float)."""
     levels = [None, None, None]  # dimensioned tensors, 0-d tensors, scalars
     for x in operands:
-        if hasattr(x, "dtype") and hasattr(x, "_data"):
-            lvl, d = (0 if x.ndim > 0 else 1), x.dtype
+        if isinstance(x, _TENSOR_TYPES):
+            lvl, d = (0 if x._data.ndim > 0 and not x._wrapped_number else
+                      1 if not x._wrapped_number else 2), x.dtype
         else:
             lvl, d = 2, scalar_dtype(x)
         levels[lvl] = d if levels[lvl] is None else promote_types(levels[lvl], d)

@@ -13,6 +13,7 @@ from . import _dtype
 from ._device import CPU, as_device
 from ._printing import tensor_repr
 from .autograd.grad_mode import is_grad_enabled, no_grad
+from .backends import _BACKENDS, get_backend
 
 
 class Size(tuple):
@@ -88,9 +89,7 @@ class Tensor:
 
     @property
     def _backend(self):
-        from .backends import get_backend
-
-        return get_backend(self._device)
+        return _BACKENDS.get(self._device.type) or get_backend(self._device)
 
     # ---- attributes ----------------------------------------------------------------------
     @property
@@ -995,6 +994,9 @@ class Tensor:
 
     def __itruediv__(self, other):
         return self.div_(other)
+
+
+_dtype._TENSOR_TYPES = (Tensor,)
 
 
 def _type_word(d):

@@ -169,11 +169,14 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` and, when an input requires grad, record the graph node."""
-        from .._tensor import Tensor
-
+        Tensor = _tensor_class()
         ctx = cls._backward_cls()
-        record = is_grad_enabled() and any(
-            isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = False
+        if is_grad_enabled():
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    record = True
+                    break
         if record:
             ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
             with no_grad():
@@ -197,6 +200,16 @@ class Function:
                 o._output_nr = i
                 o.requires_grad = True
         return out
+
+
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from .._tensor import Tensor as _Tensor
+    return _Tensor
+
+
+_Tensor = None
 
 
 def _edge(t):

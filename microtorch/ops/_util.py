@@ -13,16 +13,19 @@ def wrap(value, like):
     """A Python scalar as a 0-d "wrapped number" tensor on ``like``'s device."""
     if isinstance(value, Tensor):
         return value
-    t = Tensor._make(like._backend.full((), value, _dtype.scalar_dtype(value).np), like.device)
+    dtype = _dtype.scalar_dtype(value)
+    if dtype is _dtype.float32:  # keep a float's full precision; promotion decides the dtype
+        dtype = _dtype.float64
+    t = Tensor._make(like._backend.full((), value, dtype.np), like.device)
     t._wrapped_number = True
     return t
 
 
 def check_same_device(*tensors):
     """Raise PyTorch's error when tensors live on different devices."""
-    first = tensors[0].device
+    first = tensors[0]._device
     for t in tensors[1:]:
-        if t.device != first and not getattr(t, "_wrapped_number", False):
+        if t._device is not first and t._device != first and not t._wrapped_number:
             raise RuntimeError("Expected all tensors to be on the same device, but found at least "
                                f"two devices, {_dev_names(first, t.device)}!")
 
@@ -33,6 +36,8 @@ def _dev_names(a, b):
 
 def broadcast_shapes(*shapes):
     """The broadcast shape, or PyTorch's RuntimeError naming the mismatching sizes."""
+    if len(shapes) == 2 and (shapes[0] == shapes[1] or not shapes[1]):
+        return tuple(shapes[0])
     ndim = max(len(s) for s in shapes)
     result = [1] * ndim
     for s in shapes:

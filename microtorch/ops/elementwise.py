@@ -16,8 +16,9 @@ def _binary_forward(ctx, op, a, b, dtype=None):
     """Run a binary kernel on promoted, broadcast operands; remember shapes for backward."""
     check_same_device(a, b)
     dtype = dtype or _dtype.result_type(a, b)
-    broadcast_shapes(a.shape, b.shape)
-    ctx.shapes = (a.shape, b.shape)
+    sa, sb = a.shape, b.shape
+    broadcast_shapes(sa, sb)
+    ctx.shapes = (sa, sb)
     ctx.dtypes = (a.dtype, b.dtype)
     be = a._backend
     x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)

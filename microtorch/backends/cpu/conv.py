@@ -24,6 +24,8 @@ The caller (``microtorch/ops``) validates shapes and adds the bias. Matrix produ
 Numba's on a small machine).
 """
 
+import threading
+
 import numpy as np
 from numba import prange
 
@@ -98,8 +100,12 @@ def _im2col(x, n0, c0, geom, OH, OW, cols):
                 src = np.uint64(((n0 + n) * C + c0 + c) * H * W + ih * W + iw0 + ow_lo * sw)
                 for ow in range(lo):
                     cf[dst + ow] = zero
-                for ow in range(lo, hi):
-                    cf[dst + ow] = xf[src + (ow - lo) * step]
+                if sw == 1:  # contiguous: a plain copy LLVM vectorises
+                    for t in range(hi - lo):
+                        cf[dst + lo + t] = xf[src + t]
+                else:
+                    for ow in range(lo, hi):
+                        cf[dst + ow] = xf[src + (ow - lo) * step]
                 for ow in range(hi, width):
                     cf[dst + ow] = zero
 
@@ -139,8 +145,12 @@ def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx):
                         continue
                     src = np.uint64(r * ncols + n * L + oh * OW)
                     dst = plane + np.uint64(ih * W + iw0 + ow_lo * sw)
-                    for ow in range(lo, hi):
-                        xf[dst + (ow - lo) * step] += gf[src + ow]
+                    if sw == 1:
+                        for t in range(hi - lo):
+                            xf[dst + t] += gf[src + lo + t]
+                    else:
+                        for ow in range(lo, hi):
+                            xf[dst + (ow - lo) * step] += gf[src + ow]
 
 
 @jit(parallel=True)
@@ -167,6 +177,26 @@ def _unpack(src, n0, o0, dst):
         n = q % nb
         for p in range(L):
             dst[n0 + n, o0 + o, p] = src[o, n * L + p]
+
+
+_workspace = threading.local()
+
+
+def _scratch(slot, size, dtype):
+    """A flat scratch array of at least size elements, kept between calls (per thread).
+
+    Reusing the im2col buffer matters: a fresh multi-megabyte np.empty is fresh memory from the
+    OS, and its page faults cost as much as the im2col itself. The buffers only grow; each
+    thread keeps at most three per dtype (about 3 * _MAX_COLS elements at worst).
+    """
+    cache = getattr(_workspace, "buffers", None)
+    if cache is None:
+        cache = _workspace.buffers = {}
+    key = (slot, np.dtype(dtype).str)
+    buf = cache.get(key)
+    if buf is None or buf.size < size:
+        buf = cache[key] = np.empty(size, dtype=dtype)
+    return buf
 
 
 def _take(buf, rows, cols):
@@ -240,8 +270,9 @@ def conv2d(x, w, stride, padding, dilation, groups):
         return y
     y3 = y.reshape(N, O, L)
     w2 = w.reshape(O, K)
-    cols_buf = None if (plan.pointwise and plan.nb == 1) else np.empty(K * plan.nb * L, x.dtype)
-    out_buf = np.empty(Og * plan.nb * L, x.dtype) if plan.nb > 1 else None
+    cols_buf = None if plan.pointwise and plan.nb == 1 else \
+        _scratch("cols", K * plan.nb * L, x.dtype)
+    out_buf = _scratch("out", Og * plan.nb * L, x.dtype) if plan.nb > 1 else None
     for n0, nb in plan.chunks():
         for g in range(plan.G):
             cols = plan.cols(x, n0, nb, g, cols_buf)
@@ -273,12 +304,13 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
         return gx
     gy3 = gy.reshape(N, O, L)
     w2 = w.reshape(O, K)
-    gy_buf = np.empty(Og * plan.nb * L, dtype) if plan.nb > 1 else None
+    gy_buf = _scratch("gy", Og * plan.nb * L, dtype) if plan.nb > 1 else None
     if plan.pointwise:
         gx3 = gx.reshape(N, C, L)
-        out_buf = np.empty(Cg * plan.nb * L, dtype) if plan.nb > 1 else None
+        out_buf = _scratch("out", Cg * plan.nb * L, dtype) if plan.nb > 1 else None
     else:
-        gcols_buf = np.empty(K * plan.nb * L, dtype)
+        gcols_buf = None if plan.pointwise and plan.nb == 1 else \
+        _scratch("cols", K * plan.nb * L, dtype)
     for n0, nb in plan.chunks():
         for g in range(plan.G):
             gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)
@@ -311,8 +343,9 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
     if N == 0 or L == 0 or gw.size == 0:
         return gw.reshape(w_shape)
     gy3 = gy.reshape(N, O, L)
-    cols_buf = None if (plan.pointwise and plan.nb == 1) else np.empty(K * plan.nb * L, dtype)
-    gy_buf = np.empty(Og * plan.nb * L, dtype) if plan.nb > 1 else None
+    cols_buf = None if plan.pointwise and plan.nb == 1 else \
+        _scratch("cols", K * plan.nb * L, dtype)
+    gy_buf = _scratch("gy", Og * plan.nb * L, dtype) if plan.nb > 1 else None
     partial = np.empty((Og, K), dtype) if plan.N > plan.nb else None
     first = True
     for n0, nb in plan.chunks():

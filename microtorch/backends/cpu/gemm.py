@@ -442,9 +442,10 @@ def _gemm_rows_axpy(a, b, c, chunk):
 def _dot_task(a, bt, c, i_lo, i_hi, j_lo, j_hi):
     """c[i, j] = dot(a[i, :], bt[j, :]) for i in [i_lo, i_hi), j in [j_lo, j_hi)."""
     k = a.shape[1]
+    zero = np.zeros(1, dtype=c.dtype)[0]  # a literal 0.0 would make the sum float64
     for j in range(j_lo, j_hi):
         for i in range(i_lo, i_hi):
-            s = c[i, j] * 0  # a zero of c's dtype (a literal 0.0 would be float64)
+            s = zero
             for p in range(k):
                 s += a[i, p] * bt[j, p]
             c[i, j] = s

@@ -163,7 +163,9 @@ def matmul(a, b):
     a = _core.broadcast_to(a, batch + (m, k))
     b = _core.broadcast_to(b, batch + (k, n))
     ast, bst, cst = (_core.elem_strides(t)[:-2] for t in (a, b, out))
-    bshape, (ast, bst, cst) = _core.collapse(batch, [ast, bst, cst]) if batch else ((), [(), (), ()])
+    bshape = ()
+    if batch:
+        bshape, (ast, bst, cst) = _core.collapse(batch, [ast, bst, cst])
     if len(bshape) > 2:                      # batch dims that do not collapse: copy operands
         a, b = contiguous(a), contiguous(b)
         nb = math.prod(batch)

@@ -230,7 +230,8 @@ def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
     y = _core.empty((n, c, oh, ow), x.dtype)
     if y.size:
         geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
-        _core.launch_1d(_AVG[np.dtype(x.dtype)][0], y.size, _planes(x), geom, bool(count_include_pad),
+        _core.launch_1d(_AVG[np.dtype(x.dtype)][0], y.size, _planes(x), geom,
+                        bool(count_include_pad),
                         _core.scalar(0, x.dtype), _core.reshape(y, (n * c, oh, ow)))
     return y
 
