@@ -27,6 +27,9 @@ def linear(input, weight, bias=None):
                            f"{_c(input.dtype)} and {_c(weight.dtype)}")
     if input.ndim == 2 and bias is not None:
         return _ops.Addmm.apply(bias, input, weight.t())
+    if bias is not None:  # as PyTorch: addmm on the flattened batch, viewed back (ViewBackward0)
+        out = _ops.Addmm.apply(bias, input.reshape(-1, input.shape[-1]), weight.t())
+        return out.view(input.shape[:-1] + (weight.shape[0],))
     out = input.matmul(weight.t())
     return out + bias if bias is not None else out
 

@@ -27,7 +27,9 @@ LINEAR = [((4, 3), (5, 3), True), ((4, 3), (5, 3), False), ((2, 4, 3), (5, 3), T
 @pytest.mark.parametrize("xs, ws, bias", LINEAR)
 def test_linear_parity(xs, ws, bias):
     arrays = [rand(*xs), rand(*ws, seed=1)] + ([rand(ws[0], seed=2)] if bias else [])
-    compare(torch, lambda L, *t: L.nn.functional.linear(*t), *arrays)
+    # without bias torch's matmul records UnsafeViewBackward0/SqueezeBackward4 (core's matmul)
+    compare(torch, lambda L, *t: L.nn.functional.linear(*t), *arrays,
+            check_name=bias or len(xs) == 2)
 
 
 @pytest.mark.parametrize("xs, ws, bias", LINEAR)
