@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-THREADS = 2
+THREADS = 2  # default; --threads N to change
 SHAPES = [  # (M, K, N): C (M, N) = A (M, K) @ B (K, N)
     (256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
     (4096, 27, 64), (256, 576, 1024), (4096, 1152, 128),          # im2col convolutions
@@ -26,7 +26,7 @@ SHAPES = [  # (M, K, N): C (M, N) = A (M, K) @ B (K, N)
 LIBS = ("microtorch", "numpy", "torch")
 
 
-def _worker(lib, shapes, samples, sample_s):
+def _worker(lib, shapes, samples, sample_s, threads):
     """Time ``lib`` on every shape; print one JSON dict {"M,K,N": seconds per call}."""
     import numpy as np
 
@@ -42,7 +42,7 @@ def _worker(lib, shapes, samples, sample_s):
             np.matmul(a, b, out=out)
     else:
         import torch
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(threads)
 
         def mm(a, b, out):
             torch.mm(a, b, out=out)
@@ -71,9 +71,10 @@ def _worker(lib, shapes, samples, sample_s):
 
 
 def _run_worker(lib, args):
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(THREADS),
-               OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib,
+    t = str(args.threads)
+    env = dict(os.environ, NUMBA_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t,
+               MKL_NUM_THREADS=t)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--threads", t,
            "--samples", str(args.samples), "--sample-s", str(args.sample_s)]
     if args.shapes:
         cmd += ["--shapes", args.shapes]
@@ -87,6 +88,7 @@ def _run_worker(lib, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", choices=LIBS, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=THREADS, help="threads per library")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per library")
     parser.add_argument("--samples", type=int, default=5, help="timed samples per shape per round")
     parser.add_argument("--sample-s", type=float, default=0.04, help="seconds per timed sample")
@@ -97,7 +99,7 @@ def main():
     if args.shapes:
         shapes = [tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")]
     if args.worker:
-        _worker(args.worker, shapes, args.samples, args.sample_s)
+        _worker(args.worker, shapes, args.samples, args.sample_s, args.threads)
         return
 
     libs = [lib for lib in args.libs.split(",") if lib]
@@ -113,7 +115,7 @@ def main():
         ts = [r[key] for r in runs.get(lib, []) if key in r]
         return 2.0 * m * k * n / statistics.median(ts) / 1e9 if ts else float("nan")
 
-    print(f"float32 GEMM, GFLOP/s, {THREADS} threads, median of {args.rounds} rounds x "
+    print(f"float32 GEMM, GFLOP/s, {args.threads} threads, median of {args.rounds} rounds x "
           f"{args.samples} samples\n")
     print("| M, K, N | microtorch | NumPy | torch | mt / NumPy | mt / torch |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -31,6 +31,9 @@ def _size_arg(size):
 
 def _finish(t, requires_grad):
     if requires_grad:
+        if not t.dtype.is_floating_point:  # (the factories word it as PyTorch's do)
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
         t.requires_grad = True
     return t
 

@@ -103,8 +103,8 @@ def result_type(*operands):
         d = levels[lvl]
         if d is None:
             continue
-        if result is None:
-            result = d
+        if result is None:  # only scalars: Python's types, whatever a wrapped number holds
+            result = d if lvl == 1 else {0: bool_, 1: int64, 2: float32}[d.category]
         elif d.category > result.category:
             result = d if lvl == 1 else {1: int64, 2: float32}[d.category]
     return result

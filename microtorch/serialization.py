@@ -337,6 +337,15 @@ def _rebuild_tensor_for_pickle(array, requires_grad, device=None):
     return t
 
 
+def _rebuild_parameter_for_pickle(array, requires_grad):
+    """Rebuild an ``nn.Parameter`` pickled by ``Parameter.__reduce_ex__``."""
+    data = Tensor._make(np.ascontiguousarray(array), CPU)
+    parameter = _parameter_class()
+    if parameter is None:
+        return data.requires_grad_(bool(requires_grad))
+    return parameter(data, requires_grad=bool(requires_grad))
+
+
 # ===========================================================================================
 # Loading
 # ===========================================================================================
@@ -406,9 +415,8 @@ def _restore_location_fn(map_location):
     return restore
 
 
-def _check_ints(name, values, allow_negative=False):
-    if not isinstance(values, tuple) or not all(
-            type(v) is int and (allow_negative or v >= 0) for v in values):
+def _check_ints(name, values):
+    if not isinstance(values, tuple) or not all(type(v) is int and v >= 0 for v in values):
         raise pickle.UnpicklingError(f"_rebuild_tensor_v2: bad {name} {values!r}")
 
 
@@ -685,19 +693,32 @@ class _ZipReader:
             raise RuntimeError(f"PytorchStreamReader failed locating file {name}: file not found")
         return self.zip.getinfo(full)
 
-    def read(self, name, out=None):
+    def read(self, name):
+        """The bytes of record ``name``."""
+        return self._guarded(name, lambda info: self.zip.read(info))
+
+    def read_array(self, name, dtype, numel):
+        """Record ``name`` read into a new array of ``numel`` elements of ``dtype`` (its size
+        is checked before anything is allocated)."""
+        nbytes = numel * dtype.itemsize
         info = self.info(name)
-        try:
-            if out is None:
-                return self.zip.read(info)
-            view = memoryview(out).cast("B")
-            if info.file_size != view.nbytes:
-                raise RuntimeError(f"PytorchStreamReader failed reading file {name}: expected "
-                                   f"{view.nbytes} bytes, the record holds {info.file_size}")
+        if info.file_size != nbytes:
+            raise RuntimeError(f"PytorchStreamReader failed reading file {name}: expected "
+                               f"{nbytes} bytes, the record holds {info.file_size}")
+        out = np.empty(numel, dtype=dtype)
+
+        def fill(info):
             with self.zip.open(info) as r:
-                if r.readinto(view) != view.nbytes:
+                if r.readinto(memoryview(out).cast("B")) != nbytes:
                     raise EOFError("record shorter than its header says")
             return out
+
+        return self._guarded(name, fill)
+
+    def _guarded(self, name, fn):
+        info = self.info(name)
+        try:
+            return fn(info)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error) as e:
             raise RuntimeError(f"PytorchStreamReader failed reading file {name}: {e}. "
                                f"{_TORCH_ZIP_MESSAGE}") from e
@@ -777,7 +798,7 @@ def _load_zip(reader, restore, weights_only):
         if key in storages:
             return storages[key]
         dt = storage_type.np.newbyteorder("=")
-        array = reader.read(f"data/{key}", out=np.empty(numel, dtype=dt))
+        array = reader.read_array(f"data/{key}", dt, numel)
         if byteorder != sys.byteorder and dt.itemsize > 1:
             array.byteswap(inplace=True)
         if storage_type.name == "BFloat16Storage":

@@ -134,6 +134,9 @@ def test_parameter_roundtrip(tmp_path):
     out = microtorch.load(tmp_path / "p.pt")["p"]
     assert isinstance(out, Parameter) and out.requires_grad
     assert_same(out, np.ones((2, 3), np.float32))
+    for clone in (pickle.loads(pickle.dumps(p)), copy.deepcopy(p)):  # plain pickling too
+        assert isinstance(clone, Parameter) and clone.requires_grad
+        assert_same(clone, np.ones((2, 3), np.float32))
 
 
 def test_records_are_aligned_like_torch(tmp_path):
@@ -266,7 +269,8 @@ def test_torch_to_torch_sanity(tmp_path):
 
 def test_torch_half_precision_is_upcast_with_warning(tmp_path):
     torch = pytest.importorskip("torch")
-    h, bf = torch.tensor([1.5, -2.0], dtype=torch.float16), torch.tensor([3.0], dtype=torch.bfloat16)
+    h = torch.tensor([1.5, -2.0], dtype=torch.float16)
+    bf = torch.tensor([3.0], dtype=torch.bfloat16)
     torch.save({"h": h, "bf": bf, "i8": torch.tensor([-3], dtype=torch.int8)}, tmp_path / "h.pt")
     with pytest.warns(UserWarning, match="no BFloat16Storage, CharStorage, HalfStorage dtype"):
         out = microtorch.load(tmp_path / "h.pt")
@@ -279,8 +283,8 @@ def test_torch_half_precision_is_upcast_with_warning(tmp_path):
 def test_malicious_global_is_refused_and_not_run(tmp_path):
     marker = tmp_path / "pwned"
     pkl = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
-    with pytest.raises(pickle.UnpicklingError,
-                       match=r"(?s)Weights only load failed.*Unsupported global: GLOBAL os\.system"):
+    with pytest.raises(pickle.UnpicklingError, match=r"(?s)Weights only load failed.*"
+                       r"Unsupported global: GLOBAL os\.system"):
         microtorch.load(checkpoint_from_pickle(pkl))
     assert not marker.exists()
 
@@ -325,6 +329,15 @@ def test_out_of_bounds_view_is_refused():
            b"FloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x02tQK\x00K\x64\x85K\x01\x85"
            b"\x89ccollections\nOrderedDict\n)RtR.")
     with pytest.raises(RuntimeError, match="out of bounds for storage of 2 elements"):
+        microtorch.load(checkpoint_from_pickle(pkl, [("0", b"\x00" * 8)]))
+
+
+def test_storage_size_is_checked_before_allocating():
+    pkl = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\n"
+           b"FloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpu\x8a\x06\x00\x00\x00\x00\x00\x01"
+           b"tQK\x00K\x01\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtR.")
+    with pytest.raises(RuntimeError, match="failed reading file data/0: expected 4398046511104 "
+                       "bytes, the record holds 8"):
         microtorch.load(checkpoint_from_pickle(pkl, [("0", b"\x00" * 8)]))
 
 
@@ -427,3 +440,51 @@ def test_unknown_location_and_bad_map_location(tmp_path):
         microtorch.load(tmp_path / "u.pt", map_location="mps")
     with pytest.raises(TypeError, match="map_location"):
         microtorch.load(tmp_path / "u.pt", map_location=3)
+
+
+CUDA_SCRIPT = """
+import io, sys
+import numpy as np
+import microtorch.backends.cuda as backend
+backend.allow_simulator(True)
+import microtorch as mt
+x = mt.arange(6.0).reshape(2, 3).cuda()
+f = io.BytesIO()
+mt.save({"x": x, "t": x.t(), "w": mt.ones(2, device="cuda", requires_grad=True)}, f)
+assert b"cuda:0" in f.getvalue()
+f.seek(0)
+out = mt.load(f)
+assert out["t"].device == mt.device("cuda", 0) and out["w"].requires_grad
+np.testing.assert_array_equal(out["t"].cpu().numpy(), np.arange(6.0).reshape(2, 3).T)
+f.seek(0)
+assert mt.load(f, map_location="cpu")["x"].device == mt.device("cpu")
+f.seek(0)
+assert mt.load(f, map_location=lambda s, loc: s.cuda())["x"].device.type == "cuda"
+g = io.BytesIO()
+mt.save({"y": mt.ones(2)}, g)
+g.seek(0)
+assert mt.load(g, map_location="cuda:0")["y"].device.type == "cuda"
+g.seek(0)
+try:
+    mt.load(g, map_location="cuda:7")
+    sys.exit("no error for a missing GPU index")
+except RuntimeError as e:
+    assert "Attempting to deserialize object on CUDA device 7" in str(e)
+print("ok")
+"""
+
+
+def test_cuda_tensors_under_simulator():
+    """Saving from and loading onto CUDA, in a subprocess running numba's CUDA simulator (the
+    simulator is process-wide, so it cannot be switched on inside this test process)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("numba_cuda") is None:
+        pytest.skip("numba-cuda is not installed")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", CUDA_SCRIPT], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]

@@ -146,6 +146,8 @@ class Function:
     """
 
     node_name = None
+    non_differentiable = ()  # positions of tensor args that never get a gradient (an index, a
+    # condition): left out of next_functions, as in PyTorch
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -185,12 +187,13 @@ class Function:
             ctx.needs_input_grad = (False,) * len(args)
             with no_grad():
                 return cls.forward(ctx, *args, **kwargs)
-        ctx.next_functions = tuple(
-            (_edge(a), a._output_nr) if isinstance(a, Tensor) and a.requires_grad
-            else (None, 0) for a in args if isinstance(a, Tensor))
+        ctx._tensor_args = tuple(i for i, a in enumerate(args)
+                                 if isinstance(a, Tensor) and i not in cls.non_differentiable)
+        inputs = [args[i] for i in ctx._tensor_args]
+        ctx.next_functions = tuple((_edge(a), a._output_nr) if a.requires_grad else (None, 0)
+                                   for a in inputs)
         ctx._num_args = len(args)
-        ctx._tensor_args = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-        ctx._input_meta = tuple(a.shape for a in args if isinstance(a, Tensor))
+        ctx._input_meta = tuple(a.shape for a in inputs)
         non_diff = getattr(ctx, "_non_diff", ())
         outputs = out if isinstance(out, tuple) else (out,)
         ctx._output_meta = tuple((o.shape, o.dtype, o.device) for o in outputs)

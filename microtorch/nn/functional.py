@@ -123,24 +123,20 @@ def _pool_args(kernel_size, stride, padding):
     return kernel, stride, padding
 
 
-def _as_4d(input, name):
-    if input.ndim == 3:
-        return input.unsqueeze(0), True
-    if input.ndim != 4:
+def _check_3d_4d(input, name):
+    if input.ndim not in (3, 4):
         raise RuntimeError(f"{name}: Expected 3D or 4D (batch mode) tensor for input, but got: "
                            f"{list(input.shape)}")
-    return input, False
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max over windows of ``kernel_size`` (padding counts as -inf)."""
-    x, unbatched = _as_4d(input, "max_pool2d")
-    kernel, stride, padding = _pool_args(kernel_size, stride, padding)
-    out = _ops.MaxPool2d.apply(x, kernel, stride, padding, _pair(dilation), ceil_mode)
+    _check_3d_4d(input, "max_pool2d")
     if return_indices:
         raise NotImplementedError("max_pool2d(return_indices=True) is not implemented")
-    return out.squeeze(0) if unbatched else out
+    kernel, stride, padding = _pool_args(kernel_size, stride, padding)
+    return _ops.MaxPool2d.apply(input, kernel, stride, padding, _pair(dilation), ceil_mode)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -148,23 +144,20 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """Mean over windows of ``kernel_size``."""
     if divisor_override is not None:
         raise NotImplementedError("avg_pool2d(divisor_override=...) is not implemented")
-    x, unbatched = _as_4d(input, "avg_pool2d")
+    _check_3d_4d(input, "avg_pool2d")
     kernel, stride, padding = _pool_args(kernel_size, stride, padding)
-    out = _ops.AvgPool2d.apply(x, kernel, stride, padding, ceil_mode, count_include_pad)
-    return out.squeeze(0) if unbatched else out
+    return _ops.AvgPool2d.apply(input, kernel, stride, padding, ceil_mode, count_include_pad)
 
 
 def adaptive_avg_pool2d(input, output_size):
     """Mean over an ``output_size`` grid of bins covering the input (1x1 is a global mean)."""
-    x, unbatched = _as_4d(input, "adaptive_avg_pool2d")
+    _check_3d_4d(input, "adaptive_avg_pool2d")
     oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-    oh = x.shape[2] if oh is None else oh
-    ow = x.shape[3] if ow is None else ow
+    oh = input.shape[-2] if oh is None else oh
+    ow = input.shape[-1] if ow is None else ow
     if (oh, ow) == (1, 1):
-        out = x.mean((-2, -1), keepdim=True)
-    else:
-        out = _ops.AdaptiveAvgPool2d.apply(x, (oh, ow))
-    return out.squeeze(0) if unbatched else out
+        return input.mean((-2, -1), keepdim=True)
+    return _ops.AdaptiveAvgPool2d.apply(input, (oh, ow))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -287,7 +280,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     (N, C) or (N, C, d1, ...)."""
     if input.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
         c = input.shape[1]
-        x = input.transpose(1, -1).reshape(-1, c)
+        x = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)  # class dim last
         loss = nll_loss(x, target.reshape(-1), weight, ignore_index=ignore_index,
                         reduction=reduction)
         if reduction == "none":

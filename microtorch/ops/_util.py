@@ -87,8 +87,9 @@ def normalize_dim(dim, ndim):
 
 
 def normalize_dims(dim, ndim):
-    """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative dims."""
-    if dim is None:
+    """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative dims; None and
+    ``()`` mean every dim, as in PyTorch."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)

@@ -26,6 +26,17 @@ def _binary_forward(ctx, op, a, b, dtype=None):
     return Tensor._make(be.binary(op, x, y), a.device)
 
 
+def _check_sub(a, b):
+    """PyTorch refuses ``-`` on bool operands (it means xor or not)."""
+    if a.dtype is _dtype.bool_ and b.dtype is _dtype.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if a.dtype is _dtype.bool_ or b.dtype is _dtype.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
 def _unary(op, x):
     return Tensor._make(x._backend.unary(op, x._data), x.device)
 
@@ -52,6 +63,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        _check_sub(a, b)
         return _binary_forward(ctx, "sub", a, b)
 
     @staticmethod
@@ -67,7 +79,9 @@ class Rsub(Function):
 
     @staticmethod
     def forward(ctx, a, c):
-        return _binary_forward(ctx, "sub", wrap(c, a), a)
+        c = wrap(c, a)
+        _check_sub(c, a)
+        return _binary_forward(ctx, "sub", c, a)
 
     @staticmethod
     def backward(ctx, g):
@@ -122,6 +136,8 @@ class PowScalar(Function):
 
     @staticmethod
     def forward(ctx, a, c):
+        if not a.dtype.is_floating_point and isinstance(c, int) and c < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(a)
         ctx.c = c
         return _binary_forward(ctx, "pow", a, wrap(c, a))
@@ -208,6 +224,7 @@ class Where(Function):
     """out = cond ? a : b;  da = cond ? g : 0,  db = cond ? 0 : g"""
 
     node_name = "WhereBackward0"
+    non_differentiable = (0,)
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -474,6 +491,9 @@ def clamp(input, min=None, max=None):
         if max is not None:
             out = minimum(out, max if isinstance(max, Tensor) else wrap(max, input))
         return out
+    dtype = _dtype.result_type(input, *(b for b in (min, max) if b is not None))
+    if dtype is not input.dtype:  # an integer tensor clamped to float bounds becomes float
+        input = input.to(dtype)
     return Clamp.apply(input, min, max)
 
 
@@ -513,9 +533,23 @@ def logical(op, a, b):
     return Tensor._make(a._backend.binary(_LOGICAL[op], a._data, b._data), a.device)
 
 
+class Sign(Function):
+    """out = -1, 0 or 1 by the sign of x;  dx = 0 (sign is flat almost everywhere)"""
+
+    node_name = "SignBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        return _unary("sign", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
 def sign(x):
-    """-1, 0 or 1 by the sign of each element (no gradient flows through it)."""
-    return Tensor._make(x._backend.unary("sign", x._data), x.device)
+    """-1, 0 or 1 by the sign of each element (its gradient is zero)."""
+    return Sign.apply(x)
 
 
 def float_input(x):

@@ -62,10 +62,11 @@ def normalize_index(x, index):
         elif isinstance(i, np.ndarray):
             kind = "index"
             if i.dtype == np.bool_:
-                shape = x.shape[dim:dim + i.ndim]
-                if i.shape != shape:
-                    raise IndexError(f"The shape of the mask {list(i.shape)} at index {dim} does "
-                                     f"not match the shape of the indexed tensor {list(shape)}")
+                for j, (m, s) in enumerate(zip(i.shape, x.shape[dim:])):
+                    if m != s:
+                        raise IndexError(f"The shape of the mask {list(i.shape)} at index {j} "
+                                         "does not match the shape of the indexed tensor "
+                                         f"{list(x.shape)} at index {dim + j}")
                 dim += max(i.ndim, 1)
             elif i.dtype.kind in "iu":
                 size = x.shape[dim]
@@ -79,7 +80,8 @@ def normalize_index(x, index):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(i)
         else:
-            raise TypeError(f"invalid index of type {type(i).__name__}")
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             f"byte Variables are valid indices (got {type(i).__name__})")
     return tuple(out), kind
 
 
@@ -275,10 +277,17 @@ class Split(Function):
         return cat(grads, ctx.dim), None, None
 
 
+class SplitWithSizes(Split):
+    """outs = views of x's pieces of the given sizes along dim"""
+
+    node_name = "SplitWithSizesBackward0"
+
+
 def split(x, split_size_or_sections, dim=0):
     """Split ``x`` into pieces of ``split_size`` (the last may be smaller) or of given sizes."""
     dim = normalize_dim(dim, x.ndim)
     n = x.shape[dim]
+    node = Split
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0 and n:
@@ -286,12 +295,13 @@ def split(x, split_size_or_sections, dim=0):
                                f"dimension size of {n}")
         sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
     else:
+        node = SplitWithSizes
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
                                f"(input tensor's size at dimension {dim}), but got "
                                f"split_sizes={sizes}")
-    return Split.apply(x, tuple(sizes), dim)
+    return node.apply(x, tuple(sizes), dim)
 
 
 def chunk(x, chunks, dim=0):
@@ -318,6 +328,7 @@ class Gather(Function):
     """out[i][j] = x[index[i][j]][j] (dim 0);  dx = zeros.scatter_add(dim, index, g)"""
 
     node_name = "GatherBackward0"
+    non_differentiable = (2,)
 
     @staticmethod
     def forward(ctx, x, dim, index):
@@ -344,6 +355,7 @@ class ScatterAdd(Function):
     """out = x with src added at index along dim;  dx = g,  dsrc = g.gather(dim, index)"""
 
     node_name = "ScatterAddBackward0"
+    non_differentiable = (2,)
 
     @staticmethod
     def forward(ctx, x, dim, index, src):

@@ -80,6 +80,21 @@ class Conv2d(Function):
         return gx, gw, gb, None, None, None, None
 
 
+def _batched(x):
+    """The contiguous data of a (C, H, W) or (N, C, H, W) tensor, as (N, C, H, W)."""
+    be = x._backend
+    d = be.contiguous(x._data)
+    return d if x.ndim == 4 else be.view(d, (1,) + x.shape)
+
+
+def _unbatched(data, like, shape=None):
+    """A tensor of the pooling kernel's 4-D result, dropping the batch dim of unbatched input
+    (``shape``: the input's shape, default ``like``'s)."""
+    if len(shape or like.shape) == 3:
+        data = like._backend.view(data, data.shape[1:])
+    return _t(data, like)
+
+
 class MaxPool2d(Function):
     """y = max over each window;  dx = g routed to each window's argmax"""
 
@@ -88,18 +103,17 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
         be = x._backend
-        y, argmax = be.max_pool2d(be.contiguous(x._data), kernel, stride, padding, dilation,
-                                  ceil_mode)
+        y, argmax = be.max_pool2d(_batched(x), kernel, stride, padding, dilation, ceil_mode)
         ctx.saved = (argmax, x.shape)
-        return _t(y, x)
+        return _unbatched(y, x)
 
     @staticmethod
     def backward(ctx, g):
         _no_double_backward("max_pool2d")
         argmax, shape = ctx.saved
         be = g._backend
-        return (_t(be.max_pool2d_backward(be.contiguous(g._data), argmax, shape), g),
-                None, None, None, None, None)
+        gx = be.max_pool2d_backward(_batched(g), argmax, (1,) * (4 - len(shape)) + shape)
+        return (_unbatched(gx, g, shape), None, None, None, None, None)
 
 
 class AvgPool2d(Function):
@@ -110,15 +124,17 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad):
         be = x._backend
-        ctx.args = (x.shape, kernel, stride, padding, ceil_mode, count_include_pad)
-        return _t(be.avg_pool2d(be.contiguous(x._data), kernel, stride, padding, ceil_mode,
-                                count_include_pad), x)
+        ctx.shape = x.shape
+        ctx.args = (kernel, stride, padding, ceil_mode, count_include_pad)
+        return _unbatched(be.avg_pool2d(_batched(x), *ctx.args), x)
 
     @staticmethod
     def backward(ctx, g):
         _no_double_backward("avg_pool2d")
         be = g._backend
-        return (_t(be.avg_pool2d_backward(be.contiguous(g._data), *ctx.args), g),) + (None,) * 5
+        shape = (1,) * (4 - len(ctx.shape)) + ctx.shape
+        gx = be.avg_pool2d_backward(_batched(g), shape, *ctx.args)
+        return (_unbatched(gx, g, ctx.shape),) + (None,) * 5
 
 
 class AdaptiveAvgPool2d(Function):
@@ -130,13 +146,15 @@ class AdaptiveAvgPool2d(Function):
     def forward(ctx, x, output_size):
         be = x._backend
         ctx.in_shape = x.shape
-        return _t(be.adaptive_avg_pool2d(be.contiguous(x._data), output_size), x)
+        return _unbatched(be.adaptive_avg_pool2d(_batched(x), output_size), x)
 
     @staticmethod
     def backward(ctx, g):
         _no_double_backward("adaptive_avg_pool2d")
         be = g._backend
-        return _t(be.adaptive_avg_pool2d_backward(be.contiguous(g._data), ctx.in_shape), g), None
+        shape = ctx.in_shape
+        gx = be.adaptive_avg_pool2d_backward(_batched(g), (1,) * (4 - len(shape)) + shape)
+        return _unbatched(gx, g, shape), None
 
 
 class BatchNorm(Function):

@@ -293,22 +293,29 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def _check_nonempty(input, name, dims):
-    if input.numel() == 0 and (not dims or any(input.shape[d] == 0 for d in dims)):
-        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == "
-                         "0. Specify the reduction dim with the 'dim' argument.")
+    """PyTorch's errors for a max/min-like reduction of an empty tensor (``dims`` empty: no dim
+    was given)."""
+    if input.numel():
+        return
+    if not dims:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           "== 0. Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if input.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
     dims = normalize_dims(dim if dim != () else None, input.ndim)
-    _check_nonempty(input, "amax", dims)
+    _check_nonempty(input, "amax", dims if dim != () else ())
     return Amax.apply(input, dims, keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
     dims = normalize_dims(dim if dim != () else None, input.ndim)
-    _check_nonempty(input, "amin", dims)
+    _check_nonempty(input, "amin", dims if dim != () else ())
     return Amin.apply(input, dims, keepdim)
 
 
@@ -324,8 +331,10 @@ def max(input, dim=None, keepdim=False):
         _check_nonempty(input, "max", ())
         return MaxAll.apply(input, tuple(range(input.ndim)), False)
     d = normalize_dim(dim, input.ndim)
-    _check_nonempty(input, "max", (d,) if input.ndim else ())
-    return return_types.max(*MaxDim.apply(input, d if input.ndim else 0, keepdim))
+    if input.ndim == 0:  # a 0-d tensor is its own max along dim 0 (or -1)
+        input, keepdim = input.reshape(1), False
+    _check_nonempty(input, "max", (d,))
+    return return_types.max(*MaxDim.apply(input, d, keepdim))
 
 
 def min(input, dim=None, keepdim=False):
@@ -340,14 +349,18 @@ def min(input, dim=None, keepdim=False):
         _check_nonempty(input, "min", ())
         return MinAll.apply(input, tuple(range(input.ndim)), False)
     d = normalize_dim(dim, input.ndim)
-    _check_nonempty(input, "min", (d,) if input.ndim else ())
-    return return_types.min(*MinDim.apply(input, d if input.ndim else 0, keepdim))
+    if input.ndim == 0:  # a 0-d tensor is its own min along dim 0 (or -1)
+        input, keepdim = input.reshape(1), False
+    _check_nonempty(input, "min", (d,))
+    return return_types.min(*MinDim.apply(input, d, keepdim))
 
 
 def _arg(op, input, dim, keepdim):
     if dim is None:
         flat = input.reshape(-1)
-        _check_nonempty(input, op, ())
+        if input.numel() == 0:
+            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() "
+                             "== 0.")
         return Tensor._make(flat._backend.arg_reduce(op, flat._data, 0, False), input.device)
     d = normalize_dim(dim, input.ndim)
     return Tensor._make(input._backend.arg_reduce(op, input._data, d, keepdim), input.device)

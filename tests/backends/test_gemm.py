@@ -212,3 +212,22 @@ def test_matmul_errors():
         G.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float64))
     with pytest.raises(TypeError):
         G.matmul(np.ones((2, 3), bool), np.ones((3, 2), bool))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("plan", [(7, 5, 1, 1), (7, 10, 2, 3), (64, 35, 3, 2), (13, 40, 1, 5)])
+def test_blocked_kernel_any_plan(plan, dtype):
+    """Every block split of the blocked path gives the same product (the planner only picks
+    among these by the thread count, so test the splits directly)."""
+    rng = np.random.default_rng(12)
+    m, k, n = 37, 50, 150
+    a, b = _rand(rng, (m, k), dtype), _rand(rng, (n, k), dtype).T
+    kc, mc, n_m, n_n = plan
+    n_m = -(-m // mc)
+    nr = G.NR_F32 if dtype == np.float32 else G.NR_F64
+    bp = np.empty((-(-n // nr), k * nr), dtype)
+    out = np.full((m, n), np.nan, dtype)
+    blocked = G._kernel("blocked", np.dtype(dtype))
+    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)
+    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 1)
+    _check(out, a, b)

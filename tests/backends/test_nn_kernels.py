@@ -5,12 +5,16 @@ adjoint identity <conv(x), gy> = <x, conv_grad_input(gy)>) run everywhere; compa
 ``torch.nn.functional`` run where PyTorch is installed.
 """
 
+import importlib
 import itertools
 
 import numpy as np
 import pytest
 
-from microtorch.backends.cpu import conv, norm, pool, softmax
+# The package re-exports functions named like these modules (cpu.softmax is the function):
+# fetch the modules themselves.
+conv, norm, pool, softmax = (importlib.import_module(f"microtorch.backends.cpu.{name}")
+                             for name in ("conv", "norm", "pool", "softmax"))
 
 RNG = np.random.default_rng(1234)
 

@@ -61,8 +61,7 @@ def pytest_collection_modifyitems(config, items):
         # the simulator's xoroshiro code overflows uint64 on purpose; numba warns about the
         # object-mode fallback of the simulated random-state initialisation
         item.add_marker(pytest.mark.filterwarnings("ignore::RuntimeWarning"))
-        item.add_marker(pytest.mark.filterwarnings("ignore:.*object mode:Warning"))
-        item.add_marker(pytest.mark.filterwarnings("ignore:.*reflected list:Warning"))
+        item.add_marker(pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaWarning"))
         item.add_marker(pytest.mark.filterwarnings("ignore::DeprecationWarning"))
 
 

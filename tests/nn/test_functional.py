@@ -55,6 +55,7 @@ CONV = [  # (input shape, weight shape, kwargs)
 
 
 @needs_torch
+@pytest.mark.filterwarnings("ignore:Using padding=.same.")
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("xs, ws, kw", CONV)
 def test_conv2d_parity(xs, ws, kw, bias):

@@ -173,7 +173,9 @@ INDEX = {
 
 @pytest.mark.parametrize("name", list(INDEX))
 def test_getitem(name):
-    check_parity(INDEX[name], rand(3, 4))
+    # torch records a[None, 0] as unsqueeze then select (SelectBackward0); microtorch records
+    # one node per indexing expression (SliceBackward0)
+    check_parity(INDEX[name], rand(3, 4), check_names=name != "none")
 
 
 def test_setitem():
@@ -204,7 +206,10 @@ def test_join(name):
                                    ((4,), (4, 2)), ((2, 3, 4), (2, 4, 5)),
                                    ((2, 1, 3, 4), (3, 4, 2)), ((2, 3, 4), (4,))])
 def test_matmul(sa, sb):
-    check_parity(lambda L, a, b: a @ b, rand(*sa), rand(*sb, seed=1))
+    # torch's composite matmul names its batched and vector-matrix results after its internal
+    # reshapes (UnsafeViewBackward0, SqueezeBackward4); only mm, dot and mv are compared by name
+    check_parity(lambda L, a, b: a @ b, rand(*sa), rand(*sb, seed=1),
+                 check_names=(len(sa), len(sb)) in ((2, 2), (1, 1), (2, 1)))
 
 
 def test_mm_bmm_dot():
@@ -231,6 +236,37 @@ def test_inplace_on_non_leaf(name):
     check_parity(fn, pos(2, 3), pos(3, seed=1))
 
 
+EDGE_CASES = {
+    "max_of_0d": lambda L, a: tuple(a.sum().max(0)),
+    "min_of_0d_keepdim": lambda L, a: tuple(a.sum().min(-1, keepdim=True)),
+    "sum_empty_dims": lambda L, a: a.sum(()),
+    "mean_empty_dims": lambda L, a: a.mean(()),
+    "where_two_scalars": lambda L, a: L.where(a > 0, 1.0, 0.0),
+    "where_scalar_other": lambda L, a: L.where(a > 0, a, 0.0),
+    "clamp_int_float_bounds": lambda L, a: (a > 0).long().clamp(0.5, 2.5),
+    "int_pow_negative": lambda L, a: (a > 0).long() ** -1,
+    "int_pow": lambda L, a: (a > 0).long() ** 2,
+    "bool_sum": lambda L, a: (a > 0).sum(),
+    "bool_times_float": lambda L, a: (a > 0) * 2.5,
+    "bool_plus_bool": lambda L, a: (a > 0) + (a > 1),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_CASES))
+def test_edge_cases(name):
+    def outcome(lib):
+        try:
+            x = np.round(rand(2, 3) * 4) / 4  # exact sums in any order
+            out = EDGE_CASES[name](lib, lib.tensor(x, requires_grad=True))
+        except RuntimeError as e:
+            return "RuntimeError", str(e)
+        outs = out if isinstance(out, tuple) else (out,)
+        return [(str(o.dtype), tuple(o.shape), str(o.tolist()),
+                 type(o.grad_fn).__name__ if o.grad_fn is not None else None) for o in outs]
+
+    assert outcome(mt) == outcome(torch)
+
+
 # ---- graph structure ---------------------------------------------------------------------------
 
 def _structure(node, depth=3):
@@ -252,7 +288,7 @@ def _structure(node, depth=3):
     lambda L, a, b: (a[0] * b.exp()).sigmoid().tanh(),
     lambda L, a, b: a.reshape(-1).sqrt().unsqueeze(0).expand(2, 4).sum(1),
     lambda L, a, b: L.where(a > b, a, 0.5 * b).permute(1, 0),
-    lambda L, a, b: (a.t() + 1).view(-1) * 2,
+    lambda L, a, b: (a.t() + 1).reshape(-1) * 2,
     lambda L, a, b: a.max(0).values - b.min(),
 ], ids=["blitz", "sum", "mean", "max", "var", "chain", "expand", "where", "view", "maxdim"])
 def test_next_functions(fn):
@@ -345,6 +381,7 @@ def _operand(lib, kind, dtype):
     return lib.tensor(1, dtype=getattr(lib, dtype))  # 0-d
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # 0 / 0
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("other", SCALARS + [f"0d-{d}" for d in DTYPES]
                          + [f"t-{d}" for d in DTYPES])
@@ -362,7 +399,7 @@ def test_promotion(dtype, other, op):
               "div": lambda x, y: x / y, "lt": lambda x, y: x < y}[op]
         try:
             out = fn(a, b)
-            results.append((str(out.dtype), out.tolist()))
+            results.append((str(out.dtype), str(out.tolist())))  # str: nan == nan
         except RuntimeError:
             results.append("RuntimeError")
     assert results[0] == results[1]
@@ -371,9 +408,17 @@ def test_promotion(dtype, other, op):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("scalar", SCALARS)
 def test_promotion_reflected_and_zero_dim(dtype, scalar):
+    def outcome(make, lib):
+        try:
+            return str(make(lib).dtype)
+        except RuntimeError:
+            return "RuntimeError"
+
     for make in (lambda L: scalar - L.tensor(1, dtype=getattr(L, dtype)),
-                 lambda L: scalar * L.tensor([1, 1], dtype=getattr(L, dtype))):
-        assert str(make(mt).dtype) == str(make(torch).dtype)
+                 lambda L: scalar * L.tensor([1, 1], dtype=getattr(L, dtype)),
+                 lambda L: L.tensor(1, dtype=getattr(L, dtype)) + scalar,
+                 lambda L: scalar / L.tensor(2, dtype=getattr(L, dtype))):
+        assert outcome(make, mt) == outcome(make, torch)
 
 
 def test_dtype_inference():
@@ -419,7 +464,7 @@ ERRORS = [
     lambda L: L.ones(2).squeeze(1),
     lambda L: L.ones(3, dtype=L.int64).mean(),
     lambda L: L.ones(2, 3).gather(1, L.tensor([[0, 5], [0, 0]])),
-    lambda L: L.ones(2, 3).split([1, 1]),
+    lambda L: L.ones(2, 3).split([1, 2]),
     lambda L: L.ones(2, 3)[L.tensor([True, False, True])],
     lambda L: L.tensor([1.0, 2.0]).max(dim=1),
     lambda L: L.zeros(0).max(),

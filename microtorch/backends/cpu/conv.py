@@ -13,11 +13,13 @@ For one group ``g`` of a chunk of ``nb`` images, with ``K = Cg*kh*kw`` and ``L =
     grad input    gcols (K, nb*L)  = W_g^T (K, Og)     @ GY_g   (Og, nb*L);   gx = col2im(gcols)
     grad weight   gW_g  (Og, K)   += GY_g (Og, nb*L)   @ cols^T (nb*L, K)
 
-Several images share one GEMM so that small feature maps (ResNet's last stage works on 2x2
-maps) still give the GEMM a wide right-hand side; ``Y_g`` / ``GY_g`` are moved between that
-``(Og, nb*L)`` layout and NCHW by two small copy kernels, skipped when ``nb == 1`` (an image's
-``(Og, L)`` block of NCHW is already contiguous). A 1x1, stride-1, unpadded convolution needs no
-im2col at all: ``x[n]`` viewed as ``(C, H*W)`` is its own ``cols``.
+When an image has fewer than ``_DIRECT_L`` output pixels, several images share one GEMM so
+that small feature maps (ResNet's last stage works on 2x2 maps) still give the GEMM a wide
+right-hand side; ``Y_g`` / ``GY_g`` are then moved between that ``(Og, nb*L)`` layout and NCHW
+by two small copy kernels. With one image per GEMM (``nb == 1``) no copy is needed: an image's
+``(Og, L)`` block of NCHW is contiguous. A 1x1, stride-1, unpadded convolution needs no im2col
+either: ``x[n]`` viewed as ``(C, H*W)`` is its own ``cols``. The im2col buffer is a per-thread
+scratch array reused between calls (see :func:`_scratch`).
 
 The caller (``microtorch/ops``) validates shapes and adds the bias. Matrix products go through
 :func:`microtorch.backends.cpu.gemm.gemm` only, never NumPy's BLAS (its thread pool fights

@@ -17,8 +17,12 @@ Two memory layouts reach the kernels:
   transposed or sliced views, negative strides. The wrapper collapses the result's dimensions
   (dropping size-1 axes and merging axes that are contiguous for *every* operand) to at most four
   and passes, per operand, a 1-D view of the memory it spans plus ``(offset, s0, s1, s2, s3)`` in
-  elements. The kernel loops over the first three dimensions and picks one of four inner loops:
-  all unit strides, a scalar right or left operand (stride 0, hoisted out of the loop), or general.
+  elements. The kernel loops over the first three dimensions and hands each innermost row to a
+  row kernel with four loops: all unit strides, a scalar right or left operand (stride 0, hoisted
+  out of the loop), or general strides.
+* **tensor-scalar** -- a contiguous array with a one-element operand (``x * 0.5`` after the ops
+  layer made 0.5 a 0-d array): the scalar is passed as a NumPy scalar to a flat kernel, which
+  skips the Python-side geometry work (a few µs per call on small arrays).
 
 The strided kernels always get their input buffers as *read-only* 1-D C arrays, so a read-only
 ``np.broadcast_to`` view and an ordinary array share one compiled specialization there.
@@ -356,9 +360,32 @@ def _arith_scalar_left(code, x, b, out):
 
 @jit(error_model="numpy")
 def _arith_row(code, a, ao, sa, b, bo, sb, out, oo, so, n):
-    """out[oo + m*so] = op(a[ao + m*sa], b[bo + m*sb]) for m < n (general strides)."""
-    for m in range(n):
-        out[oo + m * so] = _arith(code, a[ao + m * sa], b[bo + m * sb])
+    """out[oo + m*so] = op(a[ao + m*sa], b[bo + m*sb]) for m < n.
+
+    Unit strides and a scalar (stride-0) operand get their own loops over slices, which LLVM
+    vectorises; other strides take the general loop.
+    """
+    if so == 1 and sa == 1 and sb == 1:
+        ar = a[ao:ao + n]
+        br = b[bo:bo + n]
+        orow = out[oo:oo + n]
+        for m in range(n):
+            orow[m] = _arith(code, ar[m], br[m])
+    elif so == 1 and sa == 1 and sb == 0:
+        ar = a[ao:ao + n]
+        orow = out[oo:oo + n]
+        y = b[bo]
+        for m in range(n):
+            orow[m] = _arith(code, ar[m], y)
+    elif so == 1 and sa == 0 and sb == 1:
+        br = b[bo:bo + n]
+        orow = out[oo:oo + n]
+        x = a[ao]
+        for m in range(n):
+            orow[m] = _arith(code, x, br[m])
+    else:
+        for m in range(n):
+            out[oo + m * so] = _arith(code, a[ao + m * sa], b[bo + m * sb])
 
 
 @jit(error_model="numpy")
@@ -368,31 +395,30 @@ def _arith_strided(code, a, b, out, shape, sa, sb, so):
     ``shape`` = (n0, n1, n2, n3); ``sa``, ``sb``, ``so`` = (offset, s0, s1, s2, s3) in elements
     (strides may be 0 or negative); element (i, j, k, l) of operand a is
     ``a[sa[0] + i*sa[1] + j*sa[2] + k*sa[3] + l*sa[4]]``. The wrapper guarantees every such index
-    is inside the buffer. Each innermost row goes to a small row kernel (contiguous, scalar
-    right, scalar left, or general strides), whose single loop LLVM unswitches and vectorises.
+    is inside the buffer. Each innermost row goes to :func:`_arith_row`.
     """
     n0, n1, n2, n3 = shape
     for i in range(n0):
         for j in range(n1):
             for k in range(n2):
-                ao = sa[0] + i * sa[1] + j * sa[2] + k * sa[3]
-                bo = sb[0] + i * sb[1] + j * sb[2] + k * sb[3]
-                oo = so[0] + i * so[1] + j * so[2] + k * so[3]
-                if so[4] == 1 and sa[4] == 1 and sb[4] == 1:
-                    _arith_flat(code, a[ao:ao + n3], b[bo:bo + n3], out[oo:oo + n3])
-                elif so[4] == 1 and sa[4] == 1 and sb[4] == 0:
-                    _arith_scalar_right(code, a[ao:ao + n3], b[bo], out[oo:oo + n3])
-                elif so[4] == 1 and sa[4] == 0 and sb[4] == 1:
-                    _arith_scalar_left(code, a[ao], b[bo:bo + n3], out[oo:oo + n3])
-                else:
-                    _arith_row(code, a, ao, sa[4], b, bo, sb[4], out, oo, so[4], n3)
+                _arith_row(code,
+                           a, sa[0] + i * sa[1] + j * sa[2] + k * sa[3], sa[4],
+                           b, sb[0] + i * sb[1] + j * sb[2] + k * sb[3], sb[4],
+                           out, so[0] + i * so[1] + j * so[2] + k * so[3], so[4], n3)
 
 
 @jit
 def _compare_row(code, a, ao, sa, b, bo, sb, out, oo, so, n):
-    """out[oo + m*so] = a[ao + m*sa] <op> b[bo + m*sb] for m < n (general strides)."""
-    for m in range(n):
-        out[oo + m * so] = _compare(code, a[ao + m * sa], b[bo + m * sb])
+    """out[oo + m*so] = a[ao + m*sa] <op> b[bo + m*sb] for m < n (unit strides vectorised)."""
+    if so == 1 and sa == 1 and sb == 1:
+        ar = a[ao:ao + n]
+        br = b[bo:bo + n]
+        orow = out[oo:oo + n]
+        for m in range(n):
+            orow[m] = _compare(code, ar[m], br[m])
+    else:
+        for m in range(n):
+            out[oo + m * so] = _compare(code, a[ao + m * sa], b[bo + m * sb])
 
 
 @jit
@@ -402,13 +428,10 @@ def _compare_strided(code, a, b, out, shape, sa, sb, so):
     for i in range(n0):
         for j in range(n1):
             for k in range(n2):
-                ao = sa[0] + i * sa[1] + j * sa[2] + k * sa[3]
-                bo = sb[0] + i * sb[1] + j * sb[2] + k * sb[3]
-                oo = so[0] + i * so[1] + j * so[2] + k * so[3]
-                if so[4] == 1 and sa[4] == 1 and sb[4] == 1:
-                    _compare_flat(code, a[ao:ao + n3], b[bo:bo + n3], out[oo:oo + n3])
-                else:
-                    _compare_row(code, a, ao, sa[4], b, bo, sb[4], out, oo, so[4], n3)
+                _compare_row(code,
+                             a, sa[0] + i * sa[1] + j * sa[2] + k * sa[3], sa[4],
+                             b, sb[0] + i * sb[1] + j * sb[2] + k * sb[3], sb[4],
+                             out, so[0] + i * so[1] + j * so[2] + k * so[3], so[4], n3)
 
 
 @jit

@@ -30,9 +30,10 @@ float32) stays in L1 while the micro-kernel sweeps it across all micro-panels of
 (``mc x kc``, at most ``MC_MAX`` rows: it stays in L2). The packed B (read by every block) is
 served from L3. The C tile is accumulated over the K blocks.
 
-**Threads.** Work is split into blocks of rows of C (and, when C has too few rows for that,
-blocks of columns) in a ``prange``: a block count that is a multiple of the thread count so
-both cores get the same work. Each block packs its own A.
+**Threads.** ``_gemm_blocked`` runs twice: phase 0 packs B (groups of slivers in a
+``prange``), phase 1 splits C into blocks of rows (and, when C has too few rows for that,
+blocks of columns) in a ``prange``, with a block count that is a multiple of the thread
+count so that both cores get the same work. Each block packs its own A.
 
 **Edges.** A tile that sticks out of C (M not a multiple of 5, N not a multiple of 16) is
 computed by the same micro-kernel into a small scratch tile (the padding rows and columns are
@@ -45,6 +46,17 @@ bound by reading B once from memory: ``_gemm_rows_axpy`` streams B's rows
 contiguous (``x @ W.T``). The dot form also serves C with few columns (matrix times vector).
 
 Integer matmul uses a plain loop (``_matmul_int``): it exists for completeness, not speed.
+
+**Compilation.** Every kernel is compiled on first use for one dtype with one explicit
+signature (:func:`_kernel`), with Numba's on-disk cache: a float32 user never waits for the
+float64 versions, and inputs of any strides share one compiled version (layout ``'A'``). The
+parallel functions only run a ``prange`` over calls to serial task functions, because Numba
+compiles a large ``prange`` body slowly. Cold, the float32 blocked path compiles in about 5 s
+of CPU time (micro-kernel included) and each skinny path in about 1 s; from the cache all of
+it loads in well under a second.
+
+Never call NumPy's ``@``/``np.dot`` next to these kernels: OpenBLAS's thread pool and Numba's
+OpenMP pool, both spinning on 2 cores, slow each other down many times over.
 """
 
 import functools
@@ -65,6 +77,8 @@ NR_F32 = 16       # columns of the register tile for float32 = width of a B sliv
 NR_F64 = 8        # ... for float64 (the same 64 bytes per row)
 KC_MAX = 256      # depth of a K block: one B sliver (kc x NR) stays in L1
 MC_MAX = 160      # rows of an A block: its packed copy (MC x KC) stays in L2
+PACK_GROUP = 8    # B slivers packed together (reading 8 x 64 bytes of each row of B)
+NO_PACK_SLIVERS = 8  # an A block used by at most this many B slivers is read in place
 SKINNY_M = 8      # at most this many rows of C: no packing, stream B (see module docstring)
 SKINNY_N = 4      # at most this many columns of C: dot products along rows of A
 _FASTMATH = {"contract"}  # fuse a * b + c into one FMA instruction; no other reordering
@@ -93,8 +107,9 @@ def _prefetch(typingctx, arr, i, j):
 
 
 # --------------------------------------------------------------------------------------------
-# Micro-kernels: C[i0:i0+MR, j0:j0+NR] (+)= (A micro-panel) @ (B sliver), sums in registers.
-# a[p * MR + r] is A[r, p], b[p * NR + j] is B[p, j]; c is C-contiguous and holds the tile.
+# Micro-kernels: c[i0:i0+MR, j0:j0+NR] (+)= a[:MR, :kc] @ (B sliver), sums in registers.
+# a is a packed micro-panel (a transposed view of ap[q]) or A itself; b[p * NR + j] is the
+# sliver's B[p, j]; c is C-contiguous. accumulate: add to c, else overwrite it.
 # The code is written out (80 named sums) because that is what LLVM turns into vector code.
 # --------------------------------------------------------------------------------------------
 
@@ -118,27 +133,27 @@ def _uk_f32(kc, a, b, c, i0, j0, accumulate):
         b4 = b[p * 16 + 4]; b5 = b[p * 16 + 5]; b6 = b[p * 16 + 6]; b7 = b[p * 16 + 7]
         b8 = b[p * 16 + 8]; b9 = b[p * 16 + 9]; ba = b[p * 16 + 10]; bb = b[p * 16 + 11]
         bc = b[p * 16 + 12]; bd = b[p * 16 + 13]; be = b[p * 16 + 14]; bf = b[p * 16 + 15]
-        ar = a[p * 5 + 0]
+        ar = a[0, p]
         c00 += ar * b0; c01 += ar * b1; c02 += ar * b2; c03 += ar * b3
         c04 += ar * b4; c05 += ar * b5; c06 += ar * b6; c07 += ar * b7
         c08 += ar * b8; c09 += ar * b9; c0a += ar * ba; c0b += ar * bb
         c0c += ar * bc; c0d += ar * bd; c0e += ar * be; c0f += ar * bf
-        ar = a[p * 5 + 1]
+        ar = a[1, p]
         c10 += ar * b0; c11 += ar * b1; c12 += ar * b2; c13 += ar * b3
         c14 += ar * b4; c15 += ar * b5; c16 += ar * b6; c17 += ar * b7
         c18 += ar * b8; c19 += ar * b9; c1a += ar * ba; c1b += ar * bb
         c1c += ar * bc; c1d += ar * bd; c1e += ar * be; c1f += ar * bf
-        ar = a[p * 5 + 2]
+        ar = a[2, p]
         c20 += ar * b0; c21 += ar * b1; c22 += ar * b2; c23 += ar * b3
         c24 += ar * b4; c25 += ar * b5; c26 += ar * b6; c27 += ar * b7
         c28 += ar * b8; c29 += ar * b9; c2a += ar * ba; c2b += ar * bb
         c2c += ar * bc; c2d += ar * bd; c2e += ar * be; c2f += ar * bf
-        ar = a[p * 5 + 3]
+        ar = a[3, p]
         c30 += ar * b0; c31 += ar * b1; c32 += ar * b2; c33 += ar * b3
         c34 += ar * b4; c35 += ar * b5; c36 += ar * b6; c37 += ar * b7
         c38 += ar * b8; c39 += ar * b9; c3a += ar * ba; c3b += ar * bb
         c3c += ar * bc; c3d += ar * bd; c3e += ar * be; c3f += ar * bf
-        ar = a[p * 5 + 4]
+        ar = a[4, p]
         c40 += ar * b0; c41 += ar * b1; c42 += ar * b2; c43 += ar * b3
         c44 += ar * b4; c45 += ar * b5; c46 += ar * b6; c47 += ar * b7
         c48 += ar * b8; c49 += ar * b9; c4a += ar * ba; c4b += ar * bb
@@ -209,19 +224,19 @@ def _uk_f64(kc, a, b, c, i0, j0, accumulate):
     for p in range(kc):
         b0 = b[p * 8 + 0]; b1 = b[p * 8 + 1]; b2 = b[p * 8 + 2]; b3 = b[p * 8 + 3]
         b4 = b[p * 8 + 4]; b5 = b[p * 8 + 5]; b6 = b[p * 8 + 6]; b7 = b[p * 8 + 7]
-        ar = a[p * 5 + 0]
+        ar = a[0, p]
         c00 += ar * b0; c01 += ar * b1; c02 += ar * b2; c03 += ar * b3
         c04 += ar * b4; c05 += ar * b5; c06 += ar * b6; c07 += ar * b7
-        ar = a[p * 5 + 1]
+        ar = a[1, p]
         c10 += ar * b0; c11 += ar * b1; c12 += ar * b2; c13 += ar * b3
         c14 += ar * b4; c15 += ar * b5; c16 += ar * b6; c17 += ar * b7
-        ar = a[p * 5 + 2]
+        ar = a[2, p]
         c20 += ar * b0; c21 += ar * b1; c22 += ar * b2; c23 += ar * b3
         c24 += ar * b4; c25 += ar * b5; c26 += ar * b6; c27 += ar * b7
-        ar = a[p * 5 + 3]
+        ar = a[3, p]
         c30 += ar * b0; c31 += ar * b1; c32 += ar * b2; c33 += ar * b3
         c34 += ar * b4; c35 += ar * b5; c36 += ar * b6; c37 += ar * b7
-        ar = a[p * 5 + 4]
+        ar = a[4, p]
         c40 += ar * b0; c41 += ar * b1; c42 += ar * b2; c43 += ar * b3
         c44 += ar * b4; c45 += ar * b5; c46 += ar * b6; c47 += ar * b7
     if not accumulate:
@@ -265,7 +280,8 @@ def _compile_microkernel(fn, dtype):
     instructions or spills its sums to the stack. The functions that call a micro-kernel are
     compiled later with the defaults and keep its machine code.
     """
-    sig = types.void(types.intp, dtype[::1], dtype[::1], dtype[:, ::1], types.intp, types.intp,
+    a = types.Array(dtype, 2, "A", readonly=True)
+    sig = types.void(types.intp, a, dtype[::1], dtype[:, ::1], types.intp, types.intp,
                      types.boolean)
     saved = numba.config.LOOP_VECTORIZE, numba.config.SLP_VECTORIZE
     numba.config.LOOP_VECTORIZE, numba.config.SLP_VECTORIZE = 0, 1
@@ -291,31 +307,37 @@ def _microkernel_for_dtype(kc, a, b, c, i0, j0, accumulate):
 
 @jit
 def _pack_a_block(a, i_lo, i_hi, p0, kc, ap):
-    """ap[q * kc * MR + p * MR + r] = a[i_lo + q * MR + r, p0 + p], zero past row i_hi."""
-    n_panels = (i_hi - i_lo + MR - 1) // MR
-    for q in range(n_panels):
-        base = q * kc * MR
+    """ap[q, p, r] = a[i_lo + q * MR + r, p0 + p] for p < kc, zero past row i_hi.
+
+    ``ap[q, :kc].T`` is then micro-panel q as an (MR, kc) view whose columns are contiguous.
+    """
+    for q in range(ap.shape[0]):
         i = i_lo + q * MR
-        rows = min(MR, i_hi - i)
+        rows = max(0, min(MR, i_hi - i))
         for p in range(kc):
             for r in range(rows):
-                ap[base + p * MR + r] = a[i + r, p0 + p]
+                ap[q, p, r] = a[i + r, p0 + p]
             for r in range(rows, MR):
-                ap[base + p * MR + r] = 0
+                ap[q, p, r] = 0
 
 
 @jit
-def _pack_b_sliver(b, s, nr, bp):
-    """bp[s, p * nr + j] = b[p, s * nr + j] for all p, zero past b's last column."""
+def _pack_b_slivers(b, s_lo, s_hi, nr, bp):
+    """bp[s, p * nr + j] = b[p, s * nr + j] for slivers s_lo <= s < s_hi, zero past b's end.
+
+    Row p of several slivers at a time: a row-major b is read along its rows, and a
+    column-major b (b = W.T) re-reads the same few cache lines for consecutive p.
+    """
     k, n = b.shape
-    j0 = s * nr
-    cols = min(nr, n - j0)
-    dst = bp[s]
     for p in range(k):
-        for j in range(cols):
-            dst[p * nr + j] = b[p, j0 + j]
-        for j in range(cols, nr):
-            dst[p * nr + j] = 0
+        for s in range(s_lo, s_hi):
+            j0 = s * nr
+            cols = min(nr, n - j0)
+            dst = bp[s, p * nr:(p + 1) * nr]
+            for j in range(cols):
+                dst[j] = b[p, j0 + j]
+            for j in range(cols, nr):
+                dst[j] = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,7 +388,11 @@ def _edge_tile(kc, panel, sliver, tile, c, i, j, accumulate):
 
 @jit
 def _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task):
-    """One task of _gemm_blocked: rows [i_lo, i_hi) x slivers [s_lo, s_hi) of c, all of K."""
+    """One task of _gemm_blocked: rows [i_lo, i_hi) x slivers [s_lo, s_hi) of c, all of K.
+
+    A is packed when each of its micro-panels is used by more than NO_PACK_SLIVERS slivers;
+    otherwise the micro-kernel reads A in place (only the last, partial panel is packed).
+    """
     m, k = a.shape
     n = c.shape[1]
     n_slivers = bp.shape[0]
@@ -376,17 +402,27 @@ def _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task):
     s_lo = (task % n_nblocks) * slivers_per_block
     s_hi = min(n_slivers, s_lo + slivers_per_block)
     n_panels = (i_hi - i_lo + MR - 1) // MR
-    ap = np.empty(n_panels * MR * kc_max, dtype=c.dtype)
+    pack = s_hi - s_lo > NO_PACK_SLIVERS
+    n_full = (i_hi - i_lo) // MR
+    ap = np.empty((n_panels if pack else 1, kc_max, MR), dtype=c.dtype)
     tile = np.empty((MR, nr), dtype=c.dtype)
     for p0 in range(0, k, kc_max):
         kc = min(kc_max, k - p0)
-        _pack_a_block(a, i_lo, i_hi, p0, kc, ap)
+        if pack:
+            _pack_a_block(a, i_lo, i_hi, p0, kc, ap)
+        elif n_full < n_panels:  # pack only the partial last panel (zero-padded rows)
+            _pack_a_block(a, i_lo + n_full * MR, i_hi, p0, kc, ap)
         for s in range(s_lo, s_hi):
             j = s * nr
             sliver = bp[s, p0 * nr:(p0 + kc) * nr]
             for q in range(n_panels):
                 i = i_lo + q * MR
-                panel = ap[q * kc * MR:(q + 1) * kc * MR]
+                if pack:
+                    panel = ap[q, :kc].T
+                elif q < n_full:
+                    panel = a[i:i + MR, p0:p0 + kc]
+                else:
+                    panel = ap[0, :kc].T
                 if i + MR <= m and j + nr <= n:
                     _microkernel(kc, panel, sliver, c, i, j, p0 > 0)
                 else:  # edge tile: compute into scratch (padding is zeros), copy what fits
@@ -396,15 +432,17 @@ def _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task):
 def _gemm_blocked(a, b, bp, c, nr, kc_max, mc, n_mblocks, n_nblocks, phase):
     """c = a @ b through packed buffers and the micro-kernel, in two calls (phase 0 and 1).
 
-    Phase 0 packs b into bp (n_slivers, k * nr), one sliver per task. Phase 1 computes c: its
+    Phase 0 packs b into bp (n_slivers, k * nr), PACK_GROUP slivers per task. Phase 1 computes c: its
     tasks are blocks of mc rows (n_mblocks of them), each cut into n_nblocks blocks of columns
     (more than one only when there are fewer row blocks than threads). One function with a
     single prange that calls serial functions compiles much faster than a big prange body.
     """
-    n_tasks = bp.shape[0] if phase == 0 else n_mblocks * n_nblocks
+    n_slivers = bp.shape[0]
+    n_tasks = (n_slivers + PACK_GROUP - 1) // PACK_GROUP if phase == 0 else n_mblocks * n_nblocks
     for task in prange(n_tasks):
         if phase == 0:
-            _pack_b_sliver(b, task, nr, bp)
+            s_lo = task * PACK_GROUP
+            _pack_b_slivers(b, s_lo, min(n_slivers, s_lo + PACK_GROUP), nr, bp)
         else:
             _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task)
 
@@ -413,25 +451,41 @@ def _gemm_blocked(a, b, bp, c, nr, kc_max, mc, n_mblocks, n_nblocks, phase):
 # Skinny products: no packing, one pass over the big operand
 # --------------------------------------------------------------------------------------------
 
-@jit
+@jit(fastmath=_FASTMATH)
 def _axpy_task(a, b, c, j_lo, j_hi):
-    """c[:, j_lo:j_hi] = a @ b[:, j_lo:j_hi], one row of b at a time (b C-contiguous)."""
+    """c[:, j_lo:j_hi] = a @ b[:, j_lo:j_hi], adding 4 rows of b at a time (b C-contiguous).
+
+    b is read once; the rows of c (a few KiB) stay in L1. The row views start at j_lo so their
+    loop index starts at 0: LLVM then knows it is not negative (Numba's wraparound test
+    vanishes) and vectorizes the loop.
+    """
     m, k = a.shape
-    for i in range(m):
-        for j in range(j_lo, j_hi):
-            c[i, j] = 0
-    for p in range(k):
+    c[:, j_lo:j_hi] = 0
+    p = 0
+    while p + 4 <= k:
+        b0, b1 = b[p, j_lo:j_hi], b[p + 1, j_lo:j_hi]
+        b2, b3 = b[p + 2, j_lo:j_hi], b[p + 3, j_lo:j_hi]
+        for i in range(m):
+            a0, a1, a2, a3 = a[i, p], a[i, p + 1], a[i, p + 2], a[i, p + 3]
+            crow = c[i, j_lo:j_hi]
+            for j in range(crow.shape[0]):
+                crow[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j]
+        p += 4
+    while p < k:
+        brow = b[p, j_lo:j_hi]
         for i in range(m):
             aip = a[i, p]
-            for j in range(j_lo, j_hi):
-                c[i, j] += aip * b[p, j]
+            crow = c[i, j_lo:j_hi]
+            for j in range(crow.shape[0]):
+                crow[j] += aip * brow[j]
+        p += 1
 
 
 def _gemm_rows_axpy(a, b, c, chunk):
     """c = a @ b for few rows: c[i, :] = sum_p a[i, p] * b[p, :], b row-major (C-contiguous).
 
-    Threads take blocks of ``chunk`` columns; inside, for each row p of b, every row of c
-    gets ``a[i, p] * b[p, cols]`` added: the block of c stays in L1 while b streams by once.
+    Threads take blocks of ``chunk`` columns; a block of b (k x chunk) is read once from
+    memory and then from cache for each further row of c, and a row block of c stays in L1.
     """
     n = b.shape[1]
     for t in prange((n + chunk - 1) // chunk):
@@ -484,11 +538,10 @@ def _matmul_int(a, b, c):
 # Python entry points: validate, choose a path, size the blocks
 # --------------------------------------------------------------------------------------------
 
-def _blocks(m, k, nr):
+def _blocks(m, k, nr, threads):
     """(kc, mc, n_mblocks, n_nblocks) for _gemm_blocked: K cut into equal blocks of at most
     KC_MAX; M into equal blocks of at most MC_MAX rows, their count a multiple of the thread
     count when there are enough rows, else N cut into one block per thread."""
-    threads = numba.get_num_threads()
     n_k = -(-k // KC_MAX)
     kc = -(-k // n_k)
     panels = -(-m // MR)
@@ -556,7 +609,7 @@ def gemm(a, b, out=None):
             _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
         return out
     nr = NR_F32 if a.dtype == np.float32 else NR_F64
-    kc, mc, n_m, n_n = _blocks(m, k, nr)
+    kc, mc, n_m, n_n = _blocks(m, k, nr, threads)
     bp = np.empty((-(-n // nr), k * nr), dtype=a.dtype)
     blocked = _kernel("blocked", a.dtype)
     blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)

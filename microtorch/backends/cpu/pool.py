@@ -30,54 +30,54 @@ def pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
     return out
 
 
-# A copy of conv.py's helper: Numba's cache is keyed on each source file, so a jitted helper
-# imported from another module could leave this module's cached kernels stale.
-@jit(inline="always")
-def _valid_range(start, step, k, limit):
-    """Indices t in [0, k) with 0 <= start + t*step < limit, as a half-open range (lo, hi)."""
-    lo = 0
-    if start < 0:
-        lo = min(k, (-start + step - 1) // step)
-    hi = k
-    if start + (k - 1) * step >= limit:
-        hi = max(0, (limit - start + step - 1) // step)
-    if hi < lo:
-        hi = lo
-    return lo, hi
-
-
 @jit(parallel=True)
-def _max_pool_kernel(x, geom, y, argmax):
+def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, y, argmax):
     """y[p, oh, ow] = max over the window; argmax = its flat index ih*W + iw in the plane.
 
-    Ties keep the first maximum in row-major window order; a NaN wins (the last NaN seen), as in
-    PyTorch. x (P, H, W); y, argmax (P, OH, OW).
+    Window (oh, ow) reads rows h_start[oh] + i*dh for i in [h_taps[oh, 0], h_taps[oh, 1]) and
+    the same for columns: :func:`_taps` has clipped those to the input. Ties keep the first
+    maximum in row-major window order; a NaN wins (the last NaN seen), as in PyTorch.
+    x (P, H, W); y, argmax (P, OH, OW).
     """
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    dh, dw = dilation
     P, H, W = x.shape
     OH, OW = y.shape[1], y.shape[2]
     ninf = x.dtype.type(-np.inf)
     for p in prange(P):
         for oh in range(OH):
-            h0 = oh * sh - ph
-            i_lo, i_hi = _valid_range(h0, dh, kh, H)
+            h0 = h_start[oh]
+            i_lo, i_hi = h_taps[oh, 0], h_taps[oh, 1]
             for ow in range(OW):
-                w0 = ow * sw - pw
-                j_lo, j_hi = _valid_range(w0, dw, kw, W)
+                w0 = w_start[ow]
+                j_lo, j_hi = w_taps[ow, 0], w_taps[ow, 1]
                 best = ninf
-                best_at = 0
-                if i_lo < i_hi and j_lo < j_hi:
-                    best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+                best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
                 for i in range(i_lo, i_hi):
                     ih = h0 + i * dh
                     for j in range(j_lo, j_hi):
-                        iw = w0 + j * dw
-                        v = x[p, ih, iw]
-                        if v > best or v != v:
-                            best = v
-                            best_at = ih * W + iw
+                        at = ih * W + w0 + j * dw
+                        v = x[p, ih, w0 + j * dw]
+                        take = (v > best) | (v != v)
+                        best = v if take else best
+                        best_at = at if take else best_at
                 y[p, oh, ow] = best
                 argmax[p, oh, ow] = best_at
+
+
+def _taps(size, kernel, stride, padding, dilation, out):
+    """Window starts (out,) and the taps [lo, hi) of each that fall inside [0, size), (out, 2).
+
+    A window with no tap inside (impossible once the caller checked padding <= kernel // 2)
+    gets lo = hi = 0, and its argmax then points at its start, clamped into the plane.
+    """
+    start = np.arange(out, dtype=np.int64) * stride - padding
+    t = np.arange(kernel, dtype=np.int64)
+    pos = start[:, None] + t[None, :] * dilation
+    inside = (pos >= 0) & (pos < size)
+    lo = np.where(inside.any(axis=1), inside.argmax(axis=1), 0)
+    hi = np.where(inside.any(axis=1), kernel - inside[:, ::-1].argmax(axis=1), 0)
+    start = np.where(inside.any(axis=1), start, np.clip(start, 0, max(size - 1, 0)))
+    return start, np.ascontiguousarray(np.stack([lo, hi], axis=1))
 
 
 @jit(parallel=True)
@@ -185,9 +185,10 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
     if y.size:
-        geom = (int(kh), int(kw), int(sh), int(sw), int(ph), int(pw), int(dh), int(dw))
-        _max_pool_kernel(_planes(x), geom, y.reshape(N * C, OH, OW),
-                         argmax.reshape(N * C, OH, OW))
+        h_start, h_taps = _taps(H, kh, sh, ph, dh, OH)
+        w_start, w_taps = _taps(W, kw, sw, pw, dw, OW)
+        _max_pool_kernel(_planes(x), h_start, h_taps, w_start, w_taps, (int(dh), int(dw)),
+                         y.reshape(N * C, OH, OW), argmax.reshape(N * C, OH, OW))
     return y, argmax
 
 

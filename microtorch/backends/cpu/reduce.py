@@ -14,7 +14,9 @@ Non-contiguous inputs are copied to C order first (memory traffic, no math).
   keeps NaN checks), and the block sums are added in float64. The rounding error of a float32 sum
   is therefore that of a ~32-term sum, whatever n is: as good as NumPy's pairwise sum.
 * ``Q > 1`` (reducing leading or middle axes, e.g. a bias gradient): rows are combined into a
-  length-Q accumulator (float64 for float sums), a loop along contiguous memory that vectorises.
+  length-Q accumulator (float64 for floats, int64 for integers), a loop along contiguous memory
+  that vectorises. All four ops share that accumulator dtype, so an input dtype compiles one
+  specialization of the kernel.
 
 One serial kernel serves all four ops (integer op code, loop-invariant, unswitched by LLVM); a
 ``parallel=True`` twin splits slabs over threads, or -- when there are fewer slabs than threads,
@@ -124,9 +126,9 @@ def _reduce_rows(code, x, base, r0, r1, Q, acc, zero):
 def _reduce_kernel(code, x, P, R, Q, out, acc, zero):
     """out[p*Q + q] = op over r of x[(p*R + r)*Q + q]; x and out 1-D C-contiguous.
 
-    ``acc`` is a work row of length Q in the accumulator dtype (float64 for float sums, int64 for
-    integer sums, x's dtype for max/min); ``zero`` is a zero of x's float dtype (or int64) used
-    for block sums. R >= 1 for max/min (the wrapper checks).
+    ``acc`` is a work row of length Q in the accumulator dtype (float64 for floats, int64 for
+    integers and bool); ``zero`` is a zero of x's float dtype (or int64) used for block sums.
+    R >= 1 for max/min (the wrapper checks).
     """
     for p in range(P):
         base = p * R * Q
@@ -136,36 +138,34 @@ def _reduce_kernel(code, x, P, R, Q, out, acc, zero):
             out[p * Q + q] = acc[q]
 
 
-@jit(fastmath=_SAFE_FASTMATH, parallel=True)
-def _reduce_par(code, x, P, R, Q, out, accs, zero):
-    """Threaded :func:`_reduce_kernel`; ``accs`` is (chunks, Q), one work row per thread.
+@jit(parallel=True)
+def _reduce_par(code, x, P, R, Q, out, accs, partials, zero):
+    """Threaded :func:`_reduce_kernel`: every chunk runs the serial kernel on a sub-problem.
 
-    With at least as many slabs as chunks, each chunk reduces whole slabs. Otherwise each slab's
-    rows are split into chunks (``chunks <= R``, checked by the wrapper) whose partial results
-    are combined in order.
+    ``accs`` is (chunks, Q) in the accumulator dtype, one work row per chunk. With at least as
+    many slabs as chunks, chunk c reduces slabs [c*P/chunks, (c+1)*P/chunks) straight into out.
+    Otherwise P must be 1 (as in a full sum): the R rows are split into ``chunks <= R`` runs
+    reduced into ``partials`` (chunks, Q) of out's dtype, then combined in order. One ``prange``
+    loop calling the already compiled serial kernel keeps this wrapper cheap to compile.
     """
     chunks = accs.shape[0]
-    if P >= chunks:
-        for c in prange(chunks):
-            for p in range(c * P // chunks, (c + 1) * P // chunks):
-                base = p * R * Q
-                _init_acc(code, x, base, Q, accs[c])
-                _reduce_rows(code, x, base, 0 if code < 2 else 1, R, Q, accs[c], zero)
-                for q in range(Q):
-                    out[p * Q + q] = accs[c, q]
-    else:
-        for p in range(P):
-            base = p * R * Q
-            for c in prange(chunks):
-                r0 = c * R // chunks
-                r1 = (c + 1) * R // chunks
-                _init_acc(code, x, base + r0 * Q, Q, accs[c])
-                _reduce_rows(code, x, base, r0 if code < 2 else r0 + 1, r1, Q, accs[c], zero)
-            for q in range(Q):
-                a = accs[0, q]
-                for c in range(1, chunks):
-                    a = _combine(code, a, accs[c, q])
-                out[p * Q + q] = a
+    split_slabs = P >= chunks
+    for c in prange(chunks):
+        if split_slabs:
+            p0 = c * P // chunks
+            p1 = (c + 1) * P // chunks
+            _reduce_kernel(code, x[p0 * R * Q:p1 * R * Q], p1 - p0, R, Q,
+                           out[p0 * Q:p1 * Q], accs[c], zero)
+        else:
+            r0 = c * R // chunks
+            r1 = (c + 1) * R // chunks
+            _reduce_kernel(code, x[r0 * Q:r1 * Q], 1, r1 - r0, Q, partials[c], accs[c], zero)
+    if not split_slabs:
+        for q in range(Q):
+            a = partials[0, q]
+            for c in range(1, chunks):
+                a = _combine(code, a, partials[c, q])
+            out[q] = a
 
 
 @jit
@@ -210,18 +210,19 @@ def _reduce_3d(code, x, P, R, Q, out_dtype):
     out = np.empty(P * Q, out_dtype)
     if P * Q == 0:
         return out
-    if code <= 1:
-        acc_dtype = np.float64 if out_dtype.kind == "f" else np.int64
-        zero = x.dtype.type(0) if x.dtype.kind == "f" else _INT_ZERO
+    # One accumulator dtype for all four ops (float64, or int64 for integers and bool; exact for
+    # max/min too), so each input dtype compiles one kernel specialization, not two.
+    if x.dtype.kind == "f":
+        acc_dtype, zero = np.float64, x.dtype.type(0)
     else:
-        acc_dtype = x.dtype
-        zero = _INT_ZERO
+        acc_dtype, zero = np.int64, _INT_ZERO
     flat = x.reshape(-1)      # read-only inputs compile their own specialization on first use
     if P * R * Q >= PARALLEL_MIN and R >= 2:
         threads = get_num_threads()
-        chunks = threads if P >= threads else min(threads, R)
+        chunks = min(threads, P) if P > 1 else min(threads, R)
         accs = np.empty((chunks, Q), acc_dtype)
-        _reduce_par(code, flat, P, R, Q, out, accs, zero)
+        partials = np.empty((chunks, Q), out_dtype)
+        _reduce_par(code, flat, P, R, Q, out, accs, partials, zero)
     else:
         _reduce_kernel(code, flat, P, R, Q, out, np.empty(Q, acc_dtype), zero)
     return out

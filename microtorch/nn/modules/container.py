@@ -33,8 +33,7 @@ class Sequential(Module):
         self.add_module(key, module)
 
     def __delitem__(self, idx):
-        key = list(self._modules.keys())[_index(idx, len(self))]
-        del self._modules[key]
+        _delete_and_renumber(self, idx)
 
     def __len__(self):
         return len(self._modules)
@@ -46,6 +45,16 @@ class Sequential(Module):
         """Add a module at the end."""
         self.add_module(str(len(self)), module)
         return self
+
+
+def _delete_and_renumber(container, idx):
+    """Delete entries by index or slice, then renumber the keys 0..n-1 (as PyTorch)."""
+    keys = list(container._modules.keys())
+    for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys))]]:
+        del container._modules[key]
+    values = list(container._modules.values())
+    container._modules.clear()
+    container._modules.update((str(i), m) for i, m in enumerate(values))
 
 
 def _index(idx, n):
@@ -69,6 +78,9 @@ class ModuleList(Module):
 
     def __setitem__(self, idx, module):
         self.add_module(str(_index(idx, len(self))), module)
+
+    def __delitem__(self, idx):
+        _delete_and_renumber(self, idx)
 
     def __len__(self):
         return len(self._modules)
