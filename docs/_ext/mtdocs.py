@@ -407,9 +407,12 @@ class BenchmarkResults(SphinxDirective, _Renderer):
 # ---- API pages -------------------------------------------------------------------------------
 
 def public_names(module):
-    """The public names of ``module``: ``__all__``, else what it defines or re-exports from
-    microtorch, minus submodules (they get pages of their own)."""
+    """The public names of ``module``: ``__all__``, else what it defines (for ``microtorch``
+    itself: everything it re-exports from the package), minus submodules (they get pages of
+    their own) and helpers imported from elsewhere."""
+    modname = module.__name__
     names = getattr(module, "__all__", None)
+    explicit = names is not None
     if names is None:
         names = [n for n in vars(module) if not n.startswith("_")]
     result = []
@@ -417,9 +420,11 @@ def public_names(module):
         obj = getattr(module, name, None)
         if obj is None or isinstance(obj, types.ModuleType):
             continue
-        origin = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
-        if not str(origin).startswith("microtorch"):
-            continue  # imported helpers (numpy, math...), not part of the API
+        origin = str(getattr(obj, "__module__", None) or getattr(type(obj), "__module__", ""))
+        if not origin.startswith("microtorch"):
+            continue  # numpy, math...: not part of the API
+        if not explicit and modname != "microtorch" and not origin.startswith(modname):
+            continue  # e.g. no_grad imported by nn.init for its own use
         result.append(name)
     return result
 
@@ -440,6 +445,7 @@ def write_api_pages(app, config):
     srcdir = app.srcdir
     api_dir = os.path.join(srcdir, "api")
     written, filename_map, lower = [], {}, {}
+    homes = {}  # id(obj) -> the full name under which it is documented (first module listed)
     for modname, title in config.mtdocs_api_modules:
         spec = _find_spec(modname)
         if spec is None or spec.origin is None:  # absent, or a folder without __init__.py
@@ -451,26 +457,39 @@ def write_api_pages(app, config):
             logger.warning(f"api: cannot import {modname}: {exc!r}")
             continue
         groups = {"classes": [], "functions": [], "data": []}
-        for name in public_names(module):
-            groups[_kind(getattr(module, name))].append(name)
+        aliases = []
+        for name in sorted(public_names(module), key=str.lower):
+            obj = getattr(module, name)
             full = f"{modname}.{name}"
+            home = homes.get(id(obj))
+            if home is not None:
+                aliases.append((name, home, _kind(obj)))
+                continue
+            homes[id(obj)] = full
+            groups[_kind(obj)].append(name)
             if full.lower() in lower and lower[full.lower()] != full:
+                # Tensor and tensor: distinct stub files on case-insensitive file systems too
                 filename_map[full] = full + "-" + hashlib.sha1(full.encode()).hexdigest()[:6]
             lower.setdefault(full.lower(), full)
         doc = inspect.getdoc(module) or ""
         summary = doc.split("\n\n")[0].replace("\n", " ") if doc else ""
         heading = f"``{modname}``"
-        lines = [f".. This page is written by docs/_ext/mtdocs.py when the docs are built.", "",
-                 heading, "=" * len(heading), "", f".. module:: {modname}", "   :no-index:", "",
+        lines = [".. This page is written by docs/_ext/mtdocs.py when the docs are built.", "",
+                 heading, "=" * len(heading), "", f".. currentmodule:: {modname}", "",
                  summary, "", title, ""]
         for kind, names in groups.items():
             if not names:
                 continue
             lines += [_KIND_TITLES[kind], "-" * len(_KIND_TITLES[kind]), "",
-                      ".. autosummary::", "   :toctree: generated",
-                      "   :nosignatures:" if kind == "data" else "", ""]
-            lines += [f"   {modname}.{name}" for name in sorted(names, key=str.lower)] + [""]
-        text = "\n".join(line for line in lines) + "\n"
+                      ".. autosummary::", "   :toctree: generated", ""]
+            lines += [f"   {name}" for name in names] + [""]
+        if aliases:
+            lines += ["Also available here", "-------------------", "",
+                      "These names are the same objects as those documented elsewhere:", ""]
+            role = {"classes": "class", "functions": "func", "data": "data"}
+            lines += [f"* ``{modname}.{name}``: :py:{role[kind]}:`{home}`"
+                      for name, home, kind in aliases] + [""]
+        text = "\n".join(lines) + "\n"
         path = os.path.join(api_dir, f"{modname}.rst")
         os.makedirs(api_dir, exist_ok=True)
         old = open(path, encoding="utf-8").read() if os.path.exists(path) else None

@@ -8,7 +8,9 @@ from .optimizer import Optimizer, _params_with_grad
 
 
 class Adam(Optimizer):
-    r"""Adam (Kingma & Ba), with PyTorch's update::
+    r"""Adam (Kingma & Ba), with PyTorch's update:
+
+    ::
 
         g = g + weight_decay * p          (Adam; AdamW instead does p = p * (1 - lr * wd))
         m = beta1 * m + (1 - beta1) * g

@@ -6,7 +6,9 @@ from .optimizer import Optimizer, _params_with_grad
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (Hinton), with PyTorch's update::
+    r"""RMSprop (Hinton), with PyTorch's update:
+
+    ::
 
         g = g + weight_decay * p
         s = alpha * s + (1 - alpha) * g^2

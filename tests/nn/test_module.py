@@ -65,7 +65,7 @@ def test_registration():
         net.head
     with pytest.raises(TypeError, match="cannot assign 'int' as parameter 'w'"):
         net.w = 3
-    with pytest.raises(KeyError, match="can't contain"):
+    with pytest.raises(KeyError, match="name can"):
         net.register_buffer("a.b", mt.ones(1))
     with pytest.raises(TypeError, match="cannot assign 'list' object to buffer"):
         net.register_buffer("c", [1])
@@ -102,7 +102,7 @@ def test_state_dict_order_and_metadata():
     msd, tsd = m.state_dict(), t.state_dict()
     assert isinstance(msd, collections.OrderedDict)
     assert list(msd) == list(tsd)
-    assert list(msd)[:3] == ["w", "steps", "body.0.scale"]  # params, buffers, then children
+    assert list(msd)[:3] == ["w", "steps", "body.0.alpha"]  # params, buffers, then children
     assert "cache" not in msd  # non-persistent
     assert msd._metadata == tsd._metadata
     assert msd._metadata["bn"] == {"version": 2}

@@ -2,17 +2,23 @@
 
 Design
 ------
-Every op family is a handful of module-level Numba kernels that take an integer op code. The code
-is tested *inside* the element loop (``_arith(code, x, y)``), but it is loop-invariant, so LLVM
-unswitches it: each op gets its own vectorised loop and one compiled function serves a whole family
-(7 arithmetic ops, 6 comparisons, 13 unary ops). That keeps the number of compiled specializations
-small, which is what a user waits for on a fresh install (see ``benchmarks/bench_elementwise.py``).
+Every op family is a handful of module-level Numba kernels that take an integer op code, so one
+compiled function (per dtype) serves a whole family: 7 arithmetic ops, 6 comparisons, 13 unary
+ops. For binary ops the code is tested *inside* the element loop (``_arith(code, x, y)``); it is
+loop-invariant and LLVM unswitches the small branch, so each op still gets its own vectorised
+loop. The 16-way unary branch is too big for that, so ``_unary_flat`` picks one loop per op
+before looping. Few specializations is what a user waits for on a fresh install: cold compile of
+add/mul/pow/exp and sum is a few seconds, a cached load a few ms per kernel (see
+``benchmarks/bench_elementwise.py --compile``).
 
 Two memory layouts reach the kernels:
 
 * **flat** -- every operand is C-contiguous with the result's shape: the wrappers pass 1-D views
   (``reshape(-1)``) and a plain ``for i in range(n)`` loop runs. Large arrays (``>= PARALLEL_MIN``
-  elements) go to a ``prange`` twin that splits the range over the threads.
+  elements) go to a ``parallel=True`` wrapper whose ``prange`` runs the serial kernel on one
+  contiguous chunk per thread (cheap to compile; inner loops stay vectorised). Elementwise ops
+  are memory-bound, so two threads roughly halve the time on an idle machine; on an
+  oversubscribed one, Numba's OpenMP layer can stall a parallel region for a scheduler slice.
 * **strided** (binary and where only) -- anything else: broadcasting (0-strides), 0-d operands,
   transposed or sliced views, negative strides. The wrapper collapses the result's dimensions
   (dropping size-1 axes and merging axes that are contiguous for *every* operand) to at most four
