@@ -42,7 +42,8 @@ def _time(fn, min_time=0.3, min_reps=5, max_reps=200):
     fn()
     times = []
     start = time.perf_counter()
-    while len(times) < max_reps and (len(times) < min_reps or time.perf_counter() - start < min_time):
+    while len(times) < max_reps and (len(times) < min_reps
+                                     or time.perf_counter() - start < min_time):
         t0 = CLOCK()
         fn()
         times.append(CLOCK() - t0)

@@ -26,6 +26,7 @@ import io
 import os
 import re
 import shutil
+import sys
 import textwrap
 import time
 import traceback
@@ -191,8 +192,10 @@ class ExampleScript(SphinxDirective, _Renderer):
         lines += [f"The script is ``{rel}``; run it with ``python {rel}``. The output below was "
                   "printed when these docs were built.", ""]
         start = time.perf_counter()
-        cwd = os.getcwd()
+        cwd, argv, env = os.getcwd(), sys.argv, dict(os.environ)
         os.chdir(root)
+        sys.argv = [rel]  # the script's own argparse sees no sphinx-build arguments
+        os.environ["TQDM_DISABLE"] = "1"  # progress bars would only clutter the build log
         try:
             for title, first, code in cells:
                 if title:
@@ -201,7 +204,7 @@ class ExampleScript(SphinxDirective, _Renderer):
                     continue
                 try:
                     out, figures, _ = runner.run(code, first)
-                except Exception:
+                except (Exception, SystemExit):
                     logger.warning(f"example-script: {rel} failed:\n{traceback.format_exc()}",
                                    location=self.get_location())
                     return self._parse(lines)
@@ -210,6 +213,9 @@ class ExampleScript(SphinxDirective, _Renderer):
                     lines += self._image_lines(fig, f"figure drawn by {rel}")
         finally:
             os.chdir(cwd)
+            sys.argv = argv
+            os.environ.clear()
+            os.environ.update(env)
         logger.info(f"example-script: ran {rel} in {time.perf_counter() - start:.1f} s")
         return self._parse(lines)
 

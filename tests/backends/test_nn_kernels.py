@@ -126,7 +126,10 @@ def test_conv2d_chunked_batch(monkeypatch):
     assert conv._Plan(xs, ws, s, p, d, g).nb == 2
     np.testing.assert_allclose(conv.conv2d(x, w, s, p, d, g), y, rtol=1e-12)
     np.testing.assert_allclose(conv.conv2d_grad_input(gy, w, xs, s, p, d, g), gx, rtol=1e-12)
-    np.testing.assert_allclose(conv.conv2d_grad_weight(x, gy, ws, s, p, d, g), gw, rtol=1e-12)
+    for deep in (0, 10**9):  # the weight gradient's transposed and direct GEMM layouts
+        monkeypatch.setattr(conv, "_GW_TRANSPOSED_L", deep)
+        np.testing.assert_allclose(conv.conv2d_grad_weight(x, gy, ws, s, p, d, g), gw,
+                                   rtol=1e-12)
 
 
 def test_conv2d_non_contiguous_input():

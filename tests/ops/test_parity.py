@@ -288,7 +288,8 @@ def _structure(node, depth=3):
     lambda L, a, b: (a[0] * b.exp()).sigmoid().tanh(),
     lambda L, a, b: a.reshape(-1).sqrt().unsqueeze(0).expand(2, 4).sum(1),
     lambda L, a, b: L.where(a > b, a, 0.5 * b).permute(1, 0),
-    lambda L, a, b: (a.t() + 1).reshape(-1) * 2,
+    # torch's add keeps the transposed layout (so reshape copies); microtorch's output is C-order
+    lambda L, a, b: (a + 1).t().reshape(-1) * 2,
     lambda L, a, b: a.max(0).values - b.min(),
 ], ids=["blitz", "sum", "mean", "max", "var", "chain", "expand", "where", "view", "maxdim"])
 def test_next_functions(fn):

@@ -15,8 +15,9 @@ try:  # TEMP
     from .softmax import softmax, softmax_backward
 except Exception:
     pass
-from . import elementwise as _e, reduce as _r, softmax as _s  # noqa  TEMP: load submodules first
-from ._tmp_numpy import unary, binary, where, clamp, reduce, arg_reduce, matmul  # TEMP
+from .elementwise import binary, clamp, unary, where
+from .reduce import arg_reduce, reduce
+from ._tmp_numpy import matmul  # TEMP
 
 __all__ = [
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "arange", "arg_reduce", "astype",

@@ -39,6 +39,8 @@ _MAX_COLS = 1 << 22
 # With at least this many output pixels per image, each image gets its own GEMM, which writes
 # straight into (or, for pointwise convolutions, reads straight from) the NCHW arrays.
 _DIRECT_L = 1024
+# The weight gradient's GEMM is computed transposed when its reduction is at least this deep.
+_GW_TRANSPOSED_L = 256
 
 
 def _out_size(size, k, s, p, d):
@@ -181,6 +183,19 @@ def _unpack(src, n0, o0, dst):
             dst[n0 + n, o0 + o, p] = src[o, n * L + p]
 
 
+@jit(parallel=True)
+def _pack_t(src, n0, o0, dst):
+    """dst (nb*L, Og)[n*L + p, o] = src (N, O, L)[n0 + n, o0 + o, p]: _pack, transposed."""
+    Og = dst.shape[1]
+    L = src.shape[2]
+    nb = dst.shape[0] // L
+    for q in prange(nb * Og):
+        n = q // Og
+        o = q % Og
+        for p in range(L):
+            dst[n * L + p, o] = src[n0 + n, o0 + o, p]
+
+
 _workspace = threading.local()
 
 
@@ -209,7 +224,7 @@ def _take(buf, rows, cols):
 class _Plan:
     """Sizes and chunking shared by the forward and both backward passes."""
 
-    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
+    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups, batch_all=False):
         N, C, H, W = (int(s) for s in x_shape)
         O, Cg, kh, kw = (int(s) for s in w_shape)
         sh, sw = (int(s) for s in stride)
@@ -224,7 +239,7 @@ class _Plan:
         self.L = self.OH * self.OW
         self.K = Cg * kh * kw
         self.pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
-        if self.L >= _DIRECT_L:
+        if self.L >= _DIRECT_L and not batch_all:
             self.nb = 1
         else:
             self.nb = max(1, min(N, _MAX_COLS // max(1, self.K * self.L)))
@@ -334,11 +349,16 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
 def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
     """Gradient of conv2d with respect to w: gw (w_shape) from x (N, C, H, W) and gy.
 
-    Same conventions as :func:`conv2d`; sums over the batch in x's dtype.
+    Same conventions as :func:`conv2d`; sums over the batch in x's dtype. Images are batched
+    into one GEMM whatever their size (bounded by ``_MAX_COLS``), and when that GEMM has a deep
+    reduction (``nb*L >= _GW_TRANSPOSED_L``) it is computed transposed, as
+    ``gW_g^T (K, Og) = cols (K, nb*L) @ GY_g^T (nb*L, Og)`` with both operands contiguous, which
+    the GEMM runs 1.5-3x faster than ``GY_g @ cols^T`` (whose right operand is a transposed
+    view); the transpose back costs K*Og copies.
     """
     x = np.ascontiguousarray(x)
     gy = np.ascontiguousarray(gy)
-    plan = _Plan(x.shape, w_shape, stride, padding, dilation, groups)
+    plan = _Plan(x.shape, w_shape, stride, padding, dilation, groups, batch_all=True)
     N, O, Og, L, K = plan.N, plan.O, plan.Og, plan.L, plan.K
     dtype = x.dtype
     gw = np.zeros((O, K), dtype=dtype)
@@ -347,18 +367,26 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
     gy3 = gy.reshape(N, O, L)
     cols_buf = None if plan.pointwise and plan.nb == 1 else \
         _scratch("cols", K * plan.nb * L, dtype)
-    gy_buf = _scratch("gy", Og * plan.nb * L, dtype) if plan.nb > 1 else None
-    partial = np.empty((Og, K), dtype) if plan.N > plan.nb else None
+    gy_buf = _scratch("gy", Og * plan.nb * L, dtype)
+    partial_buf = _scratch("out", Og * K, dtype)
     first = True
     for n0, nb in plan.chunks():
         for g in range(plan.G):
             cols = plan.cols(x, n0, nb, g, cols_buf)
-            gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)
             gwg = gw[g * Og:(g + 1) * Og]
-            if first:
-                gemm(gyg, cols.T, out=gwg)
+            if nb * L >= _GW_TRANSPOSED_L:
+                gyt = _take(gy_buf, nb * L, Og)
+                _pack_t(gy3, n0, g * Og, gyt)
+                result = gemm(cols, gyt, out=_take(partial_buf, K, Og)).T
             else:
-                gemm(gyg, cols.T, out=partial)
-                gwg += partial
+                gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)
+                if first:  # straight into gw: no copy
+                    gemm(gyg, cols.T, out=gwg)
+                    continue
+                result = gemm(gyg, cols.T, out=_take(partial_buf, Og, K))
+            if first:
+                gwg[...] = result
+            else:
+                gwg += result
         first = False
     return gw.reshape(w_shape)

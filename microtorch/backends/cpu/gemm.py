@@ -36,7 +36,8 @@ served from L3. The C tile is accumulated over the K blocks.
 **Threads.** ``_gemm_blocked`` runs twice: phase 0 packs B (groups of slivers in a
 ``prange``), phase 1 splits C into blocks of rows (and, when C has too few rows for that,
 blocks of columns) in a ``prange``, with a block count that is a multiple of the thread
-count so that both cores get the same work. Each block packs its own A.
+count so that both cores get the same work. Each block packs its own A. Products under
+``SERIAL_FLOPS`` run on one thread: waking the others costs more than they would save.
 
 **Edges.** A tile that sticks out of C (M not a multiple of 5, N not a multiple of 16) is
 computed by the same micro-kernel into a small scratch tile (the padding rows and columns are
@@ -84,6 +85,7 @@ PACK_GROUP = 8    # B slivers packed together (reading 8 x 64 bytes of each row 
 NO_PACK_SLIVERS = 8  # an A block used by at most this many B slivers is read in place
 SKINNY_M = 8      # at most this many rows of C: no packing, stream B (see module docstring)
 SKINNY_N = 4      # at most this many columns of C: dot products along rows of A
+SERIAL_FLOPS = 2_000_000  # smaller products run on one thread
 _FASTMATH = {"contract"}  # fuse a * b + c into one FMA instruction; no other reordering
 _FASTMATH_DOT = {"contract", "reassoc", "nsz"}  # dot products may be summed in vector lanes
 
@@ -101,7 +103,8 @@ def _prefetch(typingctx, arr, i, j):
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        name = "llvm.prefetch." + i8p.intrinsic_name  # "p0i8"; newer LLVMs read it as "p0"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
         # (address, rw=1: for writing, locality=3: keep in all cache levels, cache=1: data)
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])
         return context.get_dummy_value()
@@ -117,6 +120,10 @@ def _prefetch(typingctx, arr, i, j):
 # --------------------------------------------------------------------------------------------
 
 def _uk_f32(kc, a, b, c, i0, j0, accumulate):
+    """The float32 micro-kernel: a 5 x 16 tile, sums cRJ for row R, column J (hexadecimal).
+
+    Per step p: load B's 16 numbers, then for each row broadcast A[r, p] and multiply-add.
+    """
     for r in range(MR):  # C is read at the end: start fetching it now
         _prefetch(c, i0 + r, j0)
         _prefetch(c, i0 + r, j0 + 15)
@@ -214,7 +221,9 @@ def _uk_f32(kc, a, b, c, i0, j0, accumulate):
         row[8] += c48; row[9] += c49; row[10] += c4a; row[11] += c4b
         row[12] += c4c; row[13] += c4d; row[14] += c4e; row[15] += c4f
 
+
 def _uk_f64(kc, a, b, c, i0, j0, accumulate):
+    """The float64 micro-kernel: a 5 x 8 tile (40 sums), otherwise the same as ``_uk_f32``."""
     for r in range(MR):  # C is read at the end: start fetching it now
         _prefetch(c, i0 + r, j0)
         _prefetch(c, i0 + r, j0 + 7)
@@ -617,8 +626,23 @@ def gemm(a, b, out=None):
     if k == 0:
         out.fill(0)
         return out
-    item = a.itemsize
     threads = numba.get_num_threads()
+    if threads > 1 and 2 * m * n * k < SERIAL_FLOPS:
+        # too small to share: waking the other threads would cost more than they save
+        numba.set_num_threads(1)
+        try:
+            _product(a, b, out, 1)
+        finally:
+            numba.set_num_threads(threads)
+    else:
+        _product(a, b, out, threads)
+    return out
+
+
+def _product(a, b, out, threads):
+    """Choose the path of gemm for its (validated) arguments and run it on ``threads``."""
+    (m, k), n = a.shape, b.shape[1]
+    item = a.itemsize
     if m <= SKINNY_M or n <= SKINNY_N:
         if m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item:
             # b's columns are contiguous (b = W.T): dot products along them
@@ -629,14 +653,13 @@ def gemm(a, b, out=None):
             _kernel("axpy", a.dtype)(a, _as_c(b), out, chunk)
         else:
             _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
-        return out
+        return
     nr = NR_F32 if a.dtype == np.float32 else NR_F64
     kc, mc, n_m, n_n = _blocks(m, k, nr, threads)
     bp = np.empty((-(-n // nr), k * nr), dtype=a.dtype)
     blocked = _kernel("blocked", a.dtype)
     blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)
     blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 1)
-    return out
 
 
 def matmul(a, b):
