@@ -45,7 +45,8 @@ mtdocs_api_modules = [
     ("microtorch.optim", "Optimizers."),
     ("microtorch.optim.lr_scheduler", "Learning-rate schedulers."),
     ("microtorch.utils.data", "Datasets, samplers and the DataLoader."),
-    ("microtorch.utils.datasets", "Small datasets bundled with scikit-learn (nothing is downloaded)."),
+    ("microtorch.utils.datasets", "Small datasets bundled with scikit-learn (nothing is "
+                                  "downloaded)."),
     ("microtorch.utils.viz", "Drawing the autograd graph."),
     ("microtorch.models", "ResNets (torchvision's layout) and small networks."),
     ("microtorch.cuda", "Is a CUDA GPU usable, and which."),

@@ -137,6 +137,19 @@ class Tensor:
         return self._device.type == "cuda"
 
     @property
+    def __cuda_array_interface__(self):
+        """The CUDA array interface of a CUDA tensor's memory (for CuPy, PyTorch, Numba)."""
+        if self._device.type != "cuda":
+            raise AttributeError("Can't get __cuda_array_interface__ on non-CUDA tensor type: "
+                                 f"{self.type()} If CUDA data is required use tensor.cuda() to "
+                                 "copy tensor to device memory.")
+        if self.requires_grad:
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires "
+                               "grad. If gradients aren't required, use var.detach() to get "
+                               "Variable that doesn't require grad.")
+        return self._data.__cuda_array_interface__
+
+    @property
     def is_leaf(self):
         """True for tensors not produced by a recorded op (user-created or ``requires_grad=False``)."""
         return self.grad_fn is None

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sys
-import textwrap
 import time
 import traceback
 import types
@@ -464,7 +463,13 @@ def write_api_pages(app, config):
             continue
         groups = {"classes": [], "functions": [], "data": []}
         aliases = []
-        for name in sorted(public_names(module), key=str.lower):
+        def canonical_first(name):
+            # the name an object calls itself (float32, not float; concat, not concatenate)
+            obj = getattr(module, name)
+            own = getattr(obj, "__name__", None) == name or str(obj).endswith("." + name)
+            return (not own, name.lower())
+
+        for name in sorted(public_names(module), key=canonical_first):
             obj = getattr(module, name)
             full = f"{modname}.{name}"
             home = homes.get(id(obj))
@@ -488,13 +493,13 @@ def write_api_pages(app, config):
                 continue
             lines += [_KIND_TITLES[kind], "-" * len(_KIND_TITLES[kind]), "",
                       ".. autosummary::", "   :toctree: generated", ""]
-            lines += [f"   {name}" for name in names] + [""]
+            lines += [f"   {name}" for name in sorted(names, key=str.lower)] + [""]
         if aliases:
             lines += ["Also available here", "-------------------", "",
                       "These names are the same objects as those documented elsewhere:", ""]
             role = {"classes": "class", "functions": "func", "data": "data"}
             lines += [f"* ``{modname}.{name}``: :py:{role[kind]}:`{home}`"
-                      for name, home, kind in aliases] + [""]
+                      for name, home, kind in sorted(aliases, key=lambda a: a[0].lower())] + [""]
         text = "\n".join(lines) + "\n"
         path = os.path.join(api_dir, f"{modname}.rst")
         os.makedirs(api_dir, exist_ok=True)

@@ -1,4 +1,4 @@
-"""A worked example of a new differentiable op: ``softplus(x, beta) = log(1 + exp(beta * x)) / beta``.
+"""A worked example of a new differentiable op: ``softplus(x, beta) = log(1 + e^(beta x)) / beta``.
 
 This file is the op of the "Add your own op" page (docs/internals/custom_op.rst), which shows it
 piece by piece; tests/docs/test_custom_op.py checks its gradients with ``gradcheck``. It uses only

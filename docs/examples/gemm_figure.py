@@ -24,7 +24,8 @@ def _blocking(ax, mr, nr, kc, mc):
     for q in range(1, int(s_mc / s_mr)):
         ax.plot([ax_ + 2.0, ax_ + 2.0 + s_kc], [ay + M - 1.0 - q * s_mr] * 2, lw=0.4, c="k")
     ax.annotate(f"A block mc x kc (<= {mc} x {kc}),\npacked into micro-panels of {mr} rows:"
-                "\nstays in L2", xy=(ax_ + 2.0, ay + M - 1.0 - s_mc / 2), xytext=(-0.6, 2.5), ha="right",
+                "\nstays in L2", xy=(ax_ + 2.0, ay + M - 1.0 - s_mc / 2), xytext=(-0.6, 2.5),
+                ha="right",
                 fontsize=8, arrowprops=dict(arrowstyle="->"))
     bx, by = K + 1.0, M + 1.5
     _box(ax, bx, by, N, K, "#f4f4f4")

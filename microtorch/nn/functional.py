@@ -4,7 +4,7 @@
 from .. import _dtype
 from .._tensor import Tensor
 from ..ops import nn as _ops
-from ..ops._util import normalize_dim
+from ..ops._util import check_same_device, normalize_dim
 
 
 def _pair(v, name="value"):
@@ -22,6 +22,7 @@ def linear(input, weight, bias=None):
         rows = input.numel() // max(cols, 1)
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
                            f"{weight.shape[1]}x{weight.shape[0]})")
+    check_same_device(input, weight, *([bias] if bias is not None else []))
     if input.dtype is not weight.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                            f"{_c(input.dtype)} and {_c(weight.dtype)}")
@@ -73,6 +74,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if weight.shape[0] % groups:
         raise RuntimeError("Given groups={groups}, expected weight to be divisible by {groups} "
                            "at dimension 0")
+    check_same_device(input, weight, *([bias] if bias is not None else []))
     if input.dtype is not weight.dtype:
         raise RuntimeError(f"Input type ({_tname(input)}) and weight type ({_tname(weight)}) "
                            "should be the same")
@@ -296,10 +298,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if target.shape[0] != input.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
                          f"batch_size ({target.shape[0]}).")
-    t = target._data if target.device.type == "cpu" else target.cpu()._data
-    bad = (t != ignore_index) & ((t < 0) | (t >= input.shape[1]))
-    if bad.any():
-        raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+    check_same_device(input, target)
+    if target.device.type == "cpu":  # on a GPU this would cost a host round trip: see NllLoss
+        t = target._data
+        bad = (t != ignore_index) & ((t < 0) | (t >= input.shape[1]))
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return _ops.NllLoss.apply(input, target.long(), weight, reduction, ignore_index)
@@ -349,7 +353,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """Binary cross-entropy of probabilities ``input`` against ``target``."""
     _check_loss_shapes(input, target)
     data = input.detach()
-    if bool(((data < 0) | (data > 1)).any()):
+    if data.device.type == "cpu" and bool(((data < 0) | (data > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
     return _ops.BinaryCrossEntropy.apply(input, target, weight, reduction)
 

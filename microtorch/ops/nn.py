@@ -11,6 +11,8 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ._util import wrap
+from .elementwise import where
+from .indexing import Gather, ScatterAdd
 
 
 def _t(data, like):
@@ -251,12 +253,20 @@ class NllLoss(Function):
     def forward(ctx, x, target, weight, reduction, ignore_index):
         from .. import _creation
 
-        t = target
-        valid = t != ignore_index
-        safe = t * valid.long()
-        w = weight[safe] if weight is not None else _creation.ones(t.shape, dtype=x.dtype)
+        valid = target != ignore_index
+        safe = target * valid.long()
+        if x.device.type != "cpu":  # targets were not range-checked (no host sync): out-of-range
+            in_range = (safe >= 0) & (safe < x.shape[1])  # ones give NaN, never a wild read
+            safe = safe * in_range.long()
+            valid = valid & in_range
+        if weight is not None:
+            w = Gather.apply(weight, 0, safe.reshape(-1)).reshape(safe.shape)
+        else:
+            w = _creation.ones(safe.shape, dtype=x.dtype, device=x.device)
         w = w * valid.to(x.dtype)
-        picked = x.gather(1, safe.unsqueeze(1)).squeeze(1)
+        picked = Gather.apply(x, 1, safe.unsqueeze(1)).squeeze(1)
+        if x.device.type != "cpu":
+            picked = where((target != ignore_index) & ~valid, wrap(float("nan"), x), picked)
         loss = -picked * w
         if reduction == "mean":
             denom = w.sum()
@@ -277,7 +287,8 @@ class NllLoss(Function):
         if denom is not None:
             scale = scale / denom
         gx = _creation.zeros(shape, dtype=g.dtype, device=g.device)
-        return gx.scatter_add(1, safe.unsqueeze(1), scale.unsqueeze(1)), None, None, None, None
+        return ScatterAdd.apply(gx, 1, safe.unsqueeze(1), scale.unsqueeze(1)), None, None, None, \
+            None
 
 
 class MseLoss(Function):

@@ -11,6 +11,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import normalize_dim, normalize_dims, wrap
 from .elementwise import where
+from .indexing import Gather, ScatterAdd
 
 
 def _reduce(op, x, dims, keepdim):
@@ -160,7 +161,7 @@ class MaxDim(Function):
     @classmethod
     def forward(cls, ctx, x, dim, keepdim):
         idx = Tensor._make(x._backend.arg_reduce(cls.op, x._data, dim, True), x.device)
-        values = x.gather(dim, idx)
+        values = Gather.apply(x, dim, idx)
         ctx.args = (x.shape, dim, keepdim)
         ctx.save_for_backward(idx)
         ctx.mark_non_differentiable(idx)
@@ -177,7 +178,8 @@ class MaxDim(Function):
             g = g.unsqueeze(dim)
         from .. import _creation
 
-        return _creation.zeros(shape, dtype=g.dtype, device=g.device).scatter_add(dim, idx, g), \
+        zeros = _creation.zeros(shape, dtype=g.dtype, device=g.device)
+        return ScatterAdd.apply(zeros, dim, idx, g), \
             None, None
 
 

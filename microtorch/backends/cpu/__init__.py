@@ -7,14 +7,11 @@ softmax) is a Numba kernel from the submodules. See :mod:`microtorch.backends.co
 
 import numpy as np
 
-try:  # TEMP
-    from .conv import conv2d, conv2d_grad_input, conv2d_grad_weight
-    from .norm import batch_norm, batch_norm_backward, batch_norm_stats
-    from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d,
-                       avg_pool2d_backward, max_pool2d, max_pool2d_backward)
-    from .softmax import softmax, softmax_backward
-except Exception:
-    pass
+from .conv import conv2d, conv2d_grad_input, conv2d_grad_weight
+from .norm import batch_norm, batch_norm_backward, batch_norm_stats
+from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d,
+                   avg_pool2d_backward, max_pool2d, max_pool2d_backward)
+from .softmax import softmax, softmax_backward
 from .elementwise import binary, clamp, unary, where
 from .reduce import arg_reduce, reduce
 from ._tmp_numpy import matmul  # TEMP

@@ -451,7 +451,8 @@ def _gemm_blocked(a, b, bp, c, nr, kc_max, mc, n_mblocks, n_nblocks, phase):
     """
     n_slivers = bp.shape[0]
     n_tasks = (n_slivers + PACK_GROUP - 1) // PACK_GROUP if phase == 0 else n_mblocks * n_nblocks
-    for task in prange(n_tasks):
+    for it in prange(n_tasks):
+        task = np.intp(it)  # prange makes `it` unsigned: keep the callees' int64 signatures
         if phase == 0:
             s_lo = task * PACK_GROUP
             _pack_b_slivers(b, s_lo, min(n_slivers, s_lo + PACK_GROUP), nr, bp)
@@ -500,7 +501,8 @@ def _gemm_rows_axpy(a, b, c, chunk):
     memory and then from cache for each further row of c, and a row block of c stays in L1.
     """
     n = b.shape[1]
-    for t in prange((n + chunk - 1) // chunk):
+    for it in prange((n + chunk - 1) // chunk):
+        t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
         _axpy_task(a, b, c, t * chunk, min(n, (t + 1) * chunk))
 
 
@@ -545,7 +547,8 @@ def _gemm_dot(a, bt, c, rows_per_task, cols_per_task):
     n = bt.shape[0]
     n_row_tiles = (m + rows_per_task - 1) // rows_per_task
     n_col_tiles = (n + cols_per_task - 1) // cols_per_task
-    for t in prange(n_row_tiles * n_col_tiles):
+    for it in prange(n_row_tiles * n_col_tiles):
+        t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
         i_lo = (t // n_col_tiles) * rows_per_task
         j_lo = (t % n_col_tiles) * cols_per_task
         _dot_task(a, bt, c, i_lo, min(m, i_lo + rows_per_task), j_lo, min(n, j_lo + cols_per_task))
