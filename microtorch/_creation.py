@@ -93,7 +93,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     The dtype is inferred as PyTorch does: bools give bool, ints give int64, floats give the
     default float32; NumPy arrays keep their dtype.
     """
-    if hasattr(data, "__cuda_array_interface__") and not isinstance(data, Tensor):
+    if not isinstance(data, Tensor) and hasattr(data, "__cuda_array_interface__"):
         return _finish(as_tensor(data, dtype=dtype, device=device).clone(), requires_grad)
     arr = _to_numpy(data)
     dtype = dtype or _infer_dtype(arr, data)

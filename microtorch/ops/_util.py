@@ -31,7 +31,7 @@ def check_same_device(*tensors):
 
 
 def _dev_names(a, b):
-    return f"{b}, {a}" if a.type == "cpu" else f"{a}, {b}"
+    return f"{b} and {a}" if a.type == "cpu" else f"{a} and {b}"
 
 
 def broadcast_shapes(*shapes):

@@ -63,7 +63,7 @@ class Conv2d(Function):
         y = be.conv2d(be.contiguous(x._data), be.contiguous(w._data), stride, padding, dilation,
                       groups)
         if b is not None:
-            be.binary("add", y, be.view(b._data, (1, -1, 1, 1)), out=y)
+            be.binary("add", y, be.view(b._data, (1, b.shape[0], 1, 1)), out=y)
         return _t(y, x)
 
     @staticmethod

@@ -30,7 +30,7 @@ def test_runner_captures_output_figures_and_value(tmp_path):
                                   "plt.plot([1, 2])\n6 * 7", want_value=True)
     assert out == "hi\n" and value == 42
     assert len(figs) == 1 and os.path.exists(figs[0])
-    out, figs, value = runner.run("print(value_from_before)" if False else "z = 1")
+    out, figs, value = runner.run("z = 1")
     assert runner.namespace["z"] == 1 and figs == [] and value is None
 
 

@@ -444,10 +444,11 @@ def _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task):
 def _gemm_blocked(a, b, bp, c, nr, kc_max, mc, n_mblocks, n_nblocks, phase):
     """c = a @ b through packed buffers and the micro-kernel, in two calls (phase 0 and 1).
 
-    Phase 0 packs b into bp (n_slivers, k * nr), PACK_GROUP slivers per task. Phase 1 computes c: its
-    tasks are blocks of mc rows (n_mblocks of them), each cut into n_nblocks blocks of columns
-    (more than one only when there are fewer row blocks than threads). One function with a
-    single prange that calls serial functions compiles much faster than a big prange body.
+    Phase 0 packs b into bp (n_slivers, k * nr), PACK_GROUP slivers per task. Phase 1
+    computes c: its tasks are blocks of mc rows (n_mblocks of them), each cut into n_nblocks
+    blocks of columns (more than one only when there are fewer row blocks than threads). One
+    function with one prange calling serial functions compiles faster than a big prange body.
+    Compiled per dtype by :func:`_kernel` (parallel=True), like the two skinny drivers below.
     """
     n_slivers = bp.shape[0]
     n_tasks = (n_slivers + PACK_GROUP - 1) // PACK_GROUP if phase == 0 else n_mblocks * n_nblocks
@@ -551,7 +552,8 @@ def _gemm_dot(a, bt, c, rows_per_task, cols_per_task):
         t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
         i_lo = (t // n_col_tiles) * rows_per_task
         j_lo = (t % n_col_tiles) * cols_per_task
-        _dot_task(a, bt, c, i_lo, min(m, i_lo + rows_per_task), j_lo, min(n, j_lo + cols_per_task))
+        i_hi = min(m, i_lo + rows_per_task)
+        _dot_task(a, bt, c, i_lo, i_hi, j_lo, min(n, j_lo + cols_per_task))
 
 
 @jit
