@@ -8,7 +8,8 @@ _BACKENDS = {}
 
 
 def get_backend(device):
-    """The kernel module of ``device`` (``microtorch.backends.cpu`` or ``.cuda``)."""
+    """The kernel module of ``device`` (``microtorch.backends.cpu.kernels`` or
+    ``microtorch.backends.cuda.kernels``)."""
     kind = device.type
     be = _BACKENDS.get(kind)
     if be is None:
@@ -16,8 +17,6 @@ def get_backend(device):
             from .. import cuda
 
             cuda._check_available()
-            be = importlib.import_module(".cuda.kernels", __name__)
-        else:
-            be = importlib.import_module("." + kind, __name__)
+        be = importlib.import_module(f".{kind}.kernels", __name__)
         _BACKENDS[kind] = be
     return be

@@ -213,7 +213,8 @@ def tanh(input):
 
 def silu(input, inplace=False):
     """``x * sigmoid(x)``."""
-    return input * input.sigmoid()
+    out = input * input.sigmoid()
+    return input.copy_(out) if inplace else out
 
 
 def softmax(input, dim=None, dtype=None):

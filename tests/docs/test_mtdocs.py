@@ -46,4 +46,4 @@ def test_markdown_results_parsing():
     assert blocks[2] == ("text", "A note.")
     assert mtdocs._ratio_columns(blocks[1][1]) == [("ratio", [2.0, 1.0])]
     table = mtdocs._table_node(blocks[1][1])
-    assert len(table.traverse(lambda n: n.tagname == "row")) == 3
+    assert len(list(table.findall(lambda n: n.tagname == "row"))) == 3
