@@ -151,8 +151,9 @@ class _Renderer:
             return [".. note:: Graphviz's ``dot`` program was not installed when these docs were "
                     "built, so here is the graph as DOT text; paste it into any Graphviz viewer "
                     "or install Graphviz to see the picture.", ""] + _code_lines(source, "dot")
-        digest = hashlib.sha1(source.encode()).hexdigest()[:12]
-        path = os.path.join(self._generated_dir("graphs"), f"graph_{digest}.svg")
+        n = self.env.new_serialno("mtdocs-graph")
+        stem = self.env.docname.replace("/", "_")
+        path = os.path.join(self._generated_dir("graphs"), f"{stem}_graph_{n}.svg")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         svg = graph.pipe("svg")
         with open(path, "wb") as f:

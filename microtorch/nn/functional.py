@@ -190,8 +190,9 @@ def relu(input, inplace=False):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``input`` where positive, ``negative_slope * input`` elsewhere."""
-    out = _ops.LeakyRelu.apply(input, negative_slope)
-    return input.copy_(out) if inplace else out
+    if inplace:
+        return input._inplace(_ops.LeakyReluInplace, negative_slope)
+    return _ops.LeakyRelu.apply(input, negative_slope)
 
 
 def gelu(input, approximate="none"):
@@ -213,8 +214,9 @@ def tanh(input):
 
 def silu(input, inplace=False):
     """``x * sigmoid(x)``."""
-    out = input * input.sigmoid()
-    return input.copy_(out) if inplace else out
+    if inplace:  # compute on a copy: the product saves its operands for backward
+        return input.copy_(silu(input.clone()))
+    return input * input.sigmoid()
 
 
 def softmax(input, dim=None, dtype=None):
@@ -243,8 +245,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
-    out = input * _ops.dropout_mask(input, p)
-    return input.copy_(out) if inplace else out
+    if inplace:  # multiply a copy: the product saves its operands for backward
+        return input.copy_(input.clone() * _ops.dropout_mask(input, p))
+    return input * _ops.dropout_mask(input, p)
 
 
 def _check_loss_shapes(input, target):

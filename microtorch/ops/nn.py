@@ -395,6 +395,12 @@ class LeakyRelu(Function):
         return g * (pos + (1 - pos) * ctx.slope), None
 
 
+class LeakyReluInplace(LeakyRelu):
+    """``leaky_relu(x, inplace=True)``: the same node under PyTorch's in-place name."""
+
+    node_name = "LeakyReluBackward1"
+
+
 class Gelu(Function):
     """y = x * Phi(x) (exact, with erf) or the tanh approximation;  dx = g * dy/dx"""
 
@@ -447,4 +453,5 @@ def dropout_mask(x, p, generator=None):
 
 __all__ = ["Addmm", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm",
            "Softmax", "LogSoftmax", "NllLoss", "MseLoss", "BinaryCrossEntropy",
-           "BinaryCrossEntropyWithLogits", "LeakyRelu", "Gelu", "dropout_mask", "wrap"]
+           "BinaryCrossEntropyWithLogits", "LeakyRelu", "LeakyReluInplace", "Gelu",
+           "dropout_mask", "wrap"]

@@ -253,6 +253,9 @@ def test_dropout_gradient_and_modes():
     y = F.dropout(x, 0.3)
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), y.detach().numpy())  # grad = mask / (1 - p)
+    h = x * 1
+    F.dropout(h, 0.3, inplace=True).sum().backward()  # through the overwritten input
+    assert x.grad.shape == (50, 50)
     assert F.dropout(x, 0.3, training=False) is x
     assert float(F.dropout(x, 1.0).abs().sum()) == 0.0
     with pytest.raises(ValueError, match="between 0 and 1"):

@@ -32,14 +32,14 @@ LAYERS = {
                     ((3,), dict(eps=1e-3, momentum=0.3, track_running_stats=False),
                      (2, 3, 2, 2))],
     "ReLU": [((), {}, (3, 4)), ((), dict(inplace=True), (3, 4))],
-    "LeakyReLU": [((), {}, (3, 4)), ((0.2,), dict(inplace=False), (3, 4))],
+    "LeakyReLU": [((), {}, (3, 4)), ((0.2,), dict(inplace=True), (3, 4))],
     "GELU": [((), {}, (3, 4)), ((), dict(approximate="tanh"), (3, 4))],
     "Sigmoid": [((), {}, (3, 4))],
     "Tanh": [((), {}, (3, 4))],
     "SiLU": [((), {}, (3, 4)), ((), dict(inplace=True), (3, 4))],
     "Softmax": [((), dict(dim=1), (3, 4)), ((-1,), {}, (2, 3, 4))],
     "LogSoftmax": [((), dict(dim=1), (3, 4))],
-    "Dropout": [((), {}, (3, 4)), ((0.2,), {}, (3, 4))],
+    "Dropout": [((), {}, (3, 4)), ((0.2,), {}, (3, 4)), ((0.2,), dict(inplace=True), (3, 4))],
     "Identity": [((), {}, (3, 4)), ((54,), dict(unused="x"), (3, 4))],
     "Flatten": [((), {}, (2, 3, 4)), ((0, 1), {}, (2, 3, 4))],
 }
@@ -74,7 +74,8 @@ def test_layer_forward_backward(name, args, kwargs, shape, training):
     t.train(training)
     inplace = kwargs.get("inplace", False)
     compare(torch, lambda L, x: (m if L is mt else t)(x * 1 if inplace else x), rand(*shape),
-            rtol=1e-4, atol=1e-4, check_name=name not in ("SiLU", "Sigmoid", "Tanh") and kwargs.get("bias", True))
+            rtol=1e-4, atol=1e-4,
+            check_name=name not in ("SiLU", "Sigmoid", "Tanh") and kwargs.get("bias", True))
     for (k, a), (_, b) in zip(m.named_parameters(), t.named_parameters()):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-4,
                                    err_msg=k)
@@ -108,7 +109,8 @@ def test_batchnorm_running_stats(cls, shape, momentum):
     t.eval()
     before = m.running_mean.numpy().copy()
     x = rand(*shape, seed=7)
-    np.testing.assert_allclose(m(mt.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(m(mt.tensor(x)).detach().numpy(),
+                               t(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(m.running_mean.numpy(), before)
     assert m.num_batches_tracked.item() == 3

@@ -14,7 +14,7 @@ from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d
 from .softmax import softmax, softmax_backward
 from .elementwise import binary, clamp, unary, where
 from .reduce import arg_reduce, reduce
-from ._tmp_numpy import matmul  # TEMP
+from .gemm import matmul
 
 __all__ = [
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "arange", "arg_reduce", "astype",
