@@ -10,7 +10,13 @@ import os
 import tempfile
 import warnings
 
-import numba
+# Numba's OpenMP threads spin while they wait for work. On a shared or virtual machine a
+# spinning thread can keep the other one off its core, and every parallel region then waits a
+# scheduler time slice (10-25 ms): a ResNet step measured 3-5x slower. Sleeping waiters cost a
+# few microseconds per region instead. Set before the OpenMP runtime loads (first parallel call).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
 
 _CACHE_OK = None
 
