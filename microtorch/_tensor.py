@@ -329,7 +329,8 @@ class Tensor:
     def __reduce_ex__(self, protocol):
         from .serialization import _rebuild_tensor_for_pickle
 
-        return _rebuild_tensor_for_pickle, (np.array(self.cpu()._data), self.requires_grad)
+        return _rebuild_tensor_for_pickle, (np.array(self.cpu()._data), self.requires_grad,
+                                            str(self.device))
 
     def __deepcopy__(self, memo):
         t = Tensor._make(self._backend.astype(self._data, self.dtype.np), self._device)
@@ -339,9 +340,6 @@ class Tensor:
             t.requires_grad = self.requires_grad
         memo[id(self)] = t
         return t
-
-    def __getstate__(self):
-        raise TypeError("pickle tensors with microtorch.save")
 
     # ---- dtype and device ----------------------------------------------------------------
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):

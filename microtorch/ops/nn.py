@@ -450,8 +450,3 @@ def dropout_mask(x, p, generator=None):
     keep = _random.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator) >= p
     return keep.to(x.dtype) * (1.0 / (1.0 - p)) if p < 1 else keep.to(x.dtype) * 0.0
 
-
-__all__ = ["Addmm", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm",
-           "Softmax", "LogSoftmax", "NllLoss", "MseLoss", "BinaryCrossEntropy",
-           "BinaryCrossEntropyWithLogits", "LeakyRelu", "LeakyReluInplace", "Gelu",
-           "dropout_mask", "wrap"]

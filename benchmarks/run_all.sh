@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run every benchmark and write its table to benchmarks/results/ (read by the docs'
+# Performance page). Run on a quiet machine: each library is timed in its own process.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p results
+python bench_gemm.py > results/gemm.md
+python bench_elementwise.py > results/elementwise.md
+python bench_conv.py > results/conv.md
+python bench_small_ops.py --out results/small_ops.md
+python bench_resnet.py --out results/resnet.md
