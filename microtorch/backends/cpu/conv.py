@@ -39,6 +39,7 @@ _MAX_COLS = 1 << 22
 # With at least this many output pixels per image, each image gets its own GEMM, which writes
 # straight into (or, for pointwise convolutions, reads straight from) the NCHW arrays.
 _DIRECT_L = 1024
+_DIRECT_FLOPS = 16e6
 # The weight gradient's GEMM is computed transposed when its reduction is at least this deep.
 _GW_TRANSPOSED_L = 256
 
@@ -239,7 +240,10 @@ class _Plan:
         self.L = self.OH * self.OW
         self.K = Cg * kh * kw
         self.pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
-        if self.L >= _DIRECT_L and not batch_all:
+        # One image per GEMM writes straight into the output, but only pays when that GEMM is
+        # big enough to run near peak; small ones share a GEMM (and a copy back to NCHW).
+        if self.L >= _DIRECT_L and 2 * self.Og * self.K * self.L >= _DIRECT_FLOPS \
+                and not batch_all:
             self.nb = 1
         else:
             self.nb = max(1, min(N, _MAX_COLS // max(1, self.K * self.L)))
