@@ -321,40 +321,35 @@ def amin(input, dim=(), keepdim=False):
     return Amin.apply(input, dims, keepdim)
 
 
+def _extremum(name, all_fn, dim_fn, elementwise, input, dim, keepdim):
+    from .. import return_types
+
+    if isinstance(dim, Tensor):
+        return elementwise(input, dim)
+    if dim is None:
+        _check_nonempty(input, name, ())
+        return all_fn.apply(input, tuple(range(input.ndim)), False)
+    d = normalize_dim(dim, input.ndim)
+    if input.ndim == 0:  # a 0-d tensor is its own extremum along dim 0 (or -1)
+        input, keepdim = input.reshape(1), False
+    _check_nonempty(input, name, (d,))
+    return getattr(return_types, name)(*dim_fn.apply(input, d, keepdim))
+
+
 def max(input, dim=None, keepdim=False):
     """``max(x)``: the largest element; ``max(x, dim)``: a (values, indices) pair;
     ``max(x, other)``: the elementwise maximum."""
     from .elementwise import maximum
-    from .. import return_types
 
-    if isinstance(dim, Tensor):
-        return maximum(input, dim)
-    if dim is None:
-        _check_nonempty(input, "max", ())
-        return MaxAll.apply(input, tuple(range(input.ndim)), False)
-    d = normalize_dim(dim, input.ndim)
-    if input.ndim == 0:  # a 0-d tensor is its own max along dim 0 (or -1)
-        input, keepdim = input.reshape(1), False
-    _check_nonempty(input, "max", (d,))
-    return return_types.max(*MaxDim.apply(input, d, keepdim))
+    return _extremum("max", MaxAll, MaxDim, maximum, input, dim, keepdim)
 
 
 def min(input, dim=None, keepdim=False):
     """``min(x)``: the smallest element; ``min(x, dim)``: a (values, indices) pair;
     ``min(x, other)``: the elementwise minimum."""
     from .elementwise import minimum
-    from .. import return_types
 
-    if isinstance(dim, Tensor):
-        return minimum(input, dim)
-    if dim is None:
-        _check_nonempty(input, "min", ())
-        return MinAll.apply(input, tuple(range(input.ndim)), False)
-    d = normalize_dim(dim, input.ndim)
-    if input.ndim == 0:  # a 0-d tensor is its own min along dim 0 (or -1)
-        input, keepdim = input.reshape(1), False
-    _check_nonempty(input, "min", (d,))
-    return return_types.min(*MinDim.apply(input, d, keepdim))
+    return _extremum("min", MinAll, MinDim, minimum, input, dim, keepdim)
 
 
 def _arg(op, input, dim, keepdim):
