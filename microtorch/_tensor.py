@@ -345,13 +345,7 @@ class Tensor:
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
         """Convert to another dtype and/or device: ``to(dtype)``, ``to(device)``,
         ``to(device, dtype)`` or ``to(other_tensor)``. Returns self when nothing changes."""
-        for a in args:
-            if isinstance(a, _dtype.dtype):
-                dtype = a
-            elif isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            else:
-                device = a
+        dtype, device = parse_to_args(args, dtype, device)
         dtype = dtype or self.dtype
         device = as_device(device) if device is not None else self._device
         if device.type == "cuda":
@@ -1008,6 +1002,18 @@ class Tensor:
 
 
 _dtype._TENSOR_TYPES = (Tensor,)
+
+
+def parse_to_args(args, dtype=None, device=None):
+    """(dtype, device) from ``to()``'s positional arguments: dtypes, devices or a tensor."""
+    for a in args:
+        if isinstance(a, _dtype.dtype):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        else:
+            device = a
+    return dtype, device
 
 
 def _type_word(d):

@@ -16,18 +16,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import jit
-
-
-def pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
-    """Pooled length of one spatial dimension, PyTorch's ``pooling_output_shape``."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if ceil_mode:
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= size + padding:
-            out -= 1
-    else:
-        out = span // stride + 1
-    return out
+from ..geometry import pooled_size
 
 
 @jit(parallel=True)

@@ -12,18 +12,7 @@ from numba import cuda, float32, float64
 
 from . import _core
 from .elementwise import contiguous, fill_
-
-
-def pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
-    """Pooled length of one spatial dimension, PyTorch's ``pooling_output_shape``."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if ceil_mode:
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= size + padding:
-            out -= 1
-    else:
-        out = span // stride + 1
-    return out
+from ..geometry import pooled_size
 
 
 @cuda.jit(device=True, inline=True)

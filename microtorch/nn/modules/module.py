@@ -10,7 +10,7 @@ import itertools
 
 from ... import _dtype
 from ..._device import as_device
-from ..._tensor import Tensor
+from ..._tensor import Tensor, parse_to_args
 from ...autograd.grad_mode import no_grad
 from ..parameter import Buffer, Parameter
 
@@ -308,15 +308,7 @@ class Module:
     def to(self, *args, **kwargs):
         """Move/cast parameters and buffers in place: ``to(device)``, ``to(dtype)`` (floating
         point tensors only) or both."""
-        dtype = kwargs.get("dtype")
-        device = kwargs.get("device")
-        for a in args:
-            if isinstance(a, _dtype.dtype):
-                dtype = a
-            elif isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            else:
-                device = a
+        dtype, device = parse_to_args(args, kwargs.get("dtype"), kwargs.get("device"))
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
                             f"got desired dtype={dtype}")
