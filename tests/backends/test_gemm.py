@@ -3,7 +3,7 @@
 The reference is computed in float64 (and with exact integer arithmetic for int dtypes); float32
 results are compared with a tolerance that grows with K, since both sides round each partial
 sum. Shapes cover every path of the module: the blocked kernel with its edge tiles (sizes around
-multiples of the 5 x 16 / 5 x 8 tiles and of the K block), the skinny paths (few rows or
+multiples of the register tiles (8 x 32 / 8 x 16 with AVX-512) and of the K block), the skinny paths (few rows or
 columns), empty and degenerate sizes, and inputs of any strides.
 """
 
@@ -40,13 +40,14 @@ def _check(got, a, b):
     np.testing.assert_array_less(np.abs(got - ref), tol * (scale + 1e-30) + 1e-30)
 
 
-# (M, K, N): tile and block edges (MR = 5, NR = 16 or 8, KC_MAX = 256, MC_MAX = 160), the
+# (M, K, N): tile and block edges (MR = 8 or 6, NR = 32/16 or 16/8, KC_MAX = 256), the
 # skinny thresholds (SKINNY_M = 8, SKINNY_N = 4) and odd sizes.
 SHAPES = [
     (1, 1, 1), (1, 7, 1), (2, 3, 4), (5, 16, 16), (5, 8, 8), (4, 9, 15), (6, 17, 17),
     (9, 5, 5), (9, 5, 4), (8, 40, 5), (9, 40, 33), (10, 1, 32), (11, 13, 129),
     (33, 257, 31), (31, 256, 48), (64, 513, 17), (161, 20, 40), (165, 30, 3), (321, 7, 65),
     (1, 300, 100), (3, 64, 1000), (8, 100, 47), (100, 77, 1), (200, 33, 2), (2, 5000, 3),
+    (17, 600, 65), (40, 129, 200), (520, 300, 170), (100, 27, 1030),
 ]
 
 
@@ -216,19 +217,26 @@ def test_matmul_errors():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("plan", [(7, 5, 1, 1), (7, 10, 2, 3), (64, 35, 3, 2), (13, 40, 1, 5)])
-def test_blocked_kernel_any_plan(plan, dtype):
+@pytest.mark.parametrize("kernel", ["parallel", "serial"])
+@pytest.mark.parametrize("plan", [(7, 5, 37, 150), (7, 10, 8, 150), (64, 35, 16, 40),
+                                  (13, 40, 37, 32), (50, 8, 24, 64)])
+@pytest.mark.parametrize("b_layout", ["C", "F"])
+def test_blocked_kernel_any_plan(plan, kernel, b_layout, dtype):
     """Every block split of the blocked path gives the same product (the planner only picks
-    among these by the thread count, so test the splits directly)."""
+    among these by the thread count and shape, so test the splits directly): K blocks (kc),
+    row blocks (mc), tasks of m_step rows x n_step columns; A packed (many slivers per task)
+    or read in place (few), B row- or column-major."""
     rng = np.random.default_rng(12)
     m, k, n = 37, 50, 150
-    a, b = _rand(rng, (m, k), dtype), _rand(rng, (n, k), dtype).T
-    kc, mc, n_m, n_n = plan
-    n_m = -(-m // mc)
+    a = _rand(rng, (m, k), dtype)
+    b = _rand(rng, (k, n), dtype) if b_layout == "C" else _rand(rng, (n, k), dtype).T
+    kc, mc, m_step, n_step = plan
+    mc = -(-mc // G.MR) * G.MR
+    if m_step < m:
+        m_step = -(-m_step // G.MR) * G.MR
     nr = G.NR_F32 if dtype == np.float32 else G.NR_F64
-    bp = np.empty((-(-n // nr), k * nr), dtype)
+    if n_step < n:
+        n_step = -(-n_step // nr) * nr
     out = np.full((m, n), np.nan, dtype)
-    blocked = G._kernel("blocked", np.dtype(dtype))
-    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)
-    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 1)
+    G._kernel(kernel, np.dtype(dtype))(a, b, out, kc, mc, m_step, n_step)
     _check(out, a, b)

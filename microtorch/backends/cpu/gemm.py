@@ -4,44 +4,45 @@ A textbook triple loop reaches a few GFLOP/s: every multiply-add loads and store
 module follows the structure of GotoBLAS/BLIS, which keeps the floating-point units busy by
 moving each number as few times as possible through the memory hierarchy:
 
-**Register tile (micro-kernel).** ``_uk_f32`` computes an ``MR x NR = 5 x 16`` tile of C
-(``5 x 8`` for float64) with its 80 partial sums held in named local variables, for
-``kc`` steps of the K dimension. Each step broadcasts 5 numbers of A, loads 16 numbers of B
-and does 80 multiply-adds: with AVX2 that is 2 vector loads, 5 broadcasts and 10
-``vfmadd231ps`` on 10 accumulator registers (5 ``zmm`` registers with AVX-512). The code is
-straight-line on purpose: LLVM's SLP vectorizer turns it into vector instructions. Numba has
-that vectorizer off and the loop vectorizer on by default, which turns this code into scalar
-instructions or spills; :func:`_compile_microkernel` flips both settings for these two
-functions only. The micro-kernel also prefetches its C tile, which it reads at the end.
+**Register tile (micro-kernel).** :func:`_tile` computes an ``MR x NR`` tile of C for ``kc``
+steps of the K dimension with its sums held in vector registers: each step loads two vectors
+of B (``NR`` numbers), broadcasts ``MR`` numbers of A and does ``2 * MR`` vector fused
+multiply-adds. With AVX-512 (32 ``zmm`` registers) the tile is ``8 x 32`` float32 / ``8 x 16``
+float64: 16 accumulators, 10 loads per 16 FMAs; with AVX2 (16 ``ymm`` registers) it is
+``6 x 16`` / ``6 x 8``: 12 accumulators. The tile is not left to LLVM's vectorizers (Numba's
+defaults turn unrolled scalar code into scalar instructions or spills, and a wide scalar tile
+takes seconds to compile): it is a Numba *intrinsic* that emits the loop directly as LLVM IR on
+vector types (``<16 x float>`` and ``llvm.fma``), so the machine code is what one would write
+by hand, and it compiles in milliseconds. It reads A through two element strides (``sa``
+between rows, ``sp`` between steps), so it reads A in place whatever its layout.
 
-**Packing.** The micro-kernel reads A and B from contiguous buffers in exactly the order it
-consumes them, so every cache line it touches is used completely:
+**Packing.** The micro-kernel reads B from a contiguous buffer in exactly the order it
+consumes it, so every cache line it touches is used completely: each K block of B (``kc``
+rows) is packed into *slivers* of ``NR`` columns, ``bp[s * kc * NR + p * NR + j] =
+B[p0 + p, s * NR + j]``, zero-padded past the last column. This makes the kernel indifferent
+to B's strides (transposed views, slices, broadcast rows). A is *not* packed: the micro-kernel
+reads its ``MR`` rows in place through their strides (a contiguous A, a transposed view and a
+broadcast row all work). GotoBLAS packs A as well; measured here, reading A in place was as
+fast or faster for every shape (an ``MR x kc`` panel is 8 short streams that the hardware
+prefetches, and it stays in L1/L2 while the slivers sweep it), and packing it cost up to 20 %
+on mid-size products.
 
-* B is packed once per call into *slivers* of ``NR`` columns: ``bp[s, p * NR + j] =
-  B[p, s * NR + j]``, zero-padded past the last column;
-* each block of A (``mc`` rows, ``kc`` columns) is packed into *micro-panels* of ``MR`` rows:
-  ``ap[q, p, r] = A[i + q * MR + r, p0 + p]``, zero-padded past the last row. The
-  micro-kernel takes its A operand as a 2-D view of any strides, ``ap[q, :kc].T``; when C has
-  few columns (at most ``NO_PACK_SLIVERS`` slivers), each panel of A is used so few times
-  that packing costs more than it saves, and the micro-kernel reads A in place instead.
+**Cache blocking.** K is cut into blocks of ``kc <= KC_MAX``: one B sliver (``kc x NR``) stays
+in L1 while the micro-kernel sweeps it across all micro-panels of an A block (``mc x kc``, at
+most ``MC_MAX`` rows: it stays in L2). The packed B block of a task is served from L2/L3. The C
+tile is accumulated over the K blocks.
 
-The packed B also makes the kernel indifferent to B's strides (transposed views, slices,
-broadcast rows); A of any strides is read by the packing loop or through its strided view.
+**Threads.** ``_gemm_parallel`` is a single ``prange`` over one task per thread: C is cut into
+equal blocks of columns, or of rows when C is much taller than wide (``M > 4 N``, e.g. the
+im2col product ``4096 x 1152 @ 1152 x 128``). Each task packs the part of B it needs itself, so
+a call is one parallel region with no barrier; splitting by columns repeats nothing (A is read
+in place), splitting by rows repeats the packing of B, which is small when N is. Products under
+``SERIAL_FLOPS`` run the same task function on the calling thread (``_gemm_serial``): waking
+the others costs more than they save.
 
-**Cache blocking.** K is cut into blocks of ``kc <= KC_MAX = 256``: one B sliver (16 KiB
-float32) stays in L1 while the micro-kernel sweeps it across all micro-panels of an A block
-(``mc x kc``, at most ``MC_MAX`` rows: it stays in L2). The packed B (read by every block) is
-served from L3. The C tile is accumulated over the K blocks.
-
-**Threads.** ``_gemm_blocked`` runs twice: phase 0 packs B (groups of slivers in a
-``prange``), phase 1 splits C into blocks of rows (and, when C has too few rows for that,
-blocks of columns) in a ``prange``, with a block count that is a multiple of the thread
-count so that both cores get the same work. Each block packs its own A. Products under
-``SERIAL_FLOPS`` run on one thread: waking the others costs more than they would save.
-
-**Edges.** A tile that sticks out of C (M not a multiple of 5, N not a multiple of 16) is
-computed by the same micro-kernel into a small scratch tile (the padding rows and columns are
-zeros) and copied into C, so the main path has no edge tests.
+**Edges.** A tile that sticks out of C (M not a multiple of MR, N not a multiple of NR) is
+computed by the same micro-kernel into a small scratch tile (B's padding is zeros; rows of A
+past the end are not read) and copied into C, so the main path has no edge tests.
 
 **Skinny products.** When C has only a few rows (``M <= SKINNY_M``: a batch of one or a few
 samples through a linear layer), packing B would cost as much as the product itself, which is
@@ -55,9 +56,7 @@ Integer matmul uses a plain loop (``_matmul_int``): it exists for completeness, 
 signature (:func:`_kernel`), with Numba's on-disk cache: a float32 user never waits for the
 float64 versions, and inputs of any strides share one compiled version (layout ``'A'``). The
 parallel functions only run a ``prange`` over calls to serial task functions, because Numba
-compiles a large ``prange`` body slowly. Cold, the float32 blocked path compiles in about 5 s
-of CPU time (micro-kernel included) and each skinny path in about 1 s; from the cache all of
-it loads in well under a second.
+compiles a large ``prange`` body slowly. From the cache all of it loads in well under a second.
 
 Never call NumPy's ``@``/``np.dot`` next to these kernels: OpenBLAS's thread pool and Numba's
 OpenMP pool, both spinning on 2 cores, slow each other down many times over.
@@ -67,22 +66,23 @@ import functools
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba import prange, types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from .._numba import jit
 
 __all__ = ["gemm", "matmul"]
 
-MR = 5            # rows of the register tile = height of an A micro-panel
-NR_F32 = 16       # columns of the register tile for float32 = width of a B sliver
-NR_F64 = 8        # ... for float64 (the same 64 bytes per row)
+_AVX512 = "+avx512f" in llvm_binding.get_host_cpu_features().flatten()
+VEC_BYTES = 64 if _AVX512 else 32  # one vector register: zmm (AVX-512) or ymm (AVX2)
+MR = 8 if _AVX512 else 6  # rows of the register tile = height of an A micro-panel
+NR_F32 = 2 * VEC_BYTES // 4  # columns of the tile (two vector registers) = width of a B sliver
+NR_F64 = 2 * VEC_BYTES // 8  # ... for float64
 KC_MAX = 256      # depth of a K block: one B sliver (kc x NR) stays in L1
-MC_MAX = 160      # rows of an A block: its packed copy (MC x KC) stays in L2
-PACK_GROUP = 8    # B slivers packed together (reading 8 x 64 bytes of each row of B)
-NO_PACK_SLIVERS = 8  # an A block used by at most this many B slivers is read in place
+MC_MAX = 256      # rows of an A block: its packed copy (MC x KC) stays in L2
 SKINNY_M = 8      # at most this many rows of C: no packing, stream B (see module docstring)
 SKINNY_N = 4      # at most this many columns of C: dot products along rows of A
 SERIAL_FLOPS = 2_000_000  # smaller products run on one thread
@@ -91,226 +91,107 @@ _FASTMATH_DOT = {"contract", "reassoc", "nsz"}  # dot products may be summed in 
 
 
 @intrinsic
-def _prefetch(typingctx, arr, i, j):
-    """Hint the CPU to bring the cache line of ``arr[i, j]`` into cache for writing."""
-    sig = types.void(arr, i, j)
+def _tile(typingctx, kc, a, a_off, sa, sp, mrows, b, b_off, c, c_off, ldc, accumulate):
+    """The micro-kernel: ``c[c_off + r * ldc + j] (+)= sum_p A[r, p] * b[b_off + p * NR + j]``
+    for ``r < MR``, ``j < NR``, ``p < kc``, where ``A[r, p] = a[a_off + r * sa + p * sp]``
+    (offsets and strides in elements of the arrays' data). Rows ``r >= mrows`` of A are not
+    read (row 0 is read instead; the caller drops those rows of the result).
+    ``accumulate``: add to c, else overwrite it. Emitted as LLVM IR on vector types.
+    """
+    intp = types.intp
+    sig = types.void(intp, a, intp, intp, intp, intp, b, intp, c, intp, intp, types.boolean)
 
     def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1], args[2]],
-                                       wraparound=False)
+        kc, a, a_off, sa, sp, mrows, b, b_off, c, c_off, ldc, acc_flag = args
+        aty, bty, cty = signature.args[1], signature.args[6], signature.args[8]
+        fty = context.get_value_type(cty.dtype)
+        itemsize = context.get_abi_sizeof(fty)
+        width = VEC_BYTES // itemsize
+        nr = 2 * width
+        vty = ir.VectorType(fty, width)
+        ity = context.get_value_type(intp)
+
+        def data(ty, val):
+            return context.make_array(ty)(context, builder, val).data
+
+        def vec_at(base, index):  # pointer to a vector starting at element `index`
+            return builder.bitcast(builder.gep(base, [index]), vty.as_pointer())
+
+        adata, bdata, cdata = data(aty, a), data(bty, b), data(cty, c)
+        # C is read at the end: start fetching it now
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        name = "llvm.prefetch." + i8p.intrinsic_name  # "p0i8"; newer LLVMs read it as "p0"
-        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-        # (address, rw=1: for writing, locality=3: keep in all cache levels, cache=1: data)
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])
+        pf = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch." + i8p.intrinsic_name)
+        rows_c = []
+        for r in range(MR):
+            row = builder.add(c_off, builder.mul(ity(r), ldc))
+            rows_c.append(row)
+            for j in (0, nr - 1):
+                ptr = builder.bitcast(builder.gep(cdata, [builder.add(row, ity(j))]), i8p)
+                builder.call(pf, [ptr, i32(1), i32(3), i32(1)])
+        rows_a = []
+        for r in range(MR):
+            keep = builder.icmp_signed("<", ity(r), mrows)
+            off = builder.select(keep, builder.mul(ity(r), sa), ity(0))
+            rows_a.append(builder.gep(adata, [builder.add(a_off, off)]))
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty, vty, vty]),
+            f"llvm.fma.v{width}f{8 * itemsize}")
+        zero = ir.Constant(vty, None)
+        splat_mask = ir.Constant(ir.VectorType(i32, width), [0] * width)
+        entry = builder.basic_block
+        loop = builder.append_basic_block("tile_loop")
+        done = builder.append_basic_block("tile_done")
+        builder.cbranch(builder.icmp_signed(">", kc, ity(0)), loop, done)
+
+        builder.position_at_end(loop)
+        p = builder.phi(ity)
+        p.add_incoming(ity(0), entry)
+        accs = []
+        for _ in range(MR * 2):
+            phi = builder.phi(vty)
+            phi.add_incoming(zero, entry)
+            accs.append(phi)
+        bbase = builder.add(b_off, builder.mul(p, ity(nr)))
+        bv = [builder.load(vec_at(bdata, builder.add(bbase, ity(v * width))), align=itemsize)
+              for v in range(2)]
+        poff = builder.mul(p, sp)
+        new = []
+        for r in range(MR):
+            x = builder.load(builder.gep(rows_a[r], [poff]))
+            xv = builder.insert_element(ir.Constant(vty, ir.Undefined), x, i32(0))
+            xv = builder.shuffle_vector(xv, ir.Constant(vty, ir.Undefined), splat_mask)
+            for v in range(2):
+                new.append(builder.call(fma, [xv, bv[v], accs[2 * r + v]]))
+        p1 = builder.add(p, ity(1))
+        end = builder.basic_block
+        p.add_incoming(p1, end)
+        for phi, val in zip(accs, new):
+            phi.add_incoming(val, end)
+        builder.cbranch(builder.icmp_signed("<", p1, kc), loop, done)
+
+        builder.position_at_end(done)
+        sums = []
+        for val in new:
+            phi = builder.phi(vty)
+            phi.add_incoming(zero, entry)
+            phi.add_incoming(val, end)
+            sums.append(phi)
+        ptrs = [vec_at(cdata, builder.add(rows_c[r], ity(v * width)))
+                for r in range(MR) for v in range(2)]
+        with builder.if_else(acc_flag) as (then, otherwise):
+            with then:
+                for ptr, s in zip(ptrs, sums):
+                    builder.store(builder.fadd(builder.load(ptr, align=itemsize), s), ptr,
+                                  align=itemsize)
+            with otherwise:
+                for ptr, s in zip(ptrs, sums):
+                    builder.store(s, ptr, align=itemsize)
         return context.get_dummy_value()
 
     return sig, codegen
-
-
-# --------------------------------------------------------------------------------------------
-# Micro-kernels: c[i0:i0+MR, j0:j0+NR] (+)= a[:MR, :kc] @ (B sliver), sums in registers.
-# a is a packed micro-panel (a transposed view of ap[q]) or A itself; b[p * NR + j] is the
-# sliver's B[p, j]; c is C-contiguous. accumulate: add to c, else overwrite it.
-# The code is written out (80 named sums) because that is what LLVM turns into vector code.
-# --------------------------------------------------------------------------------------------
-
-def _uk_f32(kc, a, b, c, i0, j0, accumulate):
-    """The float32 micro-kernel: a 5 x 16 tile, sums cRJ for row R, column J (hexadecimal).
-
-    Per step p: load B's 16 numbers, then for each row broadcast A[r, p] and multiply-add.
-    """
-    for r in range(MR):  # C is read at the end: start fetching it now
-        _prefetch(c, i0 + r, j0)
-        _prefetch(c, i0 + r, j0 + 15)
-    zero = np.float32(0)
-    c00 = c01 = c02 = c03 = c04 = c05 = c06 = c07 = zero
-    c08 = c09 = c0a = c0b = c0c = c0d = c0e = c0f = zero
-    c10 = c11 = c12 = c13 = c14 = c15 = c16 = c17 = zero
-    c18 = c19 = c1a = c1b = c1c = c1d = c1e = c1f = zero
-    c20 = c21 = c22 = c23 = c24 = c25 = c26 = c27 = zero
-    c28 = c29 = c2a = c2b = c2c = c2d = c2e = c2f = zero
-    c30 = c31 = c32 = c33 = c34 = c35 = c36 = c37 = zero
-    c38 = c39 = c3a = c3b = c3c = c3d = c3e = c3f = zero
-    c40 = c41 = c42 = c43 = c44 = c45 = c46 = c47 = zero
-    c48 = c49 = c4a = c4b = c4c = c4d = c4e = c4f = zero
-    for p in range(kc):
-        b0 = b[p * 16 + 0]; b1 = b[p * 16 + 1]; b2 = b[p * 16 + 2]; b3 = b[p * 16 + 3]
-        b4 = b[p * 16 + 4]; b5 = b[p * 16 + 5]; b6 = b[p * 16 + 6]; b7 = b[p * 16 + 7]
-        b8 = b[p * 16 + 8]; b9 = b[p * 16 + 9]; ba = b[p * 16 + 10]; bb = b[p * 16 + 11]
-        bc = b[p * 16 + 12]; bd = b[p * 16 + 13]; be = b[p * 16 + 14]; bf = b[p * 16 + 15]
-        ar = a[0, p]
-        c00 += ar * b0; c01 += ar * b1; c02 += ar * b2; c03 += ar * b3
-        c04 += ar * b4; c05 += ar * b5; c06 += ar * b6; c07 += ar * b7
-        c08 += ar * b8; c09 += ar * b9; c0a += ar * ba; c0b += ar * bb
-        c0c += ar * bc; c0d += ar * bd; c0e += ar * be; c0f += ar * bf
-        ar = a[1, p]
-        c10 += ar * b0; c11 += ar * b1; c12 += ar * b2; c13 += ar * b3
-        c14 += ar * b4; c15 += ar * b5; c16 += ar * b6; c17 += ar * b7
-        c18 += ar * b8; c19 += ar * b9; c1a += ar * ba; c1b += ar * bb
-        c1c += ar * bc; c1d += ar * bd; c1e += ar * be; c1f += ar * bf
-        ar = a[2, p]
-        c20 += ar * b0; c21 += ar * b1; c22 += ar * b2; c23 += ar * b3
-        c24 += ar * b4; c25 += ar * b5; c26 += ar * b6; c27 += ar * b7
-        c28 += ar * b8; c29 += ar * b9; c2a += ar * ba; c2b += ar * bb
-        c2c += ar * bc; c2d += ar * bd; c2e += ar * be; c2f += ar * bf
-        ar = a[3, p]
-        c30 += ar * b0; c31 += ar * b1; c32 += ar * b2; c33 += ar * b3
-        c34 += ar * b4; c35 += ar * b5; c36 += ar * b6; c37 += ar * b7
-        c38 += ar * b8; c39 += ar * b9; c3a += ar * ba; c3b += ar * bb
-        c3c += ar * bc; c3d += ar * bd; c3e += ar * be; c3f += ar * bf
-        ar = a[4, p]
-        c40 += ar * b0; c41 += ar * b1; c42 += ar * b2; c43 += ar * b3
-        c44 += ar * b4; c45 += ar * b5; c46 += ar * b6; c47 += ar * b7
-        c48 += ar * b8; c49 += ar * b9; c4a += ar * ba; c4b += ar * bb
-        c4c += ar * bc; c4d += ar * bd; c4e += ar * be; c4f += ar * bf
-    if not accumulate:
-        row = c[i0 + 0, j0:j0 + 16]
-        row[0] = c00; row[1] = c01; row[2] = c02; row[3] = c03
-        row[4] = c04; row[5] = c05; row[6] = c06; row[7] = c07
-        row[8] = c08; row[9] = c09; row[10] = c0a; row[11] = c0b
-        row[12] = c0c; row[13] = c0d; row[14] = c0e; row[15] = c0f
-        row = c[i0 + 1, j0:j0 + 16]
-        row[0] = c10; row[1] = c11; row[2] = c12; row[3] = c13
-        row[4] = c14; row[5] = c15; row[6] = c16; row[7] = c17
-        row[8] = c18; row[9] = c19; row[10] = c1a; row[11] = c1b
-        row[12] = c1c; row[13] = c1d; row[14] = c1e; row[15] = c1f
-        row = c[i0 + 2, j0:j0 + 16]
-        row[0] = c20; row[1] = c21; row[2] = c22; row[3] = c23
-        row[4] = c24; row[5] = c25; row[6] = c26; row[7] = c27
-        row[8] = c28; row[9] = c29; row[10] = c2a; row[11] = c2b
-        row[12] = c2c; row[13] = c2d; row[14] = c2e; row[15] = c2f
-        row = c[i0 + 3, j0:j0 + 16]
-        row[0] = c30; row[1] = c31; row[2] = c32; row[3] = c33
-        row[4] = c34; row[5] = c35; row[6] = c36; row[7] = c37
-        row[8] = c38; row[9] = c39; row[10] = c3a; row[11] = c3b
-        row[12] = c3c; row[13] = c3d; row[14] = c3e; row[15] = c3f
-        row = c[i0 + 4, j0:j0 + 16]
-        row[0] = c40; row[1] = c41; row[2] = c42; row[3] = c43
-        row[4] = c44; row[5] = c45; row[6] = c46; row[7] = c47
-        row[8] = c48; row[9] = c49; row[10] = c4a; row[11] = c4b
-        row[12] = c4c; row[13] = c4d; row[14] = c4e; row[15] = c4f
-    else:
-        row = c[i0 + 0, j0:j0 + 16]
-        row[0] += c00; row[1] += c01; row[2] += c02; row[3] += c03
-        row[4] += c04; row[5] += c05; row[6] += c06; row[7] += c07
-        row[8] += c08; row[9] += c09; row[10] += c0a; row[11] += c0b
-        row[12] += c0c; row[13] += c0d; row[14] += c0e; row[15] += c0f
-        row = c[i0 + 1, j0:j0 + 16]
-        row[0] += c10; row[1] += c11; row[2] += c12; row[3] += c13
-        row[4] += c14; row[5] += c15; row[6] += c16; row[7] += c17
-        row[8] += c18; row[9] += c19; row[10] += c1a; row[11] += c1b
-        row[12] += c1c; row[13] += c1d; row[14] += c1e; row[15] += c1f
-        row = c[i0 + 2, j0:j0 + 16]
-        row[0] += c20; row[1] += c21; row[2] += c22; row[3] += c23
-        row[4] += c24; row[5] += c25; row[6] += c26; row[7] += c27
-        row[8] += c28; row[9] += c29; row[10] += c2a; row[11] += c2b
-        row[12] += c2c; row[13] += c2d; row[14] += c2e; row[15] += c2f
-        row = c[i0 + 3, j0:j0 + 16]
-        row[0] += c30; row[1] += c31; row[2] += c32; row[3] += c33
-        row[4] += c34; row[5] += c35; row[6] += c36; row[7] += c37
-        row[8] += c38; row[9] += c39; row[10] += c3a; row[11] += c3b
-        row[12] += c3c; row[13] += c3d; row[14] += c3e; row[15] += c3f
-        row = c[i0 + 4, j0:j0 + 16]
-        row[0] += c40; row[1] += c41; row[2] += c42; row[3] += c43
-        row[4] += c44; row[5] += c45; row[6] += c46; row[7] += c47
-        row[8] += c48; row[9] += c49; row[10] += c4a; row[11] += c4b
-        row[12] += c4c; row[13] += c4d; row[14] += c4e; row[15] += c4f
-
-
-def _uk_f64(kc, a, b, c, i0, j0, accumulate):
-    """The float64 micro-kernel: a 5 x 8 tile (40 sums), otherwise the same as ``_uk_f32``."""
-    for r in range(MR):  # C is read at the end: start fetching it now
-        _prefetch(c, i0 + r, j0)
-        _prefetch(c, i0 + r, j0 + 7)
-    zero = np.float64(0)
-    c00 = c01 = c02 = c03 = c04 = c05 = c06 = c07 = zero
-    c10 = c11 = c12 = c13 = c14 = c15 = c16 = c17 = zero
-    c20 = c21 = c22 = c23 = c24 = c25 = c26 = c27 = zero
-    c30 = c31 = c32 = c33 = c34 = c35 = c36 = c37 = zero
-    c40 = c41 = c42 = c43 = c44 = c45 = c46 = c47 = zero
-    for p in range(kc):
-        b0 = b[p * 8 + 0]; b1 = b[p * 8 + 1]; b2 = b[p * 8 + 2]; b3 = b[p * 8 + 3]
-        b4 = b[p * 8 + 4]; b5 = b[p * 8 + 5]; b6 = b[p * 8 + 6]; b7 = b[p * 8 + 7]
-        ar = a[0, p]
-        c00 += ar * b0; c01 += ar * b1; c02 += ar * b2; c03 += ar * b3
-        c04 += ar * b4; c05 += ar * b5; c06 += ar * b6; c07 += ar * b7
-        ar = a[1, p]
-        c10 += ar * b0; c11 += ar * b1; c12 += ar * b2; c13 += ar * b3
-        c14 += ar * b4; c15 += ar * b5; c16 += ar * b6; c17 += ar * b7
-        ar = a[2, p]
-        c20 += ar * b0; c21 += ar * b1; c22 += ar * b2; c23 += ar * b3
-        c24 += ar * b4; c25 += ar * b5; c26 += ar * b6; c27 += ar * b7
-        ar = a[3, p]
-        c30 += ar * b0; c31 += ar * b1; c32 += ar * b2; c33 += ar * b3
-        c34 += ar * b4; c35 += ar * b5; c36 += ar * b6; c37 += ar * b7
-        ar = a[4, p]
-        c40 += ar * b0; c41 += ar * b1; c42 += ar * b2; c43 += ar * b3
-        c44 += ar * b4; c45 += ar * b5; c46 += ar * b6; c47 += ar * b7
-    if not accumulate:
-        row = c[i0 + 0, j0:j0 + 8]
-        row[0] = c00; row[1] = c01; row[2] = c02; row[3] = c03
-        row[4] = c04; row[5] = c05; row[6] = c06; row[7] = c07
-        row = c[i0 + 1, j0:j0 + 8]
-        row[0] = c10; row[1] = c11; row[2] = c12; row[3] = c13
-        row[4] = c14; row[5] = c15; row[6] = c16; row[7] = c17
-        row = c[i0 + 2, j0:j0 + 8]
-        row[0] = c20; row[1] = c21; row[2] = c22; row[3] = c23
-        row[4] = c24; row[5] = c25; row[6] = c26; row[7] = c27
-        row = c[i0 + 3, j0:j0 + 8]
-        row[0] = c30; row[1] = c31; row[2] = c32; row[3] = c33
-        row[4] = c34; row[5] = c35; row[6] = c36; row[7] = c37
-        row = c[i0 + 4, j0:j0 + 8]
-        row[0] = c40; row[1] = c41; row[2] = c42; row[3] = c43
-        row[4] = c44; row[5] = c45; row[6] = c46; row[7] = c47
-    else:
-        row = c[i0 + 0, j0:j0 + 8]
-        row[0] += c00; row[1] += c01; row[2] += c02; row[3] += c03
-        row[4] += c04; row[5] += c05; row[6] += c06; row[7] += c07
-        row = c[i0 + 1, j0:j0 + 8]
-        row[0] += c10; row[1] += c11; row[2] += c12; row[3] += c13
-        row[4] += c14; row[5] += c15; row[6] += c16; row[7] += c17
-        row = c[i0 + 2, j0:j0 + 8]
-        row[0] += c20; row[1] += c21; row[2] += c22; row[3] += c23
-        row[4] += c24; row[5] += c25; row[6] += c26; row[7] += c27
-        row = c[i0 + 3, j0:j0 + 8]
-        row[0] += c30; row[1] += c31; row[2] += c32; row[3] += c33
-        row[4] += c34; row[5] += c35; row[6] += c36; row[7] += c37
-        row = c[i0 + 4, j0:j0 + 8]
-        row[0] += c40; row[1] += c41; row[2] += c42; row[3] += c43
-        row[4] += c44; row[5] += c45; row[6] += c46; row[7] += c47
-
-
-def _compile_microkernel(fn, dtype):
-    """Compile a micro-kernel with LLVM's SLP vectorizer on and its loop vectorizer off.
-
-    Numba's defaults are the reverse; with them the straight-line code above compiles to scalar
-    instructions or spills its sums to the stack. The functions that call a micro-kernel are
-    compiled later with the defaults and keep its machine code.
-    """
-    a = types.Array(dtype, 2, "A", readonly=True)
-    sig = types.void(types.intp, a, dtype[::1], dtype[:, ::1], types.intp, types.intp,
-                     types.boolean)
-    saved = numba.config.LOOP_VECTORIZE, numba.config.SLP_VECTORIZE
-    numba.config.LOOP_VECTORIZE, numba.config.SLP_VECTORIZE = 0, 1
-    try:
-        return jit(sig, fastmath=_FASTMATH)(fn)
-    finally:
-        numba.config.LOOP_VECTORIZE, numba.config.SLP_VECTORIZE = saved
-
-
-def _microkernel(kc, a, b, c, i0, j0, accumulate):
-    """The micro-kernel for the arrays' dtype, chosen when Numba compiles the caller."""
-
-
-@overload(_microkernel)
-def _microkernel_for_dtype(kc, a, b, c, i0, j0, accumulate):
-    uk = _kernel("microkernel", np.dtype(str(a.dtype)))
-    return lambda kc, a, b, c, i0, j0, accumulate: uk(kc, a, b, c, i0, j0, accumulate)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,36 +199,17 @@ def _microkernel_for_dtype(kc, a, b, c, i0, j0, accumulate):
 # --------------------------------------------------------------------------------------------
 
 @jit
-def _pack_a_block(a, i_lo, i_hi, p0, kc, ap):
-    """ap[q, p, r] = a[i_lo + q * MR + r, p0 + p] for p < kc, zero past row i_hi.
-
-    ``ap[q, :kc].T`` is then micro-panel q as an (MR, kc) view whose columns are contiguous.
-    """
-    for q in range(ap.shape[0]):
-        i = i_lo + q * MR
-        rows = max(0, min(MR, i_hi - i))
-        for p in range(kc):
-            for r in range(rows):
-                ap[q, p, r] = a[i + r, p0 + p]
-            for r in range(rows, MR):
-                ap[q, p, r] = 0
-
-
-@jit
-def _pack_b_slivers(b, s_lo, s_hi, nr, bp):
-    """bp[s, p * nr + j] = b[p, s * nr + j] for slivers s_lo <= s < s_hi, zero past b's end.
-
-    Row p of several slivers at a time: a row-major b is read along its rows, and a
-    column-major b (b = W.T) re-reads the same few cache lines for consecutive p.
-    """
-    k, n = b.shape
-    for p in range(k):
-        for s in range(s_lo, s_hi):
-            j0 = s * nr
-            cols = min(nr, n - j0)
-            dst = bp[s, p * nr:(p + 1) * nr]
+def _pack_b(b, p0, kc, j_lo, j_hi, nr, bp):
+    """bp[s * kc * nr + p * nr + j] = b[p0 + p, j_lo + s * nr + j] for p < kc, zero past
+    column j_hi. Row p of all slivers in turn: a row-major b is read along its rows."""
+    n_slivers = (j_hi - j_lo + nr - 1) // nr
+    for p in range(kc):
+        for s in range(n_slivers):
+            j0 = j_lo + s * nr
+            cols = min(nr, j_hi - j0)
+            dst = bp[(s * kc + p) * nr:(s * kc + p + 1) * nr]
             for j in range(cols):
-                dst[j] = b[p, j0 + j]
+                dst[j] = b[p0 + p, j0 + j]
             for j in range(cols, nr):
                 dst[j] = 0
 
@@ -356,109 +218,68 @@ def _pack_b_slivers(b, s_lo, s_hi, nr, bp):
 # The blocked, packed product (the main path)
 # --------------------------------------------------------------------------------------------
 
-def _signature(dtype, layouts, n_ints):
-    """void(2-D arrays of dtype with these layouts, then n_ints integers). Layout 'A' takes any
-    strides, so all views share one compiled version; 'C' is C-contiguous. The first two arrays
-    are inputs, typed read-only so that read-only arrays (broadcast views) are accepted too."""
-    dt = numba.from_dtype(dtype)
-    arrays = [types.Array(dt, 2, layout, readonly=i < 2) for i, layout in enumerate(layouts)]
-    return types.void(*arrays, *([types.intp] * n_ints))
-
-
-@functools.cache
-def _kernel(name, dtype):
-    """The kernel ``name`` compiled for ``dtype`` (float32 or float64) on its first use.
-
-    Each kernel has one explicit signature per dtype, so a float64 product never costs a
-    float32 user compile time, and transposed or sliced inputs do not compile new versions.
-    Numba's on-disk cache makes later runs load the machine code instead (well under a second).
-    """
-    if name == "microkernel":
-        return _compile_microkernel(_uk_f32 if dtype == np.float32 else _uk_f64,
-                                    numba.from_dtype(dtype))
-    if name == "blocked":
-        return jit(_signature(dtype, "AACC", 6), parallel=True)(_gemm_blocked)
-    if name == "axpy":
-        return jit(_signature(dtype, "ACC", 1), parallel=True)(_gemm_rows_axpy)
-    if name == "dot":
-        return jit(_signature(dtype, "CCC", 2), parallel=True)(_gemm_dot)
-    raise KeyError(name)
-
-
 @jit
-def _edge_tile(kc, panel, sliver, tile, c, i, j, accumulate):
-    """A tile that sticks out of c: run the micro-kernel on scratch, copy the part inside c."""
-    m, n = c.shape
-    _microkernel(kc, panel, sliver, tile, 0, 0, False)
-    for r in range(min(MR, m - i)):
-        for jj in range(min(tile.shape[1], n - j)):
-            if accumulate:
-                c[i + r, j + jj] += tile[r, jj]
-            else:
-                c[i + r, j + jj] = tile[r, jj]
+def _blocked_task(a, b, c, kc_max, mc_max, i_lo, i_hi, j_lo, j_hi):
+    """c[i_lo:i_hi, j_lo:j_hi] = a[i_lo:i_hi] @ b[:, j_lo:j_hi]: the work of one thread.
 
-
-@jit
-def _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task):
-    """One task of _gemm_blocked: rows [i_lo, i_hi) x slivers [s_lo, s_hi) of c, all of K.
-
-    A is packed when each of its micro-panels is used by more than NO_PACK_SLIVERS slivers;
-    otherwise the micro-kernel reads A in place (only the last, partial panel is packed).
+    For each K block: pack that block of b's columns into slivers, then for each block of
+    mc_max rows of a sweep every sliver across its micro-panels (a is read in place).
     """
-    m, k = a.shape
-    n = c.shape[1]
-    n_slivers = bp.shape[0]
-    slivers_per_block = (n_slivers + n_nblocks - 1) // n_nblocks
-    i_lo = (task // n_nblocks) * mc
-    i_hi = min(m, i_lo + mc)
-    s_lo = (task % n_nblocks) * slivers_per_block
-    s_hi = min(n_slivers, s_lo + slivers_per_block)
-    n_panels = (i_hi - i_lo + MR - 1) // MR
-    pack = s_hi - s_lo > NO_PACK_SLIVERS
-    n_full = (i_hi - i_lo) // MR
-    ap = np.empty((n_panels if pack else 1, kc_max, MR), dtype=c.dtype)
+    k = a.shape[1]
+    isz = c.itemsize
+    nr = 2 * VEC_BYTES // isz
+    ldc = c.strides[0] // isz
+    sa = a.strides[0] // isz
+    sp = a.strides[1] // isz
+    n_slivers = (j_hi - j_lo + nr - 1) // nr
+    bp = np.empty(n_slivers * kc_max * nr, dtype=c.dtype)
     tile = np.empty((MR, nr), dtype=c.dtype)
     for p0 in range(0, k, kc_max):
         kc = min(kc_max, k - p0)
-        if pack:
-            _pack_a_block(a, i_lo, i_hi, p0, kc, ap)
-        elif n_full < n_panels:  # pack only the partial last panel (zero-padded rows)
-            _pack_a_block(a, i_lo + n_full * MR, i_hi, p0, kc, ap)
-        for s in range(s_lo, s_hi):
-            j = s * nr
-            sliver = bp[s, p0 * nr:(p0 + kc) * nr]
-            for q in range(n_panels):
-                i = i_lo + q * MR
-                if pack:
-                    panel = ap[q, :kc].T
-                elif q < n_full:
-                    panel = a[i:i + MR, p0:p0 + kc]
-                else:
-                    panel = ap[0, :kc].T
-                if i + MR <= m and j + nr <= n:
-                    _microkernel(kc, panel, sliver, c, i, j, p0 > 0)
-                else:  # edge tile: compute into scratch (padding is zeros), copy what fits
-                    _edge_tile(kc, panel, sliver, tile, c, i, j, p0 > 0)
+        accumulate = p0 > 0
+        _pack_b(b, p0, kc, j_lo, j_hi, nr, bp)
+        for i0 in range(i_lo, i_hi, mc_max):
+            i1 = min(i_hi, i0 + mc_max)
+            for s in range(n_slivers):
+                j = j_lo + s * nr
+                cols = min(nr, j_hi - j)
+                for i in range(i0, i1, MR):
+                    rows = min(MR, i1 - i)
+                    full = rows == MR and cols == nr
+                    dst = c if full else tile  # edge tile: compute into scratch, copy below
+                    _tile(kc, a, i * sa + p0 * sp, sa, sp, rows, bp, s * kc * nr, dst,
+                          i * ldc + j if full else 0, ldc if full else nr,
+                          accumulate and full)
+                    if not full:
+                        for r in range(rows):
+                            for jj in range(cols):
+                                if accumulate:
+                                    c[i + r, j + jj] += tile[r, jj]
+                                else:
+                                    c[i + r, j + jj] = tile[r, jj]
 
 
-def _gemm_blocked(a, b, bp, c, nr, kc_max, mc, n_mblocks, n_nblocks, phase):
-    """c = a @ b through packed buffers and the micro-kernel, in two calls (phase 0 and 1).
+def _gemm_parallel(a, b, c, kc_max, mc_max, m_step, n_step):
+    """c = a @ b on all threads: one task per block of m_step rows x n_step columns of c.
 
-    Phase 0 packs b into bp (n_slivers, k * nr), PACK_GROUP slivers per task. Phase 1
-    computes c: its tasks are blocks of mc rows (n_mblocks of them), each cut into n_nblocks
-    blocks of columns (more than one only when there are fewer row blocks than threads). One
-    function with one prange calling serial functions compiles faster than a big prange body.
-    Compiled per dtype by :func:`_kernel` (parallel=True), like the two skinny drivers below.
+    One function with one prange calling a serial function compiles faster than a big prange
+    body. Compiled per dtype by :func:`_kernel` (parallel=True), like the skinny drivers below.
     """
-    n_slivers = bp.shape[0]
-    n_tasks = (n_slivers + PACK_GROUP - 1) // PACK_GROUP if phase == 0 else n_mblocks * n_nblocks
-    for it in prange(n_tasks):
-        task = np.intp(it)  # prange makes `it` unsigned: keep the callees' int64 signatures
-        if phase == 0:
-            s_lo = task * PACK_GROUP
-            _pack_b_slivers(b, s_lo, min(n_slivers, s_lo + PACK_GROUP), nr, bp)
-        else:
-            _blocked_task(a, bp, c, nr, kc_max, mc, n_nblocks, task)
+    m, n = c.shape
+    n_mt = (m + m_step - 1) // m_step
+    n_nt = (n + n_step - 1) // n_step
+    for it in prange(n_mt * n_nt):
+        t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
+        i_lo = (t // n_nt) * m_step
+        j_lo = (t % n_nt) * n_step
+        _blocked_task(a, b, c, kc_max, mc_max, i_lo, min(m, i_lo + m_step), j_lo,
+                      min(n, j_lo + n_step))
+
+
+def _gemm_serial(a, b, c, kc_max, mc_max, m_step, n_step):
+    """c = a @ b on the calling thread (same arguments as _gemm_parallel; steps unused)."""
+    m, n = c.shape
+    _blocked_task(a, b, c, kc_max, mc_max, 0, m, 0, n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -574,19 +395,51 @@ def _matmul_int(a, b, c):
 # Python entry points: validate, choose a path, size the blocks
 # --------------------------------------------------------------------------------------------
 
-def _blocks(m, k, nr, threads):
-    """(kc, mc, n_mblocks, n_nblocks) for _gemm_blocked: K cut into equal blocks of at most
-    KC_MAX; M into equal blocks of at most MC_MAX rows, their count a multiple of the thread
-    count when there are enough rows, else N cut into one block per thread."""
+def _signature(dtype, layouts, n_ints):
+    """void(2-D arrays of dtype with these layouts, then n_ints integers). Layout 'A' takes any
+    strides, so all views share one compiled version; 'C' is C-contiguous. The first two arrays
+    are inputs, typed read-only so that read-only arrays (broadcast views) are accepted too."""
+    dt = numba.from_dtype(dtype)
+    arrays = [types.Array(dt, 2, layout, readonly=i < 2) for i, layout in enumerate(layouts)]
+    return types.void(*arrays, *([types.intp] * n_ints))
+
+
+@functools.cache
+def _kernel(name, dtype):
+    """The kernel ``name`` compiled for ``dtype`` (float32 or float64) on its first use.
+
+    Each kernel has one explicit signature per dtype, so a float64 product never costs a
+    float32 user compile time, and transposed or sliced inputs do not compile new versions.
+    Numba's on-disk cache makes later runs load the machine code instead (well under a second).
+    """
+    if name == "parallel":
+        return jit(_signature(dtype, "AAC", 4), parallel=True)(_gemm_parallel)
+    if name == "serial":
+        return jit(_signature(dtype, "AAC", 4))(_gemm_serial)
+    if name == "axpy":
+        return jit(_signature(dtype, "ACC", 1), parallel=True)(_gemm_rows_axpy)
+    if name == "dot":
+        return jit(_signature(dtype, "CCC", 2), parallel=True)(_gemm_dot)
+    raise KeyError(name)
+
+
+def _blocks(m, n, k, nr, threads):
+    """(kc, mc, m_step, n_step) for the blocked path: K cut into equal blocks of at most
+    KC_MAX; C into one task per thread, along its longer side (rows in multiples of MR,
+    columns in multiples of nr), each task's rows in blocks of at most MC_MAX."""
     n_k = -(-k // KC_MAX)
     kc = -(-k // n_k)
-    panels = -(-m // MR)
-    n_m = -(-m // MC_MAX)
-    if panels >= threads:
-        n_m = min(panels, -(-n_m // threads) * threads)
-    mc = -(-panels // n_m) * MR
-    n_m = -(-m // mc)
-    return kc, mc, n_m, max(1, threads // n_m)
+    m_step, n_step = m, n
+    if threads > 1:
+        panels, slivers = -(-m // MR), -(-n // nr)
+        if m > 4 * n or slivers < threads:
+            m_step = -(-panels // threads) * MR
+        else:
+            n_step = -(-slivers // threads) * nr
+    rows = -(-min(m, m_step) // MR)
+    n_mc = -(-rows * MR // MC_MAX)
+    mc = -(-rows // n_mc) * MR
+    return kc, mc, m_step, n_step
 
 
 def _as_c(x):
@@ -613,7 +466,8 @@ def gemm(a, b, out=None):
     """
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"gemm expects 2-D arrays, got shapes {a.shape} and {b.shape}")
-    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+    dtype = a.dtype
+    if b.dtype != dtype or dtype not in _FLOAT_DTYPES:
         raise TypeError(f"gemm expects two float32 or two float64 arrays, got {a.dtype} and "
                         f"{b.dtype}")
     m, k = a.shape
@@ -622,8 +476,8 @@ def gemm(a, b, out=None):
                          f"({k} != {b.shape[0]})")
     n = b.shape[1]
     if out is None:
-        out = np.empty((m, n), dtype=a.dtype)
-    elif out.shape != (m, n) or out.dtype != a.dtype or not out.flags.c_contiguous:
+        out = np.empty((m, n), dtype=dtype)
+    elif out.shape != (m, n) or out.dtype != dtype or not out.flags.c_contiguous:
         raise ValueError(f"gemm: out must be a C-contiguous {a.dtype} array of shape {(m, n)}, "
                          f"got {out.dtype} {out.shape}")
     if m == 0 or n == 0:
@@ -631,40 +485,45 @@ def gemm(a, b, out=None):
     if k == 0:
         out.fill(0)
         return out
+    serial = 2 * m * n * k < SERIAL_FLOPS
+    if m > SKINNY_M and n > SKINNY_N:
+        nr = NR_F32 if dtype == np.float32 else NR_F64
+        if serial:
+            kc, mc, m_step, n_step = _blocks(m, n, k, nr, 1)
+            _kernel("serial", dtype)(a, b, out, kc, mc, m_step, n_step)
+        else:
+            kc, mc, m_step, n_step = _blocks(m, n, k, nr, numba.get_num_threads())
+            _kernel("parallel", dtype)(a, b, out, kc, mc, m_step, n_step)
+        return out
     threads = numba.get_num_threads()
-    if threads > 1 and 2 * m * n * k < SERIAL_FLOPS:
+    if threads > 1 and serial:
         # too small to share: waking the other threads would cost more than they save
         numba.set_num_threads(1)
         try:
-            _product(a, b, out, 1)
+            _skinny(a, b, out, 1)
         finally:
             numba.set_num_threads(threads)
     else:
-        _product(a, b, out, threads)
+        _skinny(a, b, out, threads)
     return out
 
 
-def _product(a, b, out, threads):
-    """Choose the path of gemm for its (validated) arguments and run it on ``threads``."""
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _skinny(a, b, out, threads):
+    """The skinny paths of gemm (few rows or few columns of C) on ``threads`` threads."""
     (m, k), n = a.shape, b.shape[1]
     item = a.itemsize
-    if m <= SKINNY_M or n <= SKINNY_N:
-        if m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item:
-            # b's columns are contiguous (b = W.T): dot products along them
-            _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, m, -(-n // (2 * threads)))
-        elif m <= SKINNY_M:
-            chunk = -(-n // (2 * threads))
-            chunk = max(64, -(-chunk // 16) * 16)
-            _kernel("axpy", a.dtype)(a, _as_c(b), out, chunk)
-        else:
-            _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
-        return
-    nr = NR_F32 if a.dtype == np.float32 else NR_F64
-    kc, mc, n_m, n_n = _blocks(m, k, nr, threads)
-    bp = np.empty((-(-n // nr), k * nr), dtype=a.dtype)
-    blocked = _kernel("blocked", a.dtype)
-    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 0)
-    blocked(a, b, bp, out, nr, kc, mc, n_m, n_n, 1)
+    if m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item:
+        # b's columns are contiguous (b = W.T): dot products along them
+        _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, m, -(-n // (2 * threads)))
+    elif m <= SKINNY_M:
+        chunk = -(-n // (2 * threads))
+        chunk = max(64, -(-chunk // 16) * 16)
+        _kernel("axpy", a.dtype)(a, _as_c(b), out, chunk)
+    else:
+        _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
 
 
 def matmul(a, b):
