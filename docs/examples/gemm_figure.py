@@ -23,8 +23,8 @@ def _blocking(ax, mr, nr, kc, mc):
     _box(ax, ax_ + 2.0, ay + M - 1.0 - s_mc, s_kc, s_mc, "#9ecae1")
     for q in range(1, int(s_mc / s_mr)):
         ax.plot([ax_ + 2.0, ax_ + 2.0 + s_kc], [ay + M - 1.0 - q * s_mr] * 2, lw=0.4, c="k")
-    ax.annotate(f"A block mc x kc (<= {mc} x {kc}),\npacked into micro-panels of {mr} rows:"
-                "\nstays in L2", xy=(ax_ + 2.0, ay + M - 1.0 - s_mc / 2), xytext=(-0.6, 2.5),
+    ax.annotate(f"A block mc x kc (<= {mc} x {kc}), read in place\nby the tile, {mr} rows at "
+                "a time: stays in L2", xy=(ax_ + 2.0, ay + M - 1.0 - s_mc / 2), xytext=(-0.6, 2.5),
                 ha="right",
                 fontsize=8, arrowprops=dict(arrowstyle="->"))
     bx, by = K + 1.0, M + 1.5
@@ -51,25 +51,26 @@ def _blocking(ax, mr, nr, kc, mc):
     ax.set_ylim(-3.0, M + K + 2.5)
 
 
-def _packing(ax, mr, kc_show=4):
-    """The order in which a micro-panel of A is stored: ap[p * MR + r] = A[r, p]."""
-    ax.set_title("3. Packing an A micro-panel", loc="left", fontsize=11)
-    for r in range(mr):
-        for p in range(kc_show):
-            idx = p * mr + r
-            _box(ax, p, mr - 1 - r, 1, 1, plt.cm.Blues(0.15 + 0.6 * idx / (mr * kc_show)),
-                 text=str(idx), fontsize=8)
-    ax.text(kc_show / 2, mr + 0.4, f"{mr} rows x kc columns of A", ha="center", fontsize=8)
+def _packing(ax, nr, kc_show=4, nr_show=6):
+    """The order in which a sliver of B is stored: bp[p * NR + j] = B[p, j]."""
+    ax.set_title("3. Packing a B sliver", loc="left", fontsize=11)
+    n = kc_show * nr_show
+    for p in range(kc_show):
+        for j in range(nr_show):
+            idx = p * nr_show + j
+            label = str(p * nr + j) if j < nr_show - 1 else "..."
+            _box(ax, j, kc_show - 1 - p, 1, 1, plt.cm.Oranges(0.15 + 0.6 * idx / n),
+                 text=label, fontsize=7)
+    ax.text(nr_show / 2, kc_show + 0.4, f"kc rows x {nr} columns of B", ha="center", fontsize=8)
     y0 = -2.2
-    for idx in range(mr * kc_show):
-        _box(ax, idx * 0.5 - 2.5, y0, 0.5, 0.8, plt.cm.Blues(0.15 + 0.6 * idx / (mr * kc_show)),
-             lw=0.5)
-    ax.text(kc_show / 2, y0 - 0.4, "ap: column after column, contiguous:\n"
-            "the order the micro-kernel reads it", ha="center", va="top", fontsize=8)
-    ax.add_patch(FancyArrowPatch((kc_show / 2, -0.2), (kc_show / 2, y0 + 0.95),
+    for idx in range(n):
+        _box(ax, idx * 0.4 - 2.0, y0, 0.4, 0.8, plt.cm.Oranges(0.15 + 0.6 * idx / n), lw=0.5)
+    ax.text(nr_show / 2, y0 - 0.4, "bp: row after row, contiguous:\n"
+            "each step of p loads one row with vector loads", ha="center", va="top", fontsize=8)
+    ax.add_patch(FancyArrowPatch((nr_show / 2, -0.2), (nr_show / 2, y0 + 0.95),
                                  arrowstyle="->", mutation_scale=12))
-    ax.set_xlim(-3.0, 8.0)
-    ax.set_ylim(-4.5, mr + 1.2)
+    ax.set_xlim(-2.5, 8.5)
+    ax.set_ylim(-4.5, kc_show + 1.2)
 
 
 def _register_tile(ax, mr, nr):
@@ -78,7 +79,7 @@ def _register_tile(ax, mr, nr):
     w = 0.5
     for j in range(nr):
         _box(ax, 1.0 + j * w, mr * w + 0.4, w, w, "#fd8d3c", lw=0.5)
-    ax.text(1.0 + nr * w / 2, mr * w + 0.4 + w + 0.2, f"b[p, 0:{nr}] ({nr} loads)",
+    ax.text(1.0 + nr * w / 2, mr * w + 0.4 + w + 0.2, f"b[p, 0:{nr}] (2 vector loads)",
             ha="center", fontsize=8)
     for r in range(mr):
         _box(ax, 0.2, (mr - 1 - r) * w, w, w, "#9ecae1", lw=0.5)
@@ -101,7 +102,7 @@ def draw(mr, nr, kc, mc):
     axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
     _blocking(axes[0], mr, nr, kc, mc)
     _register_tile(axes[1], mr, nr)
-    _packing(axes[2], mr)
+    _packing(axes[2], nr)
     for ax in axes:
         ax.set_aspect("equal")
         ax.axis("off")
