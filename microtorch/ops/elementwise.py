@@ -454,7 +454,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * (out > 0).to(g.dtype)
+        return g * out.sign()  # relu output is >= 0, so its sign is the 0/1 mask
 
 
 class Clamp(Function):
