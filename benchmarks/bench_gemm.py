@@ -22,6 +22,11 @@ SHAPES = [  # (M, K, N): C (M, N) = A (M, K) @ B (K, N)
     (256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
     (4096, 27, 64), (256, 576, 1024), (4096, 1152, 128),          # im2col convolutions
     (4, 4608, 512), (1, 512, 1000), (8, 512, 1000),               # skinny: ResNet-18's tail
+    # CIFAR ResNet-20 convolutions (batch 64): few rows and huge N (forward, input gradient with
+    # A = W.T, marked "T": A is a transposed view) or small C and huge K (weight gradient)
+    (16, 144, 28672), (32, 288, 14336), (64, 576, 4096), (16, 144, 8192), (16, 27, 65536),
+    (144, 16, 28672, "T"), (16, 32, 16384, "T"),
+    (144, 28672, 16), (27, 65536, 16), (16, 16384, 32),
 ]
 LIBS = ("microtorch", "numpy", "torch")
 
@@ -49,8 +54,11 @@ def _worker(lib, shapes, samples, sample_s, threads):
 
     rng = np.random.default_rng(0)
     result = {}
-    for m, k, n in shapes:
+    for shape in shapes:
+        m, k, n = shape[:3]
         a = rng.standard_normal((m, k), dtype=np.float32)
+        if shape[3:] == ("T",):  # A as a transposed view (C-contiguous A.T)
+            a = rng.standard_normal((k, m), dtype=np.float32).T
         b = rng.standard_normal((k, n), dtype=np.float32)
         out = np.empty((m, n), np.float32)
         if lib == "torch":
@@ -66,8 +74,17 @@ def _worker(lib, shapes, samples, sample_s, threads):
             for _ in range(calls):
                 mm(a, b, out)
             times.append((time.perf_counter() - t0) / calls)
-        result[f"{m},{k},{n}"] = times
+        result[_key(shape)] = times
     print(json.dumps(result))
+
+
+def _key(shape):
+    return ",".join(map(str, shape))
+
+
+def _parse_shapes(text):
+    """"M,K,N;M,K,N,T;..." -> [(M, K, N), (M, K, N, "T"), ...]"""
+    return [tuple(int(x) if x.isdigit() else x for x in s.split(",")) for s in text.split(";")]
 
 
 def _run_worker(lib, args):
@@ -97,7 +114,7 @@ def main():
     args = parser.parse_args()
     shapes = SHAPES
     if args.shapes:
-        shapes = [tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")]
+        shapes = _parse_shapes(args.shapes)
     if args.worker:
         _worker(args.worker, shapes, args.samples, args.sample_s, args.threads)
         return
@@ -110,8 +127,9 @@ def main():
             if res is not None:
                 runs[lib].append(res)
 
-    def gflops(lib, m, k, n, stat):
-        times = [t for r in runs.get(lib, []) for t in r.get(f"{m},{k},{n}", [])]
+    def gflops(lib, shape, stat):
+        m, k, n = shape[:3]
+        times = [t for r in runs.get(lib, []) for t in r.get(_key(shape), [])]
         if not times:
             return float("nan")
         return 2.0 * m * k * n / stat(times) / 1e9
@@ -120,10 +138,10 @@ def main():
           f"rounds x {args.samples} samples per library (best sample's ratio in brackets)\n")
     print("| M, K, N | microtorch | NumPy | torch | mt / NumPy | mt / torch |")
     print("|---|---:|---:|---:|---:|---:|")
-    for m, k, n in shapes:
-        med = [gflops(lib, m, k, n, statistics.median) for lib in LIBS]
-        best = [gflops(lib, m, k, n, min) for lib in LIBS]
-        print(f"| {m}, {k}, {n} | {med[0]:.1f} | {med[1]:.1f} | {med[2]:.1f} | "
+    for shape in shapes:
+        med = [gflops(lib, shape, statistics.median) for lib in LIBS]
+        best = [gflops(lib, shape, min) for lib in LIBS]
+        print(f"| {', '.join(map(str, shape))} | {med[0]:.1f} | {med[1]:.1f} | {med[2]:.1f} | "
               f"{med[0] / med[1]:.2f} ({best[0] / best[1]:.2f}) | "
               f"{med[0] / med[2]:.2f} ({best[0] / best[2]:.2f}) |")
 

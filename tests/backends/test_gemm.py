@@ -48,6 +48,16 @@ SHAPES = [
     (33, 257, 31), (31, 256, 48), (64, 513, 17), (161, 20, 40), (165, 30, 3), (321, 7, 65),
     (1, 300, 100), (3, 64, 1000), (8, 100, 47), (100, 77, 1), (200, 33, 2), (2, 5000, 3),
     (17, 600, 65), (40, 129, 200), (520, 300, 170), (100, 27, 1030),
+    # B read in place with a partial last sliver, the one-vector tile (N <= 16 / 8), K split
+    (9, 20, 16), (9, 20, 15), (12, 40, 8), (30, 700, 17), (20, 1500, 40), (600, 50, 70),
+]
+
+# CIFAR ResNet-20 convolution products (batch 64): few rows and huge N, or small C and huge K;
+# "T": A is a transposed view (the input gradient W.T @ gy)
+RESNET_SHAPES = [
+    (16, 144, 28672), (144, 28672, 16), (32, 288, 14336), (144, 16, 28672, "T"),
+    (64, 576, 4096), (16, 144, 8192), (16, 27, 65536), (27, 65536, 16), (16, 16384, 32),
+    (16, 32, 16384, "T"),
 ]
 
 
@@ -60,7 +70,17 @@ def test_gemm_contiguous(shape, dtype):
     _check(G.gemm(a, b), a, b)
 
 
-LAYOUTS = ["C", "F", "slice", "reversed", "broadcast"]
+@pytest.mark.parametrize("shape", RESNET_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_gemm_resnet_shapes(shape):
+    rng = np.random.default_rng(sum(shape[:3]))
+    m, k, n = shape[:3]
+    a = _rand(rng, (k, m), np.float32).T if shape[3:] == ("T",) else _rand(rng, (m, k),
+                                                                          np.float32)
+    b = _rand(rng, (k, n), np.float32)
+    _check(G.gemm(a, b), a, b)
+
+
+LAYOUTS = ["C", "F", "slice", "reversed", "rows_reversed", "broadcast"]
 
 
 def _layout(x, how, rng):
@@ -75,6 +95,8 @@ def _layout(x, how, rng):
         return big[1::2, 2::3]
     if how == "reversed":  # negative strides
         return np.ascontiguousarray(x[::-1, ::-1])[::-1, ::-1]
+    if how == "rows_reversed":  # negative row stride, contiguous rows
+        return np.ascontiguousarray(x[::-1])[::-1]
     # 0-strides: rows all equal
     return np.broadcast_to(x[:1], x.shape)
 
@@ -82,7 +104,8 @@ def _layout(x, how, rng):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("la", LAYOUTS)
 @pytest.mark.parametrize("lb", LAYOUTS)
-@pytest.mark.parametrize("shape", [(3, 37, 21), (23, 37, 21), (23, 37, 3)],
+@pytest.mark.parametrize("shape", [(3, 37, 21), (23, 37, 21), (23, 37, 3), (23, 37, 70),
+                                   (10, 400, 12)],
                          ids=lambda s: "x".join(map(str, s)))
 def test_gemm_strides(shape, la, lb, dtype):
     rng = np.random.default_rng(7)
@@ -218,25 +241,24 @@ def test_matmul_errors():
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("kernel", ["parallel", "serial"])
-@pytest.mark.parametrize("plan", [(7, 5, 37, 150), (7, 10, 8, 150), (64, 35, 16, 40),
-                                  (13, 40, 37, 32), (50, 8, 24, 64)])
-@pytest.mark.parametrize("b_layout", ["C", "F"])
-def test_blocked_kernel_any_plan(plan, kernel, b_layout, dtype):
+@pytest.mark.parametrize("plan", [(7, 5, 37, 150, 50), (7, 10, 8, 150, 50), (64, 35, 16, 40, 50),
+                                  (13, 40, 37, 32, 50), (50, 8, 24, 64, 50), (9, 40, 37, 150, 13),
+                                  (20, 16, 37, 150, 25), (256, 40, 16, 16, 30)])
+@pytest.mark.parametrize("b_layout,inplace", [("C", 0), ("C", 1), ("F", 0)])
+def test_blocked_kernel_any_plan(plan, kernel, b_layout, inplace, dtype):
     """Every block split of the blocked path gives the same product (the planner only picks
     among these by the thread count and shape, so test the splits directly): K blocks (kc),
-    row blocks (mc), tasks of m_step rows x n_step columns; A packed (many slivers per task)
-    or read in place (few), B row- or column-major."""
+    row blocks (mc), tasks of m_step rows x n_step columns x k_step of K (partial products
+    added); B row- or column-major, packed or (when row-major) read in place; tasks one vector
+    wide use the narrow tile."""
     rng = np.random.default_rng(12)
     m, k, n = 37, 50, 150
     a = _rand(rng, (m, k), dtype)
     b = _rand(rng, (k, n), dtype) if b_layout == "C" else _rand(rng, (n, k), dtype).T
-    kc, mc, m_step, n_step = plan
+    kc, mc, m_step, n_step, k_step = plan
     mc = -(-mc // G.MR) * G.MR
     if m_step < m:
         m_step = -(-m_step // G.MR) * G.MR
-    nr = G.NR_F32 if dtype == np.float32 else G.NR_F64
-    if n_step < n:
-        n_step = -(-n_step // nr) * nr
     out = np.full((m, n), np.nan, dtype)
-    G._kernel(kernel, np.dtype(dtype))(a, b, out, kc, mc, m_step, n_step)
+    G._kernel(kernel, np.dtype(dtype))(a, b, out, kc, mc, m_step, n_step, k_step, inplace)
     _check(out, a, b)

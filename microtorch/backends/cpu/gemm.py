@@ -32,13 +32,23 @@ in L1 while the micro-kernel sweeps it across all micro-panels of an A block (``
 most ``MC_MAX`` rows: it stays in L2). The packed B block of a task is served from L2/L3. The C
 tile is accumulated over the K blocks.
 
+**B read in place.** Packing pays when each sliver is reused by many rows of A. With few rows
+(e.g. a convolution ``16 x 144 @ 144 x 28672``) packing all of B would triple its memory
+traffic, and measured here it pays back only for tall products (``M > INPLACE_M``), so when
+B's rows are contiguous the micro-kernel reads its full slivers straight from B through B's
+row stride (``ldb``), prefetching the same rows ``B_AHEAD`` slivers ahead; only a last,
+partial sliver is packed. C at most one vector wide (N <= 16 float32) uses a one-vector tile
+instead of padding the sliver to two.
+
 **Threads.** ``_gemm_parallel`` is a single ``prange`` over one task per thread: C is cut into
 equal blocks of columns, or of rows when C is much taller than wide (``M > 4 N``, e.g. the
-im2col product ``4096 x 1152 @ 1152 x 128``). Each task packs the part of B it needs itself, so
-a call is one parallel region with no barrier; splitting by columns repeats nothing (A is read
-in place), splitting by rows repeats the packing of B, which is small when N is. Products under
-``SERIAL_FLOPS`` run the same task function on the calling thread (``_gemm_serial``): waking
-the others costs more than they save.
+im2col product ``4096 x 1152 @ 1152 x 128``), or K is cut when C is small and K long
+(``K >= K_SPLIT * (M + N)``: a weight gradient such as ``144 x 28672 @ 28672 x 16``): each
+further K part goes to a partial C, added at the end. Each task packs the part of B it needs
+itself, so a call is one parallel region with no barrier; splitting by columns repeats nothing
+(A is read in place), splitting by rows repeats the packing of B, which is small when N is.
+Products under ``SERIAL_FLOPS`` run the same task function on the calling thread
+(``_gemm_serial``): waking the others costs more than they save.
 
 **Edges.** A tile that sticks out of C (M not a multiple of MR, N not a multiple of NR) is
 computed by the same micro-kernel into a small scratch tile (B's padding is zeros; rows of A
@@ -85,29 +95,39 @@ KC_MAX = 256      # depth of a K block: one B sliver (kc x NR) stays in L1
 MC_MAX = 256      # rows of an A block: its packed copy (MC x KC) stays in L2
 SKINNY_M = 8      # at most this many rows of C: no packing, stream B (see module docstring)
 SKINNY_N = 4      # at most this many columns of C: dot products along rows of A
+INPLACE_M = 512   # at most this many rows of C: read a row-major B in place, do not pack it
+B_AHEAD = 2       # B read in place: prefetch the sliver this many ahead
+K_SPLIT = 8       # split K across threads when K >= K_SPLIT * (M + N) (small C, long sums)
 SERIAL_FLOPS = 2_000_000  # smaller products run on one thread
 _FASTMATH = {"contract"}  # fuse a * b + c into one FMA instruction; no other reordering
 _FASTMATH_DOT = {"contract", "reassoc", "nsz"}  # dot products may be summed in vector lanes
 
 
-@intrinsic
-def _tile(typingctx, kc, a, a_off, sa, sp, mrows, b, b_off, c, c_off, ldc, accumulate):
-    """The micro-kernel: ``c[c_off + r * ldc + j] (+)= sum_p A[r, p] * b[b_off + p * NR + j]``
+@intrinsic(prefer_literal=True)
+def _tile(typingctx, kc, a, a_off, sa, sp, mrows, b, b_off, ldb, c, c_off, ldc, accumulate, nv):
+    """The micro-kernel: ``c[c_off + r * ldc + j] (+)= sum_p A[r, p] * b[b_off + p * ldb + j]``
     for ``r < MR``, ``j < NR``, ``p < kc``, where ``A[r, p] = a[a_off + r * sa + p * sp]``
-    (offsets and strides in elements of the arrays' data). Rows ``r >= mrows`` of A are not
-    read (row 0 is read instead; the caller drops those rows of the result).
+    (offsets and strides in elements of the arrays' data) and ``NR = nv`` vector registers
+    (``nv``: the literal 1 or 2). B is a packed sliver (a 1-D array: ``ldb`` must be ``NR``,
+    used as a constant) or, read in place, a 2-D row-major B (``ldb``: its row stride; the same
+    rows of a later sliver are prefetched). Rows ``r >= mrows`` of A are not read (row 0 is read
+    instead; the caller drops those rows of the result).
     ``accumulate``: add to c, else overwrite it. Emitted as LLVM IR on vector types.
     """
+    if not isinstance(nv, types.IntegerLiteral):
+        return None
+    n_vec = nv.literal_value
     intp = types.intp
-    sig = types.void(intp, a, intp, intp, intp, intp, b, intp, c, intp, intp, types.boolean)
+    sig = types.void(intp, a, intp, intp, intp, intp, b, intp, intp, c, intp, intp,
+                     types.boolean, nv)
 
     def codegen(context, builder, signature, args):
-        kc, a, a_off, sa, sp, mrows, b, b_off, c, c_off, ldc, acc_flag = args
-        aty, bty, cty = signature.args[1], signature.args[6], signature.args[8]
+        kc, a, a_off, sa, sp, mrows, b, b_off, ldb, c, c_off, ldc, acc_flag, _ = args
+        aty, bty, cty = signature.args[1], signature.args[6], signature.args[9]
         fty = context.get_value_type(cty.dtype)
         itemsize = context.get_abi_sizeof(fty)
         width = VEC_BYTES // itemsize
-        nr = 2 * width
+        nr = n_vec * width
         vty = ir.VectorType(fty, width)
         ity = context.get_value_type(intp)
 
@@ -150,21 +170,26 @@ def _tile(typingctx, kc, a, a_off, sa, sp, mrows, b, b_off, c, c_off, ldc, accum
         p = builder.phi(ity)
         p.add_incoming(ity(0), entry)
         accs = []
-        for _ in range(MR * 2):
+        for _ in range(MR * n_vec):
             phi = builder.phi(vty)
             phi.add_incoming(zero, entry)
             accs.append(phi)
-        bbase = builder.add(b_off, builder.mul(p, ity(nr)))
+        # a packed sliver (1-D) has ldb == NR: use the constant
+        bbase = builder.add(b_off, builder.mul(p, ldb if bty.ndim == 2 else ity(nr)))
         bv = [builder.load(vec_at(bdata, builder.add(bbase, ity(v * width))), align=itemsize)
-              for v in range(2)]
+              for v in range(n_vec)]
+        if bty.ndim == 2:  # B read in place: fetch the same rows of a later sliver
+            for v in range(n_vec):
+                ptr = builder.gep(bdata, [builder.add(bbase, ity(B_AHEAD * nr + v * width))])
+                builder.call(pf, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
         poff = builder.mul(p, sp)
         new = []
         for r in range(MR):
             x = builder.load(builder.gep(rows_a[r], [poff]))
             xv = builder.insert_element(ir.Constant(vty, ir.Undefined), x, i32(0))
             xv = builder.shuffle_vector(xv, ir.Constant(vty, ir.Undefined), splat_mask)
-            for v in range(2):
-                new.append(builder.call(fma, [xv, bv[v], accs[2 * r + v]]))
+            for v in range(n_vec):
+                new.append(builder.call(fma, [xv, bv[v], accs[n_vec * r + v]]))
         p1 = builder.add(p, ity(1))
         end = builder.basic_block
         p.add_incoming(p1, end)
@@ -180,7 +205,7 @@ def _tile(typingctx, kc, a, a_off, sa, sp, mrows, b, b_off, c, c_off, ldc, accum
             phi.add_incoming(val, end)
             sums.append(phi)
         ptrs = [vec_at(cdata, builder.add(rows_c[r], ity(v * width)))
-                for r in range(MR) for v in range(2)]
+                for r in range(MR) for v in range(n_vec)]
         with builder.if_else(acc_flag) as (then, otherwise):
             with then:
                 for ptr, s in zip(ptrs, sums):
@@ -219,37 +244,59 @@ def _pack_b(b, p0, kc, j_lo, j_hi, nr, bp):
 # --------------------------------------------------------------------------------------------
 
 @jit
-def _blocked_task(a, b, c, kc_max, mc_max, i_lo, i_hi, j_lo, j_hi):
+def _blocked_task(a, b, c, kc_max, mc_max, i_lo, i_hi, j_lo, j_hi, inplace):
     """c[i_lo:i_hi, j_lo:j_hi] = a[i_lo:i_hi] @ b[:, j_lo:j_hi]: the work of one thread.
 
     For each K block: pack that block of b's columns into slivers, then for each block of
     mc_max rows of a sweep every sliver across its micro-panels (a is read in place).
+    ``inplace`` (b's rows contiguous): the micro-kernel reads the full slivers straight from b
+    through its row stride, and only a last, partial sliver is packed (zero-padded). A task at
+    most one vector wide uses the one-vector tile (``NR = width``): no padding to two.
     """
     k = a.shape[1]
     isz = c.itemsize
-    nr = 2 * VEC_BYTES // isz
+    width = VEC_BYTES // isz
+    narrow = j_hi - j_lo <= width
+    nr = width if narrow else 2 * width
     ldc = c.strides[0] // isz
     sa = a.strides[0] // isz
     sp = a.strides[1] // isz
+    ldb = b.strides[0] // isz
     n_slivers = (j_hi - j_lo + nr - 1) // nr
-    bp = np.empty(n_slivers * kc_max * nr, dtype=c.dtype)
-    tile = np.empty((MR, nr), dtype=c.dtype)
+    n_direct = (j_hi - j_lo) // nr if inplace else 0  # slivers read in place from b
+    bp = np.empty((n_slivers - n_direct) * kc_max * nr, dtype=c.dtype)
+    tile = np.empty((MR, 2 * width), dtype=c.dtype)
     for p0 in range(0, k, kc_max):
         kc = min(kc_max, k - p0)
         accumulate = p0 > 0
-        _pack_b(b, p0, kc, j_lo, j_hi, nr, bp)
+        if n_direct < n_slivers:
+            _pack_b(b, p0, kc, j_lo + n_direct * nr, j_hi, nr, bp)
         for i0 in range(i_lo, i_hi, mc_max):
             i1 = min(i_hi, i0 + mc_max)
             for s in range(n_slivers):
                 j = j_lo + s * nr
                 cols = min(nr, j_hi - j)
+                direct = s < n_direct
+                b_off = p0 * ldb + j if direct else (s - n_direct) * kc * nr
                 for i in range(i0, i1, MR):
                     rows = min(MR, i1 - i)
                     full = rows == MR and cols == nr
                     dst = c if full else tile  # edge tile: compute into scratch, copy below
-                    _tile(kc, a, i * sa + p0 * sp, sa, sp, rows, bp, s * kc * nr, dst,
-                          i * ldc + j if full else 0, ldc if full else nr,
-                          accumulate and full)
+                    c_off = i * ldc + j if full else 0
+                    ldd = ldc if full else 2 * width
+                    acc = accumulate and full
+                    if direct and narrow:
+                        _tile(kc, a, i * sa + p0 * sp, sa, sp, rows, b, b_off, ldb, dst, c_off,
+                              ldd, acc, 1)
+                    elif direct:
+                        _tile(kc, a, i * sa + p0 * sp, sa, sp, rows, b, b_off, ldb, dst, c_off,
+                              ldd, acc, 2)
+                    elif narrow:
+                        _tile(kc, a, i * sa + p0 * sp, sa, sp, rows, bp, b_off, nr, dst, c_off,
+                              ldd, acc, 1)
+                    else:
+                        _tile(kc, a, i * sa + p0 * sp, sa, sp, rows, bp, b_off, nr, dst, c_off,
+                              ldd, acc, 2)
                     if not full:
                         for r in range(rows):
                             for jj in range(cols):
@@ -259,27 +306,42 @@ def _blocked_task(a, b, c, kc_max, mc_max, i_lo, i_hi, j_lo, j_hi):
                                     c[i + r, j + jj] = tile[r, jj]
 
 
-def _gemm_parallel(a, b, c, kc_max, mc_max, m_step, n_step):
-    """c = a @ b on all threads: one task per block of m_step rows x n_step columns of c.
+def _gemm_parallel(a, b, c, kc_max, mc_max, m_step, n_step, k_step, inplace):
+    """c = a @ b on all threads: one task per block of m_step rows x n_step columns of c and
+    k_step of the K dimension. Tasks of the first K block write c, the others a partial product
+    each, added to c at the end (K is split only when C is small and K long: a weight gradient).
 
     One function with one prange calling a serial function compiles faster than a big prange
     body. Compiled per dtype by :func:`_kernel` (parallel=True), like the skinny drivers below.
     """
     m, n = c.shape
+    k = a.shape[1]
     n_mt = (m + m_step - 1) // m_step
     n_nt = (n + n_step - 1) // n_step
-    for it in prange(n_mt * n_nt):
+    n_kt = (k + k_step - 1) // k_step
+    parts = np.empty((n_kt - 1, m, n), dtype=c.dtype)
+    for it in prange(n_mt * n_nt * n_kt):
         t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
-        i_lo = (t // n_nt) * m_step
-        j_lo = (t % n_nt) * n_step
-        _blocked_task(a, b, c, kc_max, mc_max, i_lo, min(m, i_lo + m_step), j_lo,
-                      min(n, j_lo + n_step))
+        kt = t // (n_mt * n_nt)
+        ij = t % (n_mt * n_nt)
+        i_lo = (ij // n_nt) * m_step
+        j_lo = (ij % n_nt) * n_step
+        p_lo = kt * k_step
+        p_hi = min(k, p_lo + k_step)
+        dst = c if kt == 0 else parts[kt - 1]
+        _blocked_task(a[:, p_lo:p_hi], b[p_lo:p_hi], dst, kc_max, mc_max, i_lo,
+                      min(m, i_lo + m_step), j_lo, min(n, j_lo + n_step), inplace)
+    for q in range(n_kt - 1):
+        part = parts[q]
+        for i in range(m):
+            for j in range(n):
+                c[i, j] += part[i, j]
 
 
-def _gemm_serial(a, b, c, kc_max, mc_max, m_step, n_step):
+def _gemm_serial(a, b, c, kc_max, mc_max, m_step, n_step, k_step, inplace):
     """c = a @ b on the calling thread (same arguments as _gemm_parallel; steps unused)."""
     m, n = c.shape
-    _blocked_task(a, b, c, kc_max, mc_max, 0, m, 0, n)
+    _blocked_task(a, b, c, kc_max, mc_max, 0, m, 0, n, inplace)
 
 
 # --------------------------------------------------------------------------------------------
@@ -413,9 +475,9 @@ def _kernel(name, dtype):
     Numba's on-disk cache makes later runs load the machine code instead (well under a second).
     """
     if name == "parallel":
-        return jit(_signature(dtype, "AAC", 4), parallel=True)(_gemm_parallel)
+        return jit(_signature(dtype, "AAC", 6), parallel=True)(_gemm_parallel)
     if name == "serial":
-        return jit(_signature(dtype, "AAC", 4))(_gemm_serial)
+        return jit(_signature(dtype, "AAC", 6))(_gemm_serial)
     if name == "axpy":
         return jit(_signature(dtype, "ACC", 1), parallel=True)(_gemm_rows_axpy)
     if name == "dot":
@@ -424,22 +486,25 @@ def _kernel(name, dtype):
 
 
 def _blocks(m, n, k, nr, threads):
-    """(kc, mc, m_step, n_step) for the blocked path: K cut into equal blocks of at most
-    KC_MAX; C into one task per thread, along its longer side (rows in multiples of MR,
-    columns in multiples of nr), each task's rows in blocks of at most MC_MAX."""
-    n_k = -(-k // KC_MAX)
-    kc = -(-k // n_k)
-    m_step, n_step = m, n
+    """(kc, mc, m_step, n_step, k_step) for the blocked path: one task per thread, C cut along
+    its longer side (rows in multiples of MR, columns in multiples of nr), or K cut in equal
+    parts when C is small and K long (``K >= K_SPLIT * (M + N)``); each task's K range in equal
+    blocks of at most KC_MAX and its rows in blocks of at most MC_MAX."""
+    m_step, n_step, k_step = m, n, k
     if threads > 1:
         panels, slivers = -(-m // MR), -(-n // nr)
-        if m > 4 * n or slivers < threads:
+        if k >= K_SPLIT * (m + n):
+            k_step = -(-k // threads)
+        elif m > 4 * n or slivers < threads:
             m_step = -(-panels // threads) * MR
         else:
             n_step = -(-slivers // threads) * nr
+    n_k = -(-k_step // KC_MAX)
+    kc = -(-k_step // n_k)
     rows = -(-min(m, m_step) // MR)
     n_mc = -(-rows * MR // MC_MAX)
     mc = -(-rows // n_mc) * MR
-    return kc, mc, m_step, n_step
+    return kc, mc, m_step, n_step, k_step
 
 
 def _as_c(x):
@@ -487,13 +552,15 @@ def gemm(a, b, out=None):
         return out
     serial = 2 * m * n * k < SERIAL_FLOPS
     if m > SKINNY_M and n > SKINNY_N:
-        nr = NR_F32 if dtype == np.float32 else NR_F64
-        if serial:
-            kc, mc, m_step, n_step = _blocks(m, n, k, nr, 1)
-            _kernel("serial", dtype)(a, b, out, kc, mc, m_step, n_step)
-        else:
-            kc, mc, m_step, n_step = _blocks(m, n, k, nr, numba.get_num_threads())
-            _kernel("parallel", dtype)(a, b, out, kc, mc, m_step, n_step)
+        width = VEC_BYTES // a.itemsize
+        nr = width if n <= width else 2 * width  # one-vector tile for narrow C
+        # B read in place (no packing) when its rows are contiguous and C has not so many rows
+        # (packing all of B for a few rows of C would double the memory traffic) or is narrow;
+        # packing wins back its cost (TLB misses, strided streams) only for tall products
+        inplace = b.strides[1] == a.itemsize and (m <= INPLACE_M or n <= nr)
+        threads = 1 if serial else numba.get_num_threads()
+        plan = _blocks(m, n, k, nr, threads)
+        _kernel("serial" if serial else "parallel", dtype)(a, b, out, *plan, int(inplace))
         return out
     threads = numba.get_num_threads()
     if threads > 1 and serial:
