@@ -826,13 +826,9 @@ class Tensor:
             raise RuntimeError("microtorch does not support in-place operations on a view of a "
                                "tensor that requires grad; use the out-of-place op or clone() "
                                "the view first")
-        src = self
+        out = fn.apply(self, *args)
         if recording:
-            # fn may save its input for backward: give it the value from before the write
-            src = Tensor._make(self._backend.astype(self._data, self.dtype.np), self._device)
-            src.grad_fn, src._output_nr = self.grad_fn, self._output_nr
-            src._requires_grad = self._requires_grad
-        out = fn.apply(src, *args)
+            self._snapshot_saved(out.grad_fn)
         if out.shape != self.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
                                f"shape {list(out.shape)}")
@@ -842,6 +838,19 @@ class Tensor:
             self.grad_fn, self._output_nr = out.grad_fn, out._output_nr
             self._requires_grad = True
         return self
+
+    def _snapshot_saved(self, node):
+        """If ``node`` saved this tensor for backward, save a copy instead: the in-place write
+        that follows must not change the value its backward will read."""
+        saved = getattr(node, "_saved", None)
+        if not saved or all(entry[0] is not self for entry in saved):
+            return
+        snap = Tensor._make(self._backend.astype(self._data, self.dtype.np), self._device)
+        snap.grad_fn, snap._output_nr = self.grad_fn, self._output_nr
+        snap._requires_grad = self._requires_grad
+        snap._version.value = self._version.value
+        node._saved = tuple((snap,) + entry[1:] if entry[0] is self else entry
+                            for entry in saved)
 
     def _inplace_binary(self, op, fn, other):
         """``self op= other``: a direct kernel with ``out=self`` when no graph is recorded."""
