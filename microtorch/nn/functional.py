@@ -198,7 +198,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 def gelu(input, approximate="none"):
     """Gaussian error linear unit: ``x * Phi(x)`` (``approximate='tanh'`` for the tanh form)."""
     if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"approximate argument must be either none or tanh.")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return _ops.Gelu.apply(input, approximate)
 
 

@@ -115,7 +115,7 @@ def mm(a, b):
 def bmm(a, b):
     """Batched matrix product of 3-D tensors (B, M, K) @ (B, K, N)."""
     if a.ndim != 3 or b.ndim != 3:
-        raise RuntimeError(f"batch1 must be a 3D tensor" if a.ndim != 3 else
+        raise RuntimeError("batch1 must be a 3D tensor" if a.ndim != 3 else
                            "batch2 must be a 3D tensor")
     _check_dtypes(a, b)
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:

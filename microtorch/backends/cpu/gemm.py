@@ -580,7 +580,7 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _skinny(a, b, out, threads):
     """The skinny paths of gemm (few rows or few columns of C) on ``threads`` threads."""
-    (m, k), n = a.shape, b.shape[1]
+    m, n = a.shape[0], b.shape[1]
     item = a.itemsize
     if m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item:
         # b's columns are contiguous (b = W.T): dot products along them
