@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p results
+python machine.py > results/machine.md
 python bench_gemm.py > results/gemm.md
 python bench_elementwise.py > results/elementwise.md
 python bench_conv.py > results/conv.md
