@@ -2,6 +2,9 @@
 same state_dict keys and shapes, and with the same weights the same outputs, gradients and
 BatchNorm statistics."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -13,50 +16,10 @@ torch = pytest.importorskip("torch")
 tnn = torch.nn
 
 
-class TorchBasicBlock(tnn.Module):
-    """torchvision.models.resnet.BasicBlock."""
-
-    def __init__(self, inplanes, planes, stride=1, downsample=None):
-        super().__init__()
-        self.conv1 = tnn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = tnn.BatchNorm2d(planes)
-        self.relu = tnn.ReLU(inplace=True)
-        self.conv2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = tnn.BatchNorm2d(planes)
-        self.downsample = downsample
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
-
-
-class TorchResNet18(tnn.Module):
-    """torchvision.models.resnet18's module tree."""
-
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = tnn.BatchNorm2d(64)
-        self.relu = tnn.ReLU(inplace=True)
-        self.maxpool = tnn.MaxPool2d(3, 2, 1)
-        inplanes = 64
-        for i, planes in enumerate((64, 128, 256, 512)):
-            stride = 1 if i == 0 else 2
-            down = None
-            if stride != 1 or inplanes != planes:
-                down = tnn.Sequential(tnn.Conv2d(inplanes, planes, 1, stride, bias=False),
-                                      tnn.BatchNorm2d(planes))
-            setattr(self, f"layer{i + 1}", tnn.Sequential(
-                TorchBasicBlock(inplanes, planes, stride, down), TorchBasicBlock(planes, planes)))
-            inplanes = planes
-        self.avgpool = tnn.AdaptiveAvgPool2d((1, 1))
-        self.fc = tnn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+# the same torch twin of torchvision's ResNet-18 that benchmarks/bench_resnet.py times
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "benchmarks"))
+from _torch_models import ResNet18 as TorchResNet18  # noqa: E402
 
 
 def _to_mt(state_dict):
@@ -89,8 +52,7 @@ def test_state_dict_keys_and_shapes(models):
     assert len(list(m.parameters())) == 62
     assert sum(p.numel() for p in m.parameters()) == 11689512
     assert msd._metadata.keys() == tsd._metadata.keys()
-    assert repr(m) == repr(t).replace("TorchBasicBlock", "BasicBlock").replace(
-        "TorchResNet18", "ResNet")
+    assert repr(m) == repr(t).replace("ResNet18(", "ResNet(")
 
 
 def test_train_step_matches_torch(models):
