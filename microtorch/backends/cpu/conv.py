@@ -28,6 +28,7 @@ Numba's on a small machine).
 
 import threading
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -40,8 +41,24 @@ _MAX_COLS = 1 << 22
 # straight into (or, for pointwise convolutions, reads straight from) the NCHW arrays.
 _DIRECT_L = 1024
 _DIRECT_FLOPS = 16e6
+# Copy kernels (im2col, col2im, packs) moving fewer elements run on one thread: waking the others
+# costs tens of microseconds, more than they save on a small copy.
+_PARALLEL_COPY = 1 << 18
 # The weight gradient's GEMM is computed transposed when its reduction is at least this deep.
 _GW_TRANSPOSED_L = 256
+
+
+def _copy(kernel, size, *args):
+    """Run a parallel copy kernel, on one thread when it moves fewer than _PARALLEL_COPY
+    elements."""
+    if size >= _PARALLEL_COPY:
+        return kernel(*args)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
 
 
 def _out_size(size, k, s, p, d):
@@ -260,10 +277,10 @@ class _Plan:
             if nb == 1:
                 return x3[n0, c0:c0 + self.Cg]
             cols = _take(buf, self.K, nb * self.L)
-            _pack(x3, n0, c0, cols)
+            _copy(_pack, cols.size, x3, n0, c0, cols)
             return cols
         cols = _take(buf, self.K, nb * self.L)
-        _im2col(x, n0, c0, self.geom, self.OH, self.OW, cols)
+        _copy(_im2col, cols.size, x, n0, c0, self.geom, self.OH, self.OW, cols)
         return cols
 
     def gy_block(self, gy3, n0, nb, g, buf):
@@ -272,7 +289,7 @@ class _Plan:
         if nb == 1:
             return gy3[n0, o0:o0 + self.Og]
         block = _take(buf, self.Og, nb * self.L)
-        _pack(gy3, n0, o0, block)
+        _copy(_pack, block.size, gy3, n0, o0, block)
         return block
 
 
@@ -303,7 +320,7 @@ def conv2d(x, w, stride, padding, dilation, groups):
             else:
                 out = _take(out_buf, Og, nb * L)
                 gemm(wg, cols, out=out)
-                _unpack(out, n0, g * Og, y3)
+                _copy(_unpack, out.size, out, n0, g * Og, y3)
     return y
 
 
@@ -342,11 +359,12 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
                 else:
                     out = _take(out_buf, Cg, nb * L)
                     gemm(wgt, gyg, out=out)
-                    _unpack(out, n0, g * Cg, gx3)
+                    _copy(_unpack, out.size, out, n0, g * Cg, gx3)
             else:
                 gcols = _take(gcols_buf, K, nb * L)
                 gemm(wgt, gyg, out=gcols)
-                _col2im(gcols, n0, g * Cg, Cg, plan.geom, plan.OH, plan.OW, gx)
+                _copy(_col2im, gcols.size, gcols, n0, g * Cg, Cg, plan.geom, plan.OH, plan.OW,
+                      gx)
     return gx
 
 
@@ -380,7 +398,7 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
             gwg = gw[g * Og:(g + 1) * Og]
             if nb * L >= _GW_TRANSPOSED_L:
                 gyt = _take(gy_buf, nb * L, Og)
-                _pack_t(gy3, n0, g * Og, gyt)
+                _copy(_pack_t, gyt.size, gy3, n0, g * Og, gyt)
                 result = gemm(cols, gyt, out=_take(partial_buf, K, Og)).T
             else:
                 gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)
