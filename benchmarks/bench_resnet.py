@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -78,12 +79,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per library")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "resnet.md"))
     args = ap.parse_args()
     rows = []
     for case, title, target in CASES:
-        mt = run("microtorch", case, args.repeats, args.threads)
-        th = run("torch", case, args.repeats, args.threads)
+        rounds = [(run("microtorch", case, args.repeats, args.threads),
+                   run("torch", case, args.repeats, args.threads)) for _ in range(args.rounds)]
+        mt = dict(rounds[0][0], ms=statistics.median(r[0]["ms"] for r in rounds))
+        th = dict(rounds[0][1], ms=statistics.median(r[1]["ms"] for r in rounds))
         ratio = mt["ms"] / th["ms"]
         rows.append(f"| {title} | {mt['ms']:.1f} | {th['ms']:.1f} | {ratio:.2f}x | "
                     f"≤{target}x | {'yes' if ratio <= target else 'NO'} |")
@@ -91,7 +95,8 @@ def main():
             rss = (mt["rss_mb"], th["rss_mb"])
             grow = (mt["rss_mb"] - mt["base_rss_mb"], th["rss_mb"] - th["base_rss_mb"])
     lines = [f"ResNet benchmarks, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} cores, {args.threads} threads, median of {args.repeats}",
+             f"{os.cpu_count()} cores, {args.threads} threads, median of {args.rounds} alternating "
+             f"rounds of a median of {args.repeats} steps",
              "", "| case | microtorch ms | PyTorch ms | ratio | target | met |",
              "|---|---|---|---|---|---|", *rows, "",
              f"Peak RSS of the ResNet-18 training process: microtorch {rss[0]:.0f} MB, "
