@@ -41,6 +41,12 @@ def _avg_window(o, s, pad, k, size, count_include_pad):
     return lo, hi, span
 
 
+@cuda.jit(device=True, inline=True)
+def _adaptive_bin(i, size, out_size):
+    """Input range [start, end) of adaptive bin i: floor(i*size/out), ceil((i+1)*size/out)."""
+    return (i * size) // out_size, ((i + 1) * size + out_size - 1) // out_size
+
+
 @cuda.jit
 def max_pool_kernel(x, geom, ninf, y, argmax):
     kh, kw, sh, sw, ph, pw, dh, dw = geom
@@ -136,10 +142,8 @@ def _make_avg_kernels(dt):
             j = t % OW
             i = (t // OW) % OH
             p = t // (OW * OH)
-            hs = (i * H) // OH
-            he = ((i + 1) * H + OH - 1) // OH
-            ws = (j * W) // OW
-            we = ((j + 1) * W + OW - 1) // OW
+            hs, he = _adaptive_bin(i, H, OH)
+            ws, we = _adaptive_bin(j, W, OW)
             acc = zero
             for ih in range(hs, he):
                 for iw in range(ws, we):
@@ -156,10 +160,8 @@ def _make_avg_kernels(dt):
             j = t % OW
             i = (t // OW) % OH
             p = t // (OW * OH)
-            hs = (i * H) // OH
-            he = ((i + 1) * H + OH - 1) // OH
-            ws = (j * W) // OW
-            we = ((j + 1) * W + OW - 1) // OW
+            hs, he = _adaptive_bin(i, H, OH)
+            ws, we = _adaptive_bin(j, W, OW)
             g = gy[p, i, j] / dt((he - hs) * (we - ws))
             for ih in range(hs, he):
                 for iw in range(ws, we):
