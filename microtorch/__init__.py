@@ -14,6 +14,7 @@ from ._printing import get_printoptions, printoptions, set_printoptions
 from ._random import (Generator, bernoulli, default_generator, initial_seed, manual_seed, rand,
                       rand_like, randint, randint_like, randn, randn_like, randperm, seed)
 from ._tensor import Size, Tensor
+from .backends.cpu.threads import get_num_threads, set_num_threads
 from .serialization import load, save
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)

@@ -10,13 +10,7 @@ import os
 import tempfile
 import warnings
 
-# Numba's OpenMP threads spin while they wait for work. On a shared or virtual machine a
-# spinning thread can keep the other one off its core, and every parallel region then waits a
-# scheduler time slice (10-25 ms): a ResNet step measured 3-5x slower. Sleeping waiters cost a
-# few microseconds per region instead. Set before the OpenMP runtime loads (first parallel call).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numba  # noqa: E402
+import numba
 
 _CACHE_OK = None
 
@@ -54,11 +48,14 @@ def _writable(path):
 
 
 def jit(*args, **options):
-    """``numba.njit`` with ``cache=True`` when a cache directory is writable.
+    """``numba.njit`` with ``cache=True`` when a cache directory is writable, and ``nogil=True``
+    (the compiled code runs without the GIL, so :mod:`microtorch.backends.cpu.threads` can run
+    it on several threads at once).
 
-    Use exactly as ``njit``: ``@jit``, ``@jit(parallel=True)`` or ``@jit(signature, ...)``.
+    Use exactly as ``njit``: ``@jit``, ``@jit(fastmath=...)`` or ``@jit(signature, ...)``.
     """
     options.setdefault("cache", _cache_available())
+    options.setdefault("nogil", True)
     if len(args) == 1 and callable(args[0]):
         return numba.njit(**options)(args[0])
     return numba.njit(*args, **options)

@@ -240,12 +240,12 @@ def test_matmul_errors():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("kernel", ["parallel", "serial"])
+@pytest.mark.parametrize("threads", [2, 1])
 @pytest.mark.parametrize("plan", [(7, 5, 37, 150, 50), (7, 10, 8, 150, 50), (64, 35, 16, 40, 50),
                                   (13, 40, 37, 32, 50), (50, 8, 24, 64, 50), (9, 40, 37, 150, 13),
                                   (20, 16, 37, 150, 25), (256, 40, 16, 16, 30)])
 @pytest.mark.parametrize("b_layout,inplace", [("C", 0), ("C", 1), ("F", 0)])
-def test_blocked_kernel_any_plan(plan, kernel, b_layout, inplace, dtype):
+def test_blocked_kernel_any_plan(plan, threads, b_layout, inplace, dtype):
     """Every block split of the blocked path gives the same product (the planner only picks
     among these by the thread count and shape, so test the splits directly): K blocks (kc),
     row blocks (mc), tasks of m_step rows x n_step columns x k_step of K (partial products
@@ -260,5 +260,5 @@ def test_blocked_kernel_any_plan(plan, kernel, b_layout, inplace, dtype):
     if m_step < m:
         m_step = -(-m_step // G.MR) * G.MR
     out = np.full((m, n), np.nan, dtype)
-    G._kernel(kernel, np.dtype(dtype))(a, b, out, kc, mc, m_step, n_step, k_step, inplace)
+    G._run_blocked(a, b, out, (kc, mc, m_step, n_step, k_step), inplace, threads)
     _check(out, a, b)

@@ -28,12 +28,11 @@ Numba's on a small machine).
 
 import threading
 
-import numba
 import numpy as np
-from numba import prange
 
 from .._numba import jit
 from .gemm import gemm
+from .threads import parallel_for
 
 # Largest im2col buffer built at once, in elements; bigger batches are processed in chunks.
 _MAX_COLS = 1 << 22
@@ -48,17 +47,10 @@ _PARALLEL_COPY = 1 << 18
 _GW_TRANSPOSED_L = 256
 
 
-def _copy(kernel, size, *args):
-    """Run a parallel copy kernel, on one thread when it moves fewer than _PARALLEL_COPY
-    elements."""
-    if size >= _PARALLEL_COPY:
-        return kernel(*args)
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return kernel(*args)
-    finally:
-        numba.set_num_threads(threads)
+def _copy(kernel, size, n, *args):
+    """Run a copy kernel ``kernel(*args, lo, hi)`` over its n outer iterations: split over the
+    threads, or on the calling thread when it moves fewer than _PARALLEL_COPY elements."""
+    parallel_for(kernel, n, *args, serial=size < _PARALLEL_COPY)
 
 
 def _out_size(size, k, s, p, d):
@@ -84,11 +76,12 @@ def _valid_range(start, step, k, limit):
 # Keep every operand of an offset expression uint64: uint64 mixed with int64 gives float64.
 
 
-@jit(parallel=True)
-def _im2col(x, n0, c0, geom, OH, OW, cols):
-    """Fill cols (Cg*kh*kw, nb*OH*OW) from images n0..n0+nb and channels c0..c0+Cg of x.
+@jit
+def _im2col(x, n0, c0, geom, OH, OW, cols, r_lo, r_hi):
+    """Fill rows r_lo..r_hi of cols (Cg*kh*kw, nb*OH*OW) from images n0..n0+nb and channels
+    c0..c0+Cg of x.
 
-    geom = (kh, kw, sh, sw, ph, pw, dh, dw). Parallel over the rows of cols; writes every
+    geom = (kh, kw, sh, sw, ph, pw, dh, dw). Threads take blocks of rows of cols; writes every
     element (zeros for padding) and reads x only inside its bounds.
     """
     kh, kw, sh, sw, ph, pw, dh, dw = geom
@@ -101,7 +94,7 @@ def _im2col(x, n0, c0, geom, OH, OW, cols):
     zero = cols.dtype.type(0)
     step = np.uint64(sw)
     width = np.uint64(OW)
-    for r in prange(K):
+    for r in range(r_lo, r_hi):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -132,11 +125,12 @@ def _im2col(x, n0, c0, geom, OH, OW, cols):
                     cf[dst + ow] = zero
 
 
-@jit(parallel=True)
-def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx):
-    """Overwrite gx[n0:n0+nb, c0:c0+Cg] with the sum of gcols (Cg*kh*kw, nb*OH*OW) over windows.
+@jit
+def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx, q_lo, q_hi):
+    """Overwrite gx[n0:n0+nb, c0:c0+Cg] with the sum of gcols (Cg*kh*kw, nb*OH*OW) over windows,
+    for the (image, channel) planes q_lo..q_hi (q = n*Cg + c).
 
-    Parallel over (image, channel) planes, so no two threads write the same element.
+    Threads take blocks of planes, so no two threads write the same element.
     """
     kh, kw, sh, sw, ph, pw, dh, dw = geom
     C, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
@@ -148,7 +142,7 @@ def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx):
     zero = gx.dtype.type(0)
     step = np.uint64(sw)
     plane_size = np.uint64(H * W)
-    for q in prange(nb * Cg):
+    for q in range(q_lo, q_hi):
         n = q // Cg
         c = q % Cg
         plane = np.uint64(((n0 + n) * C + c0 + c) * H * W)
@@ -175,39 +169,42 @@ def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx):
                             xf[dst + (ow - lo) * step] += gf[src + ow]
 
 
-@jit(parallel=True)
-def _pack(src, n0, o0, dst):
-    """dst (Og, nb*L)[o, n*L + p] = src (N, O, L)[n0 + n, o0 + o, p]."""
+@jit
+def _pack(src, n0, o0, dst, q_lo, q_hi):
+    """dst (Og, nb*L)[o, n*L + p] = src (N, O, L)[n0 + n, o0 + o, p] for q = o*nb + n in
+    [q_lo, q_hi)."""
     Og = dst.shape[0]
     L = src.shape[2]
     nb = dst.shape[1] // L
-    for q in prange(Og * nb):
+    for q in range(q_lo, q_hi):
         o = q // nb
         n = q % nb
         for p in range(L):
             dst[o, n * L + p] = src[n0 + n, o0 + o, p]
 
 
-@jit(parallel=True)
-def _unpack(src, n0, o0, dst):
-    """dst (N, O, L)[n0 + n, o0 + o, p] = src (Og, nb*L)[o, n*L + p]; the inverse of _pack."""
+@jit
+def _unpack(src, n0, o0, dst, q_lo, q_hi):
+    """dst (N, O, L)[n0 + n, o0 + o, p] = src (Og, nb*L)[o, n*L + p] for q = o*nb + n in
+    [q_lo, q_hi); the inverse of _pack."""
     Og = src.shape[0]
     L = dst.shape[2]
     nb = src.shape[1] // L
-    for q in prange(Og * nb):
+    for q in range(q_lo, q_hi):
         o = q // nb
         n = q % nb
         for p in range(L):
             dst[n0 + n, o0 + o, p] = src[o, n * L + p]
 
 
-@jit(parallel=True)
-def _pack_t(src, n0, o0, dst):
-    """dst (nb*L, Og)[n*L + p, o] = src (N, O, L)[n0 + n, o0 + o, p]: _pack, transposed."""
+@jit
+def _pack_t(src, n0, o0, dst, q_lo, q_hi):
+    """dst (nb*L, Og)[n*L + p, o] = src (N, O, L)[n0 + n, o0 + o, p] for q = n*Og + o in
+    [q_lo, q_hi): _pack, transposed."""
     Og = dst.shape[1]
     L = src.shape[2]
     nb = dst.shape[0] // L
-    for q in prange(nb * Og):
+    for q in range(q_lo, q_hi):
         n = q // Og
         o = q % Og
         for p in range(L):
@@ -277,10 +274,10 @@ class _Plan:
             if nb == 1:
                 return x3[n0, c0:c0 + self.Cg]
             cols = _take(buf, self.K, nb * self.L)
-            _copy(_pack, cols.size, x3, n0, c0, cols)
+            _copy(_pack, cols.size, self.K * nb, x3, n0, c0, cols)
             return cols
         cols = _take(buf, self.K, nb * self.L)
-        _copy(_im2col, cols.size, x, n0, c0, self.geom, self.OH, self.OW, cols)
+        _copy(_im2col, cols.size, self.K, x, n0, c0, self.geom, self.OH, self.OW, cols)
         return cols
 
     def gy_block(self, gy3, n0, nb, g, buf):
@@ -289,7 +286,7 @@ class _Plan:
         if nb == 1:
             return gy3[n0, o0:o0 + self.Og]
         block = _take(buf, self.Og, nb * self.L)
-        _copy(_pack, block.size, gy3, n0, o0, block)
+        _copy(_pack, block.size, self.Og * nb, gy3, n0, o0, block)
         return block
 
 
@@ -320,7 +317,7 @@ def conv2d(x, w, stride, padding, dilation, groups):
             else:
                 out = _take(out_buf, Og, nb * L)
                 gemm(wg, cols, out=out)
-                _copy(_unpack, out.size, out, n0, g * Og, y3)
+                _copy(_unpack, out.size, Og * nb, out, n0, g * Og, y3)
     return y
 
 
@@ -359,12 +356,12 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
                 else:
                     out = _take(out_buf, Cg, nb * L)
                     gemm(wgt, gyg, out=out)
-                    _copy(_unpack, out.size, out, n0, g * Cg, gx3)
+                    _copy(_unpack, out.size, Cg * nb, out, n0, g * Cg, gx3)
             else:
                 gcols = _take(gcols_buf, K, nb * L)
                 gemm(wgt, gyg, out=gcols)
-                _copy(_col2im, gcols.size, gcols, n0, g * Cg, Cg, plan.geom, plan.OH, plan.OW,
-                      gx)
+                _copy(_col2im, gcols.size, nb * Cg, gcols, n0, g * Cg, Cg, plan.geom, plan.OH,
+                      plan.OW, gx)
     return gx
 
 
@@ -398,7 +395,7 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
             gwg = gw[g * Og:(g + 1) * Og]
             if nb * L >= _GW_TRANSPOSED_L:
                 gyt = _take(gy_buf, nb * L, Og)
-                _copy(_pack_t, gyt.size, gy3, n0, g * Og, gyt)
+                _copy(_pack_t, gyt.size, nb * Og, gy3, n0, g * Og, gyt)
                 result = gemm(cols, gyt, out=_take(partial_buf, K, Og)).T
             else:
                 gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)

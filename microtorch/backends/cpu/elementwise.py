@@ -15,10 +15,9 @@ Two memory layouts reach the kernels:
 
 * **flat** -- every operand is C-contiguous with the result's shape: the wrappers pass 1-D views
   (``reshape(-1)``) and a plain ``for i in range(n)`` loop runs. Large arrays (``>= PARALLEL_MIN``
-  elements) go to a ``parallel=True`` wrapper whose ``prange`` runs the serial kernel on one
-  contiguous chunk per thread (cheap to compile; inner loops stay vectorised). Elementwise ops
-  are memory-bound, so two threads roughly halve the time on an idle machine; on an
-  oversubscribed one, Numba's OpenMP layer can stall a parallel region for a scheduler slice.
+  elements) are cut into one contiguous piece per thread, each run by the same serial kernel
+  (see :mod:`.threads`; inner loops stay vectorised). Elementwise ops are memory-bound, so two
+  threads roughly halve the time on an idle machine.
 * **strided** (binary and where only) -- anything else: broadcasting (0-strides), 0-d operands,
   transposed or sliced views, negative strides. The wrapper collapses the result's dimensions
   (dropping size-1 axes and merging axes that are contiguous for *every* operand) to at most four
@@ -46,10 +45,11 @@ gives 0, instead of raising ``ZeroDivisionError`` from inside a loop.
 
 import numpy as np
 from llvmlite import ir
-from numba import get_num_threads, prange, types
+from numba import types
 from numba.extending import intrinsic, overload
 
 from .._numba import jit
+from .threads import run, split
 
 __all__ = ["unary", "binary", "where", "clamp", "PARALLEL_MIN"]
 
@@ -319,35 +319,16 @@ def _where_flat(cond, a, b, out):
         out[i] = a[i] if cond[i] else b[i]
 
 
-@jit(parallel=True)
-def _unary_par(code, x, out, chunks):
-    """Threaded :func:`_unary_flat`: ``chunks`` contiguous pieces (one per thread), each run by
-    the serial kernel, so this wrapper compiles quickly and the inner loops stay vectorised."""
-    n = x.shape[0]
-    for c in prange(chunks):
-        lo = c * n // chunks
-        hi = (c + 1) * n // chunks
-        _unary_flat(code, x[lo:hi], out[lo:hi])
-
-
-@jit(parallel=True)
-def _arith_par(code, a, b, out, chunks):
-    """Threaded :func:`_arith_flat` (same chunking as :func:`_unary_par`)."""
-    n = out.shape[0]
-    for c in prange(chunks):
-        lo = c * n // chunks
-        hi = (c + 1) * n // chunks
-        _arith_flat(code, a[lo:hi], b[lo:hi], out[lo:hi])
-
-
-@jit(parallel=True)
-def _compare_par(code, a, b, out, chunks):
-    """Threaded :func:`_compare_flat` (same chunking as :func:`_unary_par`)."""
-    n = out.shape[0]
-    for c in prange(chunks):
-        lo = c * n // chunks
-        hi = (c + 1) * n // chunks
-        _compare_flat(code, a[lo:hi], b[lo:hi], out[lo:hi])
+def _flat_call(kernel, *args):
+    """``kernel(*args)`` for a flat kernel (1-D C-contiguous arrays of one length, the output
+    last; the other arguments scalars). Arrays of at least PARALLEL_MIN elements are cut into one
+    contiguous piece per thread (the inner loops stay vectorised)."""
+    n = args[-1].shape[0]
+    if n < PARALLEL_MIN:
+        kernel(*args)
+        return
+    run([(kernel, tuple(a[lo:hi] if isinstance(a, np.ndarray) else a for a in args))
+         for lo, hi in split(n)])
 
 
 @jit(error_model="numpy")
@@ -586,10 +567,7 @@ def unary(op, x, out=None):
         return res
     src = x if x.flags.c_contiguous else np.ascontiguousarray(x)
     dst = res if res.flags.c_contiguous else np.empty(x.shape, x.dtype)
-    if x.size >= PARALLEL_MIN:
-        _unary_par(code, _flat(src), dst.reshape(-1), get_num_threads())
-    else:
-        _unary_flat(code, _flat(src), dst.reshape(-1))
+    _flat_call(_unary_flat, code, _flat(src), dst.reshape(-1))
     if dst is not res:
         np.copyto(res, dst)
     return res
@@ -608,11 +586,11 @@ def binary(op, a, b, out=None):
     """
     if op in ARITH_CODES:
         code = ARITH_CODES[op]
-        flat, flat_par, strided = _arith_flat, _arith_par, _arith_strided
+        flat, strided = _arith_flat, _arith_strided
         dtype = a.dtype
     else:
         code = COMPARE_CODES[op]
-        flat, flat_par, strided = _compare_flat, _compare_par, _compare_strided
+        flat, strided = _compare_flat, _compare_strided
         dtype = np.bool_
     shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
     res = _result(shape, dtype, out)
@@ -623,18 +601,14 @@ def binary(op, a, b, out=None):
         return _run_strided(strided, (code,), (a, b), res)
     if b.size == 1 and a.shape == shape and a.flags.c_contiguous and op in ARITH_CODES:
         # tensor <op> scalar, the commonest broadcast: the scalar travels as a NumPy scalar
-        _arith_scalar_right(code, _flat(a), b.reshape(-1)[0], res.reshape(-1))
+        _flat_call(_arith_scalar_right, code, _flat(a), b.reshape(-1)[0], res.reshape(-1))
         return res
     if a.size == 1 and b.shape == shape and b.flags.c_contiguous and op in ARITH_CODES:
-        _arith_scalar_left(code, a.reshape(-1)[0], _flat(b), res.reshape(-1))
+        _flat_call(_arith_scalar_left, code, a.reshape(-1)[0], _flat(b), res.reshape(-1))
         return res
     if (a.shape == shape and b.shape == shape and a.flags.c_contiguous
             and b.flags.c_contiguous):
-        if res.size >= PARALLEL_MIN:
-            flat_par(code, _flat(a), _flat(b), res.reshape(-1),
-                     get_num_threads())
-        else:
-            flat(code, _flat(a), _flat(b), res.reshape(-1))
+        _flat_call(flat, code, _flat(a), _flat(b), res.reshape(-1))
         return res
     return _run_strided(strided, (code,), (a, b), res)
 
@@ -649,7 +623,7 @@ def where(cond, a, b):
     if res.size == 0:
         return res
     if all(x.shape == shape and x.flags.c_contiguous for x in (cond, a, b)):
-        _where_flat(_flat(cond), _flat(a), _flat(b), res.reshape(-1))
+        _flat_call(_where_flat, _flat(cond), _flat(a), _flat(b), res.reshape(-1))
         return res
     return _run_strided(_where_strided, (), (cond, a, b), res)
 
@@ -674,7 +648,7 @@ def clamp(x, lo, hi, out=None):
         return res
     src = x if x.flags.c_contiguous else np.ascontiguousarray(x)
     dst = res if res.flags.c_contiguous else np.empty(x.shape, x.dtype)
-    _clamp_flat(_flat(src), lo, hi, dst.reshape(-1))
+    _flat_call(_clamp_flat, _flat(src), lo, hi, dst.reshape(-1))
     if dst is not res:
         np.copyto(res, dst)
     return res

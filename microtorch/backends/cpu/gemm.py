@@ -40,15 +40,15 @@ row stride (``ldb``), prefetching the same rows ``B_AHEAD`` slivers ahead; only 
 partial sliver is packed. C at most one vector wide (N <= 16 float32) uses a one-vector tile
 instead of padding the sliver to two.
 
-**Threads.** ``_gemm_parallel`` is a single ``prange`` over one task per thread: C is cut into
-equal blocks of columns, or of rows when C is much taller than wide (``M > 4 N``, e.g. the
-im2col product ``4096 x 1152 @ 1152 x 128``), or K is cut when C is small and K long
-(``K >= K_SPLIT * (M + N)``: a weight gradient such as ``144 x 28672 @ 28672 x 16``): each
-further K part goes to a partial C, added at the end. Each task packs the part of B it needs
-itself, so a call is one parallel region with no barrier; splitting by columns repeats nothing
-(A is read in place), splitting by rows repeats the packing of B, which is small when N is.
-Products under ``SERIAL_FLOPS`` run the same task function on the calling thread
-(``_gemm_serial``): waking the others costs more than they save.
+**Threads.** :func:`gemm` hands one task (:func:`_blocked_task`) per thread to
+:func:`microtorch.backends.cpu.threads.run`: C is cut into equal blocks of columns, or of rows
+when C is much taller than wide (``M > 4 N``, e.g. the im2col product ``4096 x 1152 @ 1152 x
+128``), or K is cut when C is small and K long (``K >= K_SPLIT * (M + N)``: a weight gradient
+such as ``144 x 28672 @ 28672 x 16``): each further K part goes to a partial C, added at the
+end. Each task packs the part of B it needs itself, so a call is one fork-join with no barrier;
+splitting by columns repeats nothing (A is read in place), splitting by rows repeats the
+packing of B, which is small when N is. Products under ``SERIAL_FLOPS`` run one task on the
+calling thread: waking another costs more than it saves.
 
 **Edges.** A tile that sticks out of C (M not a multiple of MR, N not a multiple of NR) is
 computed by the same micro-kernel into a small scratch tile (B's padding is zeros; rows of A
@@ -56,20 +56,19 @@ past the end are not read) and copied into C, so the main path has no edge tests
 
 **Skinny products.** When C has only a few rows (``M <= SKINNY_M``: a batch of one or a few
 samples through a linear layer), packing B would cost as much as the product itself, which is
-bound by reading B once from memory: ``_gemm_rows_axpy`` streams B's rows
-(``C[i, :] += A[i, p] * B[p, :]``) and ``_gemm_dot`` takes dot products when B's columns are
+bound by reading B once from memory: ``_axpy_task`` streams B's rows
+(``C[i, :] += A[i, p] * B[p, :]``) and ``_dot_task`` takes dot products when B's columns are
 contiguous (``x @ W.T``). The dot form also serves C with few columns (matrix times vector).
 
 Integer matmul uses a plain loop (``_matmul_int``): it exists for completeness, not speed.
 
-**Compilation.** Every kernel is compiled on first use for one dtype with one explicit
+**Compilation.** Every task function is compiled on first use for one dtype with one explicit
 signature (:func:`_kernel`), with Numba's on-disk cache: a float32 user never waits for the
-float64 versions, and inputs of any strides share one compiled version (layout ``'A'``). The
-parallel functions only run a ``prange`` over calls to serial task functions, because Numba
-compiles a large ``prange`` body slowly. From the cache all of it loads in well under a second.
+float64 versions, and inputs of any strides share one compiled version (layout ``'A'``). From
+the cache all of it loads in well under a second.
 
-Never call NumPy's ``@``/``np.dot`` next to these kernels: OpenBLAS's thread pool and Numba's
-OpenMP pool, both spinning on 2 cores, slow each other down many times over.
+Never call NumPy's ``@``/``np.dot`` next to these kernels: OpenBLAS's spinning thread pool and
+this backend's threads, on 2 cores, slow each other down many times over.
 """
 
 import functools
@@ -78,11 +77,12 @@ import numba
 import numpy as np
 from llvmlite import binding as llvm_binding
 from llvmlite import ir
-from numba import prange, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .._numba import jit
+from .threads import get_num_threads, run
 
 __all__ = ["gemm", "matmul"]
 
@@ -243,7 +243,6 @@ def _pack_b(b, p0, kc, j_lo, j_hi, nr, bp):
 # The blocked, packed product (the main path)
 # --------------------------------------------------------------------------------------------
 
-@jit
 def _blocked_task(a, b, c, kc_max, mc_max, i_lo, i_hi, j_lo, j_hi, inplace):
     """c[i_lo:i_hi, j_lo:j_hi] = a[i_lo:i_hi] @ b[:, j_lo:j_hi]: the work of one thread.
 
@@ -306,49 +305,10 @@ def _blocked_task(a, b, c, kc_max, mc_max, i_lo, i_hi, j_lo, j_hi, inplace):
                                     c[i + r, j + jj] = tile[r, jj]
 
 
-def _gemm_parallel(a, b, c, kc_max, mc_max, m_step, n_step, k_step, inplace):
-    """c = a @ b on all threads: one task per block of m_step rows x n_step columns of c and
-    k_step of the K dimension. Tasks of the first K block write c, the others a partial product
-    each, added to c at the end (K is split only when C is small and K long: a weight gradient).
-
-    One function with one prange calling a serial function compiles faster than a big prange
-    body. Compiled per dtype by :func:`_kernel` (parallel=True), like the skinny drivers below.
-    """
-    m, n = c.shape
-    k = a.shape[1]
-    n_mt = (m + m_step - 1) // m_step
-    n_nt = (n + n_step - 1) // n_step
-    n_kt = (k + k_step - 1) // k_step
-    parts = np.empty((n_kt - 1, m, n), dtype=c.dtype)
-    for it in prange(n_mt * n_nt * n_kt):
-        t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
-        kt = t // (n_mt * n_nt)
-        ij = t % (n_mt * n_nt)
-        i_lo = (ij // n_nt) * m_step
-        j_lo = (ij % n_nt) * n_step
-        p_lo = kt * k_step
-        p_hi = min(k, p_lo + k_step)
-        dst = c if kt == 0 else parts[kt - 1]
-        _blocked_task(a[:, p_lo:p_hi], b[p_lo:p_hi], dst, kc_max, mc_max, i_lo,
-                      min(m, i_lo + m_step), j_lo, min(n, j_lo + n_step), inplace)
-    for q in range(n_kt - 1):
-        part = parts[q]
-        for i in range(m):
-            for j in range(n):
-                c[i, j] += part[i, j]
-
-
-def _gemm_serial(a, b, c, kc_max, mc_max, m_step, n_step, k_step, inplace):
-    """c = a @ b on the calling thread (same arguments as _gemm_parallel; steps unused)."""
-    m, n = c.shape
-    _blocked_task(a, b, c, kc_max, mc_max, 0, m, 0, n, inplace)
-
-
 # --------------------------------------------------------------------------------------------
 # Skinny products: no packing, one pass over the big operand
 # --------------------------------------------------------------------------------------------
 
-@jit(fastmath=_FASTMATH)
 def _axpy_task(a, b, c, j_lo, j_hi):
     """c[:, j_lo:j_hi] = a @ b[:, j_lo:j_hi], adding 4 rows of b at a time (b C-contiguous).
 
@@ -378,19 +338,6 @@ def _axpy_task(a, b, c, j_lo, j_hi):
         p += 1
 
 
-def _gemm_rows_axpy(a, b, c, chunk):
-    """c = a @ b for few rows: c[i, :] = sum_p a[i, p] * b[p, :], b row-major (C-contiguous).
-
-    Threads take blocks of ``chunk`` columns; a block of b (k x chunk) is read once from
-    memory and then from cache for each further row of c, and a row block of c stays in L1.
-    """
-    n = b.shape[1]
-    for it in prange((n + chunk - 1) // chunk):
-        t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
-        _axpy_task(a, b, c, t * chunk, min(n, (t + 1) * chunk))
-
-
-@jit(fastmath=_FASTMATH_DOT)
 def _dot_task(a, bt, c, i_lo, i_hi, j_lo, j_hi):
     """c[i, j] = dot(a[i, :], bt[j, :]) for i in [i_lo, i_hi), j in [j_lo, j_hi).
 
@@ -422,23 +369,6 @@ def _dot_task(a, bt, c, i_lo, i_hi, j_lo, j_hi):
         i += 1
 
 
-def _gemm_dot(a, bt, c, rows_per_task, cols_per_task):
-    """c = a @ bt.T as dot products of rows (both operands' rows contiguous; bt is b.T).
-
-    Threads take tiles of rows_per_task x cols_per_task of c.
-    """
-    m = a.shape[0]
-    n = bt.shape[0]
-    n_row_tiles = (m + rows_per_task - 1) // rows_per_task
-    n_col_tiles = (n + cols_per_task - 1) // cols_per_task
-    for it in prange(n_row_tiles * n_col_tiles):
-        t = np.intp(it)  # prange makes `it` unsigned: keep the callee's int64 signature
-        i_lo = (t // n_col_tiles) * rows_per_task
-        j_lo = (t % n_col_tiles) * cols_per_task
-        i_hi = min(m, i_lo + rows_per_task)
-        _dot_task(a, bt, c, i_lo, i_hi, j_lo, min(n, j_lo + cols_per_task))
-
-
 @jit
 def _matmul_int(a, b, c):
     """c = a @ b for integer arrays (wrapping on overflow like NumPy): a plain i-p-j loop."""
@@ -466,23 +396,24 @@ def _signature(dtype, layouts, n_ints):
     return types.void(*arrays, *([types.intp] * n_ints))
 
 
+# name: (task function, layouts of its three arrays, number of integer arguments, jit options)
+_TASKS = {
+    "blocked": (_blocked_task, "AAC", 7, {}),
+    "axpy": (_axpy_task, "ACC", 2, {"fastmath": _FASTMATH}),
+    "dot": (_dot_task, "CCC", 4, {"fastmath": _FASTMATH_DOT}),
+}
+
+
 @functools.cache
 def _kernel(name, dtype):
-    """The kernel ``name`` compiled for ``dtype`` (float32 or float64) on its first use.
+    """The task function ``name`` compiled for ``dtype`` (float32 or float64) on its first use.
 
-    Each kernel has one explicit signature per dtype, so a float64 product never costs a
-    float32 user compile time, and transposed or sliced inputs do not compile new versions.
-    Numba's on-disk cache makes later runs load the machine code instead (well under a second).
+    Each has one explicit signature per dtype, so a float64 product never costs a float32 user
+    compile time, and transposed or sliced inputs do not compile new versions. Numba's on-disk
+    cache makes later runs load the machine code instead (well under a second).
     """
-    if name == "parallel":
-        return jit(_signature(dtype, "AAC", 6), parallel=True)(_gemm_parallel)
-    if name == "serial":
-        return jit(_signature(dtype, "AAC", 6))(_gemm_serial)
-    if name == "axpy":
-        return jit(_signature(dtype, "ACC", 1), parallel=True)(_gemm_rows_axpy)
-    if name == "dot":
-        return jit(_signature(dtype, "CCC", 2), parallel=True)(_gemm_dot)
-    raise KeyError(name)
+    function, layouts, n_ints, options = _TASKS[name]
+    return jit(_signature(dtype, layouts, n_ints), **options)(function)
 
 
 def _blocks(m, n, k, nr, threads):
@@ -550,26 +481,9 @@ def gemm(a, b, out=None):
     if k == 0:
         out.fill(0)
         return out
-    serial = 2 * m * n * k < SERIAL_FLOPS
+    threads = 1 if 2 * m * n * k < SERIAL_FLOPS else get_num_threads()
     if m > SKINNY_M and n > SKINNY_N:
-        width = VEC_BYTES // a.itemsize
-        nr = width if n <= width else 2 * width  # one-vector tile for narrow C
-        # B read in place (no packing) when its rows are contiguous and C has not so many rows
-        # (packing all of B for a few rows of C would double the memory traffic) or is narrow;
-        # packing wins back its cost (TLB misses, strided streams) only for tall products
-        inplace = b.strides[1] == a.itemsize and (m <= INPLACE_M or n <= nr)
-        threads = 1 if serial else numba.get_num_threads()
-        plan = _blocks(m, n, k, nr, threads)
-        _kernel("serial" if serial else "parallel", dtype)(a, b, out, *plan, int(inplace))
-        return out
-    threads = numba.get_num_threads()
-    if threads > 1 and serial:
-        # too small to share: waking the other threads would cost more than they save
-        numba.set_num_threads(1)
-        try:
-            _skinny(a, b, out, 1)
-        finally:
-            numba.set_num_threads(threads)
+        _blocked(a, b, out, threads)
     else:
         _skinny(a, b, out, threads)
     return out
@@ -578,19 +492,62 @@ def gemm(a, b, out=None):
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _blocked(a, b, c, threads):
+    """The main path of gemm: one :func:`_blocked_task` per block of C (and of K) given by
+    :func:`_blocks`, run on ``threads`` threads; partial products of a split K are added at
+    the end."""
+    (m, k), n = a.shape, b.shape[1]
+    width = VEC_BYTES // a.itemsize
+    nr = width if n <= width else 2 * width  # one-vector tile for narrow C
+    # B read in place (no packing) when its rows are contiguous and C has not so many rows
+    # (packing all of B for a few rows of C would double the memory traffic) or is narrow;
+    # packing wins back its cost (TLB misses, strided streams) only for tall products
+    inplace = int(b.strides[1] == a.itemsize and (m <= INPLACE_M or n <= nr))
+    _run_blocked(a, b, c, _blocks(m, n, k, nr, threads), inplace, threads)
+
+
+def _run_blocked(a, b, c, plan, inplace, threads):
+    """c = a @ b by the tasks of ``plan`` = (kc, mc, m_step, n_step, k_step) (see
+    :func:`_blocks`), on ``threads`` threads."""
+    (m, k), n = a.shape, b.shape[1]
+    kc, mc, m_step, n_step, k_step = plan
+    task = _kernel("blocked", a.dtype)
+    calls, parts = [], []
+    for p_lo in range(0, k, k_step):
+        dst = c
+        if p_lo > 0:
+            dst = np.empty((m, n), dtype=c.dtype)
+            parts.append(dst)
+        a_k, b_k = a[:, p_lo:p_lo + k_step], b[p_lo:p_lo + k_step]
+        for i_lo in range(0, m, m_step):
+            for j_lo in range(0, n, n_step):
+                calls.append((task, (a_k, b_k, dst, kc, mc, i_lo, min(m, i_lo + m_step), j_lo,
+                                     min(n, j_lo + n_step), inplace)))
+    run(calls, threads)
+    for part in parts:
+        np.add(c, part, out=c)
+
+
 def _skinny(a, b, out, threads):
-    """The skinny paths of gemm (few rows or few columns of C) on ``threads`` threads."""
+    """The skinny paths of gemm (few rows or few columns of C) on ``threads`` threads: tasks
+    of column blocks (``_axpy_task``) or of row/column blocks of dot products (``_dot_task``)."""
     m, n = a.shape[0], b.shape[1]
     item = a.itemsize
-    if m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item:
-        # b's columns are contiguous (b = W.T): dot products along them
-        _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, m, -(-n // (2 * threads)))
-    elif m <= SKINNY_M:
-        chunk = -(-n // (2 * threads))
-        chunk = max(64, -(-chunk // 16) * 16)
-        _kernel("axpy", a.dtype)(a, _as_c(b), out, chunk)
+    if m <= SKINNY_M and not (b.strides[0] == item and b.strides[1] != item):
+        # stream b's rows: c[i, :] += a[i, p] * b[p, :]
+        task, b = _kernel("axpy", a.dtype), _as_c(b)
+        chunk = max(64, -(-n // (2 * threads) // 16) * 16)
+        calls = [(task, (a, b, out, j, min(n, j + chunk))) for j in range(0, n, chunk)]
     else:
-        _kernel("dot", a.dtype)(_as_c(a), _as_c(b.T), out, -(-m // (4 * threads)), n)
+        # dot products along rows of a and columns of b (b = W.T, or C with few columns)
+        task, a, bt = _kernel("dot", a.dtype), _as_c(a), _as_c(b.T)
+        if m <= SKINNY_M:
+            rows, cols = m, -(-n // (2 * threads))
+        else:
+            rows, cols = -(-m // (4 * threads)), n
+        calls = [(task, (a, bt, out, i, min(m, i + rows), j, min(n, j + cols)))
+                 for i in range(0, m, rows) for j in range(0, n, cols)]
+    run(calls, threads)
 
 
 def matmul(a, b):

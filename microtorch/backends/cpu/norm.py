@@ -2,9 +2,9 @@
 
 Inputs are ``(N, C, *)`` arrays (channels on axis 1), viewed as ``(N, C, S)``; ``M = N*S`` is
 the number of values per channel. Per-channel sums accumulate in float64 (also for float32
-input); results are returned in x's dtype. The statistics and the backward pass run in parallel
-over channels (one channel's data is re-read while it is still in cache); the elementwise
-forward runs in parallel over (image, channel) planes.
+input); results are returned in x's dtype. Threads take blocks of channels for the statistics
+and the backward pass (one channel's data is re-read while it is still in cache), and blocks of
+(image, channel) planes for the elementwise forward.
 
 The math, with xhat = (x - mean) * invstd::
 
@@ -15,12 +15,13 @@ The math, with xhat = (x - mean) * invstd::
 """
 
 import numpy as np
-from numba import prange
-
 from .._numba import jit
+from .threads import parallel_for
 
 # Reassociation lets LLVM vectorise the sums; NaN and infinity handling stay IEEE.
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
+# Smaller inputs are handled on one thread: waking another costs more than it saves.
+_PARALLEL_SIZE = 1 << 16
 
 
 def _channels(x):
@@ -29,12 +30,13 @@ def _channels(x):
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-@jit(parallel=True, fastmath=_FAST, error_model="numpy")
-def _stats_kernel(x, mean, var):
-    """mean[c], var[c] (biased) of x (N, C, S) over axes 0 and 2: shifted two-pass, float64."""
-    N, C, S = x.shape
+@jit(fastmath=_FAST, error_model="numpy")
+def _stats_kernel(x, mean, var, c_lo, c_hi):
+    """mean[c], var[c] (biased) of x (N, C, S) over axes 0 and 2 for channels c_lo..c_hi:
+    shifted two-pass, float64."""
+    N, S = x.shape[0], x.shape[2]
     M = N * S
-    for c in prange(C):
+    for c in range(c_lo, c_hi):
         acc = 0.0
         for n in range(N):
             for s in range(S):
@@ -52,11 +54,12 @@ def _stats_kernel(x, mean, var):
         var[c] = max(0.0, (dev2 - dev * dev / M) / M)
 
 
-@jit(parallel=True, fastmath=_FAST)
-def _affine_kernel(x, a, b, y):
-    """y[n, c, s] = x[n, c, s] * a[c] + b[c], parallel over (n, c) planes."""
-    N, C, S = x.shape
-    for q in prange(N * C):
+@jit(fastmath=_FAST)
+def _affine_kernel(x, a, b, y, q_lo, q_hi):
+    """y[n, c, s] = x[n, c, s] * a[c] + b[c] for the (n, c) planes q = n*C + c in
+    [q_lo, q_hi)."""
+    C, S = x.shape[1], x.shape[2]
+    for q in range(q_lo, q_hi):
         n = q // C
         c = q % C
         ac = a[c]
@@ -65,12 +68,13 @@ def _affine_kernel(x, a, b, y):
             y[n, c, s] = x[n, c, s] * ac + bc
 
 
-@jit(parallel=True, fastmath=_FAST, error_model="numpy")
-def _backward_kernel(gy, x, weight, mean, invstd, training, gx, gweight, gbias):
-    """Fused batch-norm backward per channel (see the module docstring); weight may be ones."""
-    N, C, S = x.shape
+@jit(fastmath=_FAST, error_model="numpy")
+def _backward_kernel(gy, x, weight, mean, invstd, training, gx, gweight, gbias, c_lo, c_hi):
+    """Fused batch-norm backward for channels c_lo..c_hi (see the module docstring); weight
+    may be ones."""
+    N, S = x.shape[0], x.shape[2]
     M = N * S
-    for c in prange(C):
+    for c in range(c_lo, c_hi):
         mu = np.float64(mean[c])
         sum_gy = 0.0
         sum_gy_xmu = 0.0
@@ -113,7 +117,7 @@ def batch_norm_stats(x):
         mean.fill(np.nan)
         var.fill(np.nan)
     else:
-        _stats_kernel(x3, mean, var)
+        parallel_for(_stats_kernel, C, x3, mean, var, serial=x3.size < _PARALLEL_SIZE)
     return mean.astype(x.dtype), var.astype(x.dtype)
 
 
@@ -133,7 +137,8 @@ def batch_norm(x, weight, bias, mean, invstd):
         b = b + np.asarray(bias, dtype=np.float64)
     y = np.empty(x3.shape, dtype=dtype)
     if y.size:
-        _affine_kernel(x3, a.astype(dtype), b.astype(dtype), y)
+        parallel_for(_affine_kernel, x3.shape[0] * x3.shape[1], x3, a.astype(dtype),
+                     b.astype(dtype), y, serial=y.size < _PARALLEL_SIZE)
     return y.reshape(np.shape(x))
 
 
@@ -155,9 +160,9 @@ def batch_norm_backward(gy, x, weight, mean, invstd, training):
     gweight = np.zeros(C, dtype=np.float64)
     gbias = np.zeros(C, dtype=np.float64)
     if N * S:
-        _backward_kernel(gy3.astype(dtype, copy=False),
-                         x3, np.ascontiguousarray(weight, dtype=dtype),
-                         np.ascontiguousarray(mean, dtype=dtype),
-                         np.ascontiguousarray(invstd, dtype=dtype),
-                         bool(training), gx, gweight, gbias)
+        parallel_for(_backward_kernel, C, gy3.astype(dtype, copy=False),
+                     x3, np.ascontiguousarray(weight, dtype=dtype),
+                     np.ascontiguousarray(mean, dtype=dtype),
+                     np.ascontiguousarray(invstd, dtype=dtype),
+                     bool(training), gx, gweight, gbias, serial=x3.size < _PARALLEL_SIZE)
     return gx.reshape(np.shape(x)), gweight.astype(dtype), gbias.astype(dtype)

@@ -1,6 +1,6 @@
 """2-D max, average and adaptive average pooling for the CPU backend (NCHW, float32/float64).
 
-Every kernel views its input as ``(P, H, W)`` planes (``P = N*C``) and runs in parallel over
+Every kernel views its input as ``(P, H, W)`` planes (``P = N*C``) and threads take blocks of
 planes, so forward and backward write disjoint memory without atomics. The output size follows
 PyTorch's rule::
 
@@ -13,14 +13,16 @@ The caller validates shapes, ``padding <= kernel // 2`` and positive output size
 """
 
 import numpy as np
-from numba import prange
-
 from .._numba import jit
+from .threads import parallel_for
+
+# Smaller inputs are pooled on one thread: waking another costs more than it saves.
+_PARALLEL_SIZE = 1 << 16
 from ..geometry import pooled_size
 
 
-@jit(parallel=True)
-def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, y, argmax):
+@jit
+def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, y, argmax, p_lo, p_hi):
     """y[p, oh, ow] = max over the window; argmax = its flat index ih*W + iw in the plane.
 
     Window (oh, ow) reads rows h_start[oh] + i*dh for i in [h_taps[oh, 0], h_taps[oh, 1]) and
@@ -32,7 +34,7 @@ def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, y, argmax):
     P, H, W = x.shape
     OH, OW = y.shape[1], y.shape[2]
     ninf = x.dtype.type(-np.inf)
-    for p in prange(P):
+    for p in range(p_lo, p_hi):
         for oh in range(OH):
             h0 = h_start[oh]
             i_lo, i_hi = h_taps[oh, 0], h_taps[oh, 1]
@@ -69,13 +71,13 @@ def _taps(size, kernel, stride, padding, dilation, out):
     return start, np.ascontiguousarray(np.stack([lo, hi], axis=1))
 
 
-@jit(parallel=True)
-def _max_pool_backward_kernel(gy, argmax, gx):
+@jit
+def _max_pool_backward_kernel(gy, argmax, gx, p_lo, p_hi):
     """gx[p, argmax[p, k]] += gy[p, k]; gx (P, H*W) is zeroed here; bad indices are skipped."""
     P, HW = gx.shape
     K = gy.shape[1]
     zero = gx.dtype.type(0)
-    for p in prange(P):
+    for p in range(p_lo, p_hi):
         for t in range(HW):
             gx[p, t] = zero
         for k in range(K):
@@ -84,17 +86,16 @@ def _max_pool_backward_kernel(gy, argmax, gx):
                 gx[p, at] += gy[p, k]
 
 
-@jit(parallel=True)
-def _avg_kernel(x, h_lo, h_hi, w_lo, w_hi, div, y):
+@jit
+def _avg_kernel(x, h_lo, h_hi, w_lo, w_hi, div, y, p_lo, p_hi):
     """y[p, oh, ow] = sum(x[p, h_lo[oh]:h_hi[oh], w_lo[ow]:w_hi[ow]]) / div[oh, ow].
 
     The windows (clipped to the input, possibly empty) and divisors come from :func:`_windows`
     or :func:`_bins`; average and adaptive average pooling share this kernel.
     """
-    P = x.shape[0]
     OH, OW = y.shape[1], y.shape[2]
     zero = x.dtype.type(0)
-    for p in prange(P):
+    for p in range(p_lo, p_hi):
         for oh in range(OH):
             for ow in range(OW):
                 acc = zero
@@ -104,13 +105,13 @@ def _avg_kernel(x, h_lo, h_hi, w_lo, w_hi, div, y):
                 y[p, oh, ow] = acc / div[oh, ow]
 
 
-@jit(parallel=True)
-def _avg_backward_kernel(gy, h_lo, h_hi, w_lo, w_hi, div, gx):
+@jit
+def _avg_backward_kernel(gy, h_lo, h_hi, w_lo, w_hi, div, gx, p_lo, p_hi):
     """gx (P, H, W) = sum over the windows covering each input of gy / div (zeroed here)."""
     P, H, W = gx.shape
     OH, OW = gy.shape[1], gy.shape[2]
     zero = gx.dtype.type(0)
-    for p in prange(P):
+    for p in range(p_lo, p_hi):
         for ih in range(H):
             for iw in range(W):
                 gx[p, ih, iw] = zero
@@ -153,6 +154,12 @@ def _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, dtype):
     return div.astype(dtype)
 
 
+def _by_planes(kernel, size, planes, *args):
+    """Run ``kernel(*args, p_lo, p_hi)`` over the planes, one block of planes per thread, or on
+    the calling thread when the input (or gradient) has fewer than _PARALLEL_SIZE elements."""
+    parallel_for(kernel, planes, *args, serial=size < _PARALLEL_SIZE)
+
+
 def _planes(x):
     """x (N, C, H, W) as a C-contiguous (N*C, H, W) array."""
     x = np.ascontiguousarray(x)
@@ -176,8 +183,9 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
     if y.size:
         h_start, h_taps = _taps(H, kh, sh, ph, dh, OH)
         w_start, w_taps = _taps(W, kw, sw, pw, dw, OW)
-        _max_pool_kernel(_planes(x), h_start, h_taps, w_start, w_taps, (int(dh), int(dw)),
-                         y.reshape(N * C, OH, OW), argmax.reshape(N * C, OH, OW))
+        _by_planes(_max_pool_kernel, x.size, N * C, _planes(x), h_start, h_taps, w_start,
+                   w_taps, (int(dh), int(dw)), y.reshape(N * C, OH, OW),
+                   argmax.reshape(N * C, OH, OW))
     return y, argmax
 
 
@@ -188,7 +196,8 @@ def max_pool2d_backward(gy, argmax, x_shape):
     if gx.size:
         gy = np.ascontiguousarray(gy).reshape(N * C, -1)
         argmax = np.ascontiguousarray(argmax, dtype=np.int64).reshape(N * C, -1)
-        _max_pool_backward_kernel(gy, argmax, gx.reshape(N * C, H * W))
+        _by_planes(_max_pool_backward_kernel, gx.size, N * C, gy, argmax,
+                   gx.reshape(N * C, H * W))
     return gx
 
 
@@ -246,7 +255,8 @@ def _avg(x, h_lo, h_hi, w_lo, w_hi, div):
     N, C = x.shape[:2]
     y = np.empty((N, C, len(h_lo), len(w_lo)), dtype=x.dtype)
     if y.size:
-        _avg_kernel(_planes(x), h_lo, h_hi, w_lo, w_hi, div, y.reshape(N * C, *div.shape))
+        _by_planes(_avg_kernel, x.size, N * C, _planes(x), h_lo, h_hi, w_lo, w_hi, div,
+                   y.reshape(N * C, *div.shape))
     return y
 
 
@@ -254,5 +264,6 @@ def _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi, div):
     N, C, H, W = x_shape
     gx = np.empty((N, C, H, W), dtype=gy.dtype)
     if gx.size:
-        _avg_backward_kernel(_planes(gy), h_lo, h_hi, w_lo, w_hi, div, gx.reshape(N * C, H, W))
+        _by_planes(_avg_backward_kernel, gx.size, N * C, _planes(gy), h_lo, h_hi, w_lo, w_hi,
+                   div, gx.reshape(N * C, H, W))
     return gx

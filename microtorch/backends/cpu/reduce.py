@@ -18,10 +18,11 @@ Non-contiguous inputs are copied to C order first (memory traffic, no math).
   that vectorises. All four ops share that accumulator dtype, so an input dtype compiles one
   specialization of the kernel.
 
-One serial kernel serves all four ops (integer op code, loop-invariant, unswitched by LLVM); a
-``parallel=True`` twin splits slabs over threads, or -- when there are fewer slabs than threads,
-as in a full sum -- splits the reduced rows and combines the per-thread partials. It is used for
-inputs of at least ``PARALLEL_MIN`` (2**21) elements.
+One serial kernel serves all four ops (integer op code, loop-invariant, unswitched by LLVM).
+Inputs of at least ``PARALLEL_MIN`` (2**21) elements are split over threads (see
+:mod:`.threads`): each runs the same kernel on a block of slabs or -- when there is one slab, as
+in a full sum -- on a block of the reduced rows, and the per-thread partial results are then
+reduced by the kernel once more.
 
 dtypes: ``sum``/``prod`` of bool, int32 and int64 give int64 (like torch), accumulated in int64
 (inputs are read as they are; no cast pass). Floats keep their dtype. ``max``/``min`` keep the
@@ -32,9 +33,8 @@ counting as the maximum (and as the minimum), like torch.
 import math
 
 import numpy as np
-from numba import get_num_threads, prange
-
 from .._numba import jit
+from .threads import run, split
 
 __all__ = ["reduce", "arg_reduce", "PARALLEL_MIN"]
 
@@ -138,36 +138,6 @@ def _reduce_kernel(code, x, P, R, Q, out, acc, zero):
             out[p * Q + q] = acc[q]
 
 
-@jit(parallel=True)
-def _reduce_par(code, x, P, R, Q, out, accs, partials, zero):
-    """Threaded :func:`_reduce_kernel`: every chunk runs the serial kernel on a sub-problem.
-
-    ``accs`` is (chunks, Q) in the accumulator dtype, one work row per chunk. With at least as
-    many slabs as chunks, chunk c reduces slabs [c*P/chunks, (c+1)*P/chunks) straight into out.
-    Otherwise P must be 1 (as in a full sum): the R rows are split into ``chunks <= R`` runs
-    reduced into ``partials`` (chunks, Q) of out's dtype, then combined in order. One ``prange``
-    loop calling the already compiled serial kernel keeps this wrapper cheap to compile.
-    """
-    chunks = accs.shape[0]
-    split_slabs = P >= chunks
-    for c in prange(chunks):
-        if split_slabs:
-            p0 = c * P // chunks
-            p1 = (c + 1) * P // chunks
-            _reduce_kernel(code, x[p0 * R * Q:p1 * R * Q], p1 - p0, R, Q,
-                           out[p0 * Q:p1 * Q], accs[c], zero)
-        else:
-            r0 = c * R // chunks
-            r1 = (c + 1) * R // chunks
-            _reduce_kernel(code, x[r0 * Q:r1 * Q], 1, r1 - r0, Q, partials[c], accs[c], zero)
-    if not split_slabs:
-        for q in range(Q):
-            a = partials[0, q]
-            for c in range(1, chunks):
-                a = _combine(code, a, partials[c, q])
-            out[q] = a
-
-
 @jit
 def _arg_kernel(code, x, P, R, Q, out, best):
     """out[p*Q + q] = first r where x[(p*R + r)*Q + q] is the max (code 0) or min (code 1), NaN
@@ -217,14 +187,19 @@ def _reduce_3d(code, x, P, R, Q, out_dtype):
     else:
         acc_dtype, zero = np.int64, _INT_ZERO
     flat = x.reshape(-1)      # read-only inputs compile their own specialization on first use
-    if P * R * Q >= PARALLEL_MIN and R >= 2:
-        threads = get_num_threads()
-        chunks = min(threads, P) if P > 1 else min(threads, R)
-        accs = np.empty((chunks, Q), acc_dtype)
-        partials = np.empty((chunks, Q), out_dtype)
-        _reduce_par(code, flat, P, R, Q, out, accs, partials, zero)
-    else:
+    if P * R * Q < PARALLEL_MIN or R < 2:
         _reduce_kernel(code, flat, P, R, Q, out, np.empty(Q, acc_dtype), zero)
+    elif P > 1:  # threads take blocks of slabs, straight into out
+        run([(_reduce_kernel, (code, flat[p0 * R * Q:p1 * R * Q], p1 - p0, R, Q,
+                               out[p0 * Q:p1 * Q], np.empty(Q, acc_dtype), zero))
+             for p0, p1 in split(P)])
+    else:  # one slab (a full sum): threads take blocks of rows, then their results combine
+        parts = split(R)
+        partials = np.empty(len(parts) * Q, out_dtype)
+        run([(_reduce_kernel, (code, flat[r0 * Q:r1 * Q], 1, r1 - r0, Q,
+                               partials[c * Q:(c + 1) * Q], np.empty(Q, acc_dtype), zero))
+             for c, (r0, r1) in enumerate(parts)])
+        _reduce_kernel(code, partials, 1, len(parts), Q, out, np.empty(Q, acc_dtype), zero)
     return out
 
 

@@ -3,8 +3,8 @@
 The input is viewed as ``(A, D, B)`` with the softmax axis in the middle (``A`` = product of the
 dimensions before it, ``B`` = after it). When ``B == 1`` (the last axis, the usual case) a
 row kernel handles contiguous rows; otherwise a strided kernel walks ``D`` with stride ``B`` and
-keeps ``B``-wide vectors of running maxima and sums. Both run in parallel over independent rows
-(or chunks of columns) and never copy the input.
+keeps ``B``-wide vectors of running maxima and sums. Threads take blocks of independent rows
+(or chunks of columns); the input is never copied.
 
 The math (max-subtracted, so exp never overflows)::
 
@@ -17,20 +17,21 @@ Sums accumulate in float64; outputs have x's dtype. A NaN in a row makes the who
 """
 
 import numpy as np
-from numba import prange
-
 from .._numba import jit
+from .threads import parallel_for
 
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
 # Columns handled together by one iteration of the strided kernels.
 _CHUNK = 256
+# Smaller arrays are handled on one thread: waking another costs more than it saves.
+_PARALLEL_SIZE = 1 << 16
 
 
-@jit(parallel=True, fastmath=_FAST)
-def _softmax_rows(x, log, y):
-    """Softmax (or log-softmax) of every row of x (R, D) into y."""
-    R, D = x.shape
-    for r in prange(R):
+@jit(fastmath=_FAST)
+def _softmax_rows(x, log, y, r_lo, r_hi):
+    """Softmax (or log-softmax) of rows r_lo..r_hi of x (R, D) into y."""
+    D = x.shape[1]
+    for r in range(r_lo, r_hi):
         m = x[r, 0]
         for d in range(1, D):
             v = x[r, d]
@@ -53,12 +54,13 @@ def _softmax_rows(x, log, y):
                 y[r, d] *= inv
 
 
-@jit(parallel=True, fastmath=_FAST)
-def _softmax_strided(x, log, y):
-    """Softmax (or log-softmax) of x (A, D, B) along axis 1 into y, B-wide chunks at a time."""
-    A, D, B = x.shape
+@jit(fastmath=_FAST)
+def _softmax_strided(x, log, y, q_lo, q_hi):
+    """Softmax (or log-softmax) of x (A, D, B) along axis 1 into y, _CHUNK columns at a time:
+    chunks q_lo..q_hi of the A * ceil(B / _CHUNK)."""
+    D, B = x.shape[1], x.shape[2]
     nchunks = (B + _CHUNK - 1) // _CHUNK
-    for q in prange(A * nchunks):
+    for q in range(q_lo, q_hi):
         a = q // nchunks
         b0 = (q % nchunks) * _CHUNK
         b1 = min(B, b0 + _CHUNK)
@@ -88,11 +90,12 @@ def _softmax_strided(x, log, y):
                     y[a, d, b] *= x.dtype.type(s[b - b0])
 
 
-@jit(parallel=True, fastmath=_FAST)
-def _softmax_backward_rows(gy, y, log, gx):
-    """Backward of softmax (or log-softmax) over rows of (R, D), given the output y."""
-    R, D = y.shape
-    for r in prange(R):
+@jit(fastmath=_FAST)
+def _softmax_backward_rows(gy, y, log, gx, r_lo, r_hi):
+    """Backward of softmax (or log-softmax) over rows r_lo..r_hi of (R, D), given the output
+    y."""
+    D = y.shape[1]
+    for r in range(r_lo, r_hi):
         s = 0.0
         if log:
             for d in range(D):
@@ -108,12 +111,13 @@ def _softmax_backward_rows(gy, y, log, gx):
                 gx[r, d] = y[r, d] * (gy[r, d] - t)
 
 
-@jit(parallel=True, fastmath=_FAST)
-def _softmax_backward_strided(gy, y, log, gx):
-    """Backward of softmax (or log-softmax) of (A, D, B) along axis 1, given the output y."""
-    A, D, B = y.shape
+@jit(fastmath=_FAST)
+def _softmax_backward_strided(gy, y, log, gx, q_lo, q_hi):
+    """Backward of softmax (or log-softmax) of (A, D, B) along axis 1, given the output y:
+    column chunks q_lo..q_hi, as in :func:`_softmax_strided`."""
+    D, B = y.shape[1], y.shape[2]
     nchunks = (B + _CHUNK - 1) // _CHUNK
-    for q in prange(A * nchunks):
+    for q in range(q_lo, q_hi):
         a = q // nchunks
         b0 = (q % nchunks) * _CHUNK
         b1 = min(B, b0 + _CHUNK)
@@ -150,10 +154,13 @@ def softmax(x, axis, log):
     if x.size == 0:
         return y
     A, D, B = _split(x.shape, axis)
+    serial = x.size < _PARALLEL_SIZE
     if B == 1:
-        _softmax_rows(x.reshape(A, D), bool(log), y.reshape(A, D))
+        parallel_for(_softmax_rows, A, x.reshape(A, D), bool(log), y.reshape(A, D),
+                     serial=serial)
     else:
-        _softmax_strided(x.reshape(A, D, B), bool(log), y.reshape(A, D, B))
+        parallel_for(_softmax_strided, A * -(-B // _CHUNK), x.reshape(A, D, B), bool(log),
+                     y.reshape(A, D, B), serial=serial)
     return y
 
 
@@ -165,9 +172,11 @@ def softmax_backward(gy, y, axis, log):
     if y.size == 0:
         return gx
     A, D, B = _split(y.shape, axis)
+    serial = y.size < _PARALLEL_SIZE
     if B == 1:
-        _softmax_backward_rows(gy.reshape(A, D), y.reshape(A, D), bool(log), gx.reshape(A, D))
+        parallel_for(_softmax_backward_rows, A, gy.reshape(A, D), y.reshape(A, D), bool(log),
+                     gx.reshape(A, D), serial=serial)
     else:
-        _softmax_backward_strided(gy.reshape(A, D, B), y.reshape(A, D, B), bool(log),
-                                  gx.reshape(A, D, B))
+        parallel_for(_softmax_backward_strided, A * -(-B // _CHUNK), gy.reshape(A, D, B),
+                     y.reshape(A, D, B), bool(log), gx.reshape(A, D, B), serial=serial)
     return gx
