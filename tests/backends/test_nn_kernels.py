@@ -13,8 +13,9 @@ import pytest
 
 # The package re-exports functions named like these modules (cpu.softmax is the function):
 # fetch the modules themselves.
-conv, norm, pool, softmax = (importlib.import_module(f"microtorch.backends.cpu.{name}")
-                             for name in ("conv", "norm", "pool", "softmax"))
+conv, norm, pool, softmax, threads = (
+    importlib.import_module(f"microtorch.backends.cpu.{name}")
+    for name in ("conv", "norm", "pool", "softmax", "threads"))
 
 RNG = np.random.default_rng(1234)
 
@@ -70,11 +71,28 @@ CONV_CASES = [
     ((2, 2, 5, 4), (3, 2, 5, 4), (1, 1), (0, 0), (1, 1), 1),       # 1x1 output
     ((2, 6, 3, 3), (6, 6, 3, 3), (1, 1), (1, 1), (1, 1), 1),       # tiny maps
     ((2, 2, 66, 34), (2, 2, 3, 3), (2, 1), (2, 1), (1, 1), 1),     # L >= 1024 per image
+    ((3, 5, 9, 8), (20, 5, 3, 3), (1, 1), (1, 1), (1, 1), 1),      # O, C not multiples of 8
+    ((2, 3, 9, 10), (7, 3, 3, 2), (1, 1), (2, 1), (2, 1), 1),      # stride 1, dilated
+    ((3, 9, 8, 8), (4, 9, 3, 3), (1, 1), (0, 0), (1, 1), 1),       # stride 1, no padding
 ]
+
+# Every path of the convolution: im2col or (stride 1, one group) implicit GEMM, and whole
+# images per thread or threads inside each kernel (set through the plan's thresholds).
+CONV_PATHS = {"im2col": (0, 10**9), "implicit": (10**9, 10**9),
+              "im2col-by-image": (0, 1), "implicit-by-image": (10**9, 1)}
+
+
+@pytest.fixture(params=list(CONV_PATHS))
+def conv_path(request, monkeypatch):
+    junk, batch_l = CONV_PATHS[request.param]
+    monkeypatch.setattr(conv, "_IMPLICIT_JUNK", junk)
+    monkeypatch.setattr(conv, "_BATCH_L", batch_l)
+    monkeypatch.setattr(threads, "_threads", 2)  # as on a 2-core machine, whatever this one has
+    return request.param
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_matches_naive_and_adjoints(case):
+def test_conv2d_matches_naive_and_adjoints(case, conv_path):
     xs, ws, s, p, d, g = case
     x, w = _rand(xs), _rand(ws)
     y = conv.conv2d(x, w, s, p, d, g)
@@ -97,7 +115,7 @@ def test_conv2d_matches_naive_and_adjoints(case):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_matches_torch(torch, case, dtype):
+def test_conv2d_matches_torch(torch, case, dtype, conv_path):
     F = torch.nn.functional
     xs, ws, s, p, d, g = case
     x, w = _rand(xs, dtype), _rand(ws, dtype)

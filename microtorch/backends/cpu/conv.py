@@ -31,11 +31,19 @@ import threading
 import numpy as np
 
 from .._numba import jit
-from .gemm import gemm
-from .threads import parallel_for
+from .gemm import KC_MAX, MR, VEC_BYTES, _tile, gemm
+from .threads import get_num_threads, parallel_for, run, split
 
 # Largest im2col buffer built at once, in elements; bigger batches are processed in chunks.
 _MAX_COLS = 1 << 22
+# Threads take whole images when there are at least this many output pixels per image...
+_BATCH_L = 64
+# ... and work through them in chunks whose im2col matrix has at most this many elements (or
+# one image): 512 KiB of float32, which stays in the L2 cache.
+_CACHE_COLS = 1 << 17
+# Stride-1 convolutions skip im2col when the wide output grid has at most this many pixels per
+# output pixel (small maps waste too much: 8x8 computes 96 per 64).
+_IMPLICIT_JUNK = 1.25
 # With at least this many output pixels per image, each image gets its own GEMM, which writes
 # straight into (or, for pointwise convolutions, reads straight from) the NCHW arrays.
 _DIRECT_L = 1024
@@ -211,6 +219,198 @@ def _pack_t(src, n0, o0, dst, q_lo, q_hi):
             dst[n * L + p, o] = src[n0 + n, o0 + o, p]
 
 
+# --------------------------------------------------------------------------------------------
+# Stride-1 convolution without im2col ("implicit GEMM")
+# --------------------------------------------------------------------------------------------
+#
+# Pad one image into xp (C, P): channel c's plane is row c, Hp x Wp (Hp = H + 2ph,
+# Wp = W + 2pw) followed by zeros. Compute the output on a "wide" grid of OH x Wp pixels (the
+# last Wp - OW columns of each row are junk, never copied out), flat index p = oh*Wp + ow. Then
+# the im2col row of tap (i, j) and channel c is a contiguous run of xp's row c:
+#     cols[(c, i, j), p] = xp[c, i*dh*Wp + j*dw + p]
+# so  Y_wide (O, OH*Wp) = sum over taps t of  W_t (O, C) @ xp[:, off_t : off_t + OH*Wp],
+# a GEMM whose right operand is read in place, by the micro-kernel, for every tap of a tile in
+# turn while the tile's sums stay in L1. Nothing the size of the im2col matrix is written.
+
+@jit
+def _pad_image(x, n, ph, pw, Wp, xp):
+    """xp[c, :Hp*Wp] = image n of x (N, C, H, W) zero-padded by ph rows / pw columns on each
+    side, as Hp x Wp planes; the rest of each row of xp is zeroed."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    P = xp.shape[1]
+    zero = xp.dtype.type(0)
+    for c in range(C):
+        row = xp[c]
+        for t in range(ph * Wp):
+            row[t] = zero
+        for h in range(H):
+            dst = row[(ph + h) * Wp:(ph + h + 1) * Wp]
+            src = x[n, c, h]
+            for t in range(pw):
+                dst[t] = zero
+            for t in range(W):
+                dst[pw + t] = src[t]
+            for t in range(pw + W, Wp):
+                dst[t] = zero
+        for t in range((ph + H) * Wp, P):
+            row[t] = zero
+
+
+@jit
+def _implicit_tiles(wr, xp, taps, yw, j_lo, j_hi):
+    """yw[:, j_lo:j_hi] = sum_t wr[t] @ xp[:, taps[t] + j_lo : taps[t] + j_hi] (see above).
+
+    wr (T, O, C) C-contiguous; xp (C, P); yw (ceil(O/MR)*MR, Lw) with Lw and j_lo multiples
+    of the sliver width NR, so every tile is a full MR x NR tile (rows past O are junk).
+    """
+    T, O, C = wr.shape
+    ldb = xp.shape[1]
+    ldc = yw.shape[1]
+    nr = 2 * (VEC_BYTES // yw.itemsize)
+    for p0 in range(0, C, KC_MAX):
+        kc = min(KC_MAX, C - p0)
+        for i in range(0, O, MR):
+            rows = min(MR, O - i)
+            for j in range(j_lo, j_hi, nr):
+                for t in range(T):
+                    _tile(kc, wr, (t * O + i) * C + p0, C, 1, rows, xp, p0 * ldb + taps[t] + j,
+                          ldb, yw, i * ldc + j, ldc, p0 > 0 or t > 0, 2)
+
+
+@jit
+def _crop_image(yw, OH, Wp, y, n):
+    """y[n, o, oh, ow] = yw[o, oh*Wp + ow]: the valid columns of the wide output grid."""
+    O, OW = y.shape[1], y.shape[3]
+    for o in range(O):
+        for oh in range(OH):
+            src = yw[o, oh * Wp:oh * Wp + OW]
+            dst = y[n, o, oh]
+            for t in range(OW):
+                dst[t] = src[t]
+
+
+@jit
+def _implicit_images(x, wr, taps, ph, pw, Wp, y, xp, yw, n_lo, n_hi):
+    """Images n_lo..n_hi of a stride-1 convolution: pad, multiply, crop (one thread's share)."""
+    OH = y.shape[2]
+    for n in range(n_lo, n_hi):
+        _pad_image(x, n, ph, pw, Wp, xp)
+        _implicit_tiles(wr, xp, taps, yw, 0, yw.shape[1])
+        _crop_image(yw, OH, Wp, y, n)
+
+
+@jit
+def _wide_transpose(gy, n, Wp, gyt):
+    """gyt (OH*Wp, Ow)[oh*Wp + ow, o] = gy[n, o, oh, ow]: image n's output gradient on the
+    wide grid, transposed; zero in the junk columns (ow >= OW) and past O (o >= O)."""
+    O, OH, OW = gy.shape[1], gy.shape[2], gy.shape[3]
+    zero = gyt.dtype.type(0)
+    gyt[:] = zero
+    for o in range(O):
+        for oh in range(OH):
+            src = gy[n, o, oh]
+            for ow in range(OW):
+                gyt[oh * Wp + ow, o] = src[ow]
+
+
+@jit
+def _implicit_grad_tiles(xp, gyt, taps, gwt, t_lo, t_hi):
+    """gwt[t] (C, O) += xp[:, taps[t] : taps[t] + Lw] @ gyt (Lw, O) for taps t_lo..t_hi.
+
+    The weight gradient of one image on the wide grid (junk columns of gyt are zero). gwt is
+    (T, ceil(C/MR)*MR, Ow) with Ow a multiple of the sliver width, so every tile is full; gyt
+    is (Lw, Ow), its columns past O zero.
+    """
+    Lw, Ow = gyt.shape
+    C = xp.shape[0]
+    lda = xp.shape[1]
+    Cr = gwt.shape[1]
+    width = VEC_BYTES // gwt.itemsize
+    for t in range(t_lo, t_hi):
+        for p0 in range(0, Lw, KC_MAX):
+            kc = min(KC_MAX, Lw - p0)
+            for i in range(0, C, MR):
+                rows = min(MR, C - i)
+                for j in range(0, Ow, 2 * width):
+                    c_off = (t * Cr + i) * Ow + j
+                    if Ow - j == width:
+                        _tile(kc, xp, i * lda + taps[t] + p0, lda, 1, rows, gyt, p0 * Ow + j,
+                              Ow, gwt, c_off, Ow, True, 1)
+                    else:
+                        _tile(kc, xp, i * lda + taps[t] + p0, lda, 1, rows, gyt, p0 * Ow + j,
+                              Ow, gwt, c_off, Ow, True, 2)
+
+
+def _implicit_conv(plan, x, w, y):
+    """y = conv2d(x, w) for stride 1 and one group, without im2col (see above)."""
+    kh, kw, _, _, ph, pw, dh, dw = plan.geom
+    Hp, Wp = plan.H + 2 * ph, plan.W + 2 * pw
+    nr = 2 * (VEC_BYTES // x.itemsize)
+    Lw = -(-plan.OH * Wp // nr) * nr          # wide grid, rounded up to whole slivers
+    P = Hp * Wp + (kw - 1) * dw + nr          # room for the last tap's last sliver
+    taps = np.array([i * dh * Wp + j * dw for i in range(kh) for j in range(kw)], np.int64)
+    wr = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, plan.O, plan.C)
+    rows = -(-plan.O // MR) * MR
+
+    def buffers():
+        return (_take(_scratch("cols", plan.C * P, x.dtype), plan.C, P),
+                _take(_scratch("out", rows * Lw, x.dtype), rows, Lw))
+
+    if len(plan.ranges) > 1:  # whole images per thread
+        def share(n_lo, n_hi):
+            _implicit_images(x, wr, taps, ph, pw, Wp, y, *buffers(), n_lo, n_hi)
+        run([(share, bounds) for bounds in plan.ranges])
+        return
+    xp, yw = buffers()  # few images: the threads share each image's slivers
+    slivers = Lw // nr
+    for n in range(plan.N):
+        _pad_image(x, n, ph, pw, Wp, xp)
+        run([(_implicit_tiles, (wr, xp, taps, yw, lo * nr, hi * nr))
+             for lo, hi in split(slivers)])
+        _crop_image(yw, plan.OH, Wp, y, n)
+
+
+@jit
+def _implicit_grad_images(x, gy, taps, ph, pw, Wp, xp, gyt, gwt, n_lo, n_hi):
+    """Add the weight gradient of images n_lo..n_hi of a stride-1 convolution to gwt."""
+    for n in range(n_lo, n_hi):
+        _pad_image(x, n, ph, pw, Wp, xp)
+        _wide_transpose(gy, n, Wp, gyt)
+        _implicit_grad_tiles(xp, gyt, taps, gwt, 0, taps.shape[0])
+
+
+def _implicit_grad_weight(plan, x, gy):
+    """conv2d_grad_weight for stride 1 and one group, without im2col: returns gw (O, C, kh, kw)."""
+    kh, kw, _, _, ph, pw, dh, dw = plan.geom
+    C, O, dtype = plan.C, plan.O, x.dtype
+    Hp, Wp = plan.H + 2 * ph, plan.W + 2 * pw
+    width = VEC_BYTES // x.itemsize
+    P = Hp * Wp + (kw - 1) * dw + 2 * width
+    taps = np.array([i * dh * Wp + j * dw for i in range(kh) for j in range(kw)], np.int64)
+    Ow, Cr = -(-O // width) * width, -(-C // MR) * MR
+    partials = [np.zeros((kh * kw, Cr, Ow), dtype) for _ in plan.ranges]
+
+    def buffers():
+        return (_take(_scratch("cols", C * P, dtype), C, P),
+                _take(_scratch("gy", plan.OH * Wp * Ow, dtype), plan.OH * Wp, Ow))
+
+    if len(plan.ranges) > 1:  # whole images per thread, each into its own partial sum
+        def share(gwt, n_lo, n_hi):
+            _implicit_grad_images(x, gy, taps, ph, pw, Wp, *buffers(), gwt, n_lo, n_hi)
+        run([(share, (gwt, lo, hi)) for gwt, (lo, hi) in zip(partials, plan.ranges)])
+        for part in partials[1:]:
+            partials[0] += part
+    else:  # few images: the threads take the taps of each image
+        xp, gyt = buffers()
+        for n in range(plan.N):
+            _pad_image(x, n, ph, pw, Wp, xp)
+            _wide_transpose(gy, n, Wp, gyt)
+            run([(_implicit_grad_tiles, (xp, gyt, taps, partials[0], lo, hi))
+                 for lo, hi in split(kh * kw)])
+    gwt = partials[0][:, :C, :O].reshape(kh, kw, C, O)
+    return np.ascontiguousarray(gwt.transpose(3, 2, 0, 1))
+
+
 _workspace = threading.local()
 
 
@@ -237,7 +437,16 @@ def _take(buf, rows, cols):
 
 
 class _Plan:
-    """Sizes and chunking shared by the forward and both backward passes."""
+    """Sizes, the split of the batch over threads, and the chunking shared by the forward and
+    both backward passes.
+
+    With enough images and output pixels each thread takes whole images (``ranges``, one per
+    thread) and works through them in chunks of ``nb`` images whose im2col matrix fits in its
+    L2 cache (``_CACHE_COLS``): the im2col buffer is written and read back from cache, and every
+    kernel call runs on its thread alone. Otherwise (one image, or small late-stage maps where
+    the weights dominate) the images are processed in chunks one after another, and the
+    im2col/GEMM calls themselves are split over the threads.
+    """
 
     def __init__(self, x_shape, w_shape, stride, padding, dilation, groups, batch_all=False):
         N, C, H, W = (int(s) for s in x_shape)
@@ -254,17 +463,30 @@ class _Plan:
         self.L = self.OH * self.OW
         self.K = Cg * kh * kw
         self.pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
-        # One image per GEMM writes straight into the output, but only pays when that GEMM is
-        # big enough to run near peak; small ones share a GEMM (and a copy back to NCHW).
-        if self.L >= _DIRECT_L and 2 * self.Og * self.K * self.L >= _DIRECT_FLOPS \
-                and not batch_all:
-            self.nb = 1
+        # stride 1 and one group: no im2col (see _implicit_conv), unless the wide grid (with
+        # its rounding to whole slivers) has too many junk pixels
+        wide = -(-self.OH * (W + 2 * pw) // 32) * 32
+        self.implicit = (sh, sw) == (1, 1) and self.G == 1 and not self.pointwise \
+            and wide <= _IMPLICIT_JUNK * self.L
+        threads = get_num_threads()
+        per_image = max(1, self.K * self.L)
+        if threads > 1 and N >= threads and self.L >= _BATCH_L:
+            self.ranges = split(N, threads)
+            self.nb = max(1, min(N // threads, _CACHE_COLS // per_image))
         else:
-            self.nb = max(1, min(N, _MAX_COLS // max(1, self.K * self.L)))
+            self.ranges = [(0, N)]
+            # One image per GEMM writes straight into the output, but only pays when that GEMM
+            # is big enough to run near peak; small ones share a GEMM (and a copy back to NCHW).
+            if self.L >= _DIRECT_L and 2 * self.Og * self.K * self.L >= _DIRECT_FLOPS \
+                    and not batch_all:
+                self.nb = 1
+            else:
+                self.nb = max(1, min(N, _MAX_COLS // per_image))
 
-    def chunks(self):
-        for n0 in range(0, self.N, self.nb):
-            yield n0, min(self.nb, self.N - n0)
+    def chunks(self, n_lo, n_hi):
+        """(n0, nb): the chunks of at most self.nb images covering images n_lo..n_hi."""
+        for n0 in range(n_lo, n_hi, self.nb):
+            yield n0, min(self.nb, n_hi - n0)
 
     def cols(self, x, n0, nb, g, buf):
         """The (K, nb*L) im2col matrix of images n0..n0+nb, group g (a view when possible)."""
@@ -299,16 +521,25 @@ def conv2d(x, w, stride, padding, dilation, groups):
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w)
     plan = _Plan(x.shape, w.shape, stride, padding, dilation, groups)
-    N, O, Og, L, K = plan.N, plan.O, plan.Og, plan.L, plan.K
+    N, O = plan.N, plan.O
     y = np.empty((N, O, plan.OH, plan.OW), dtype=x.dtype)
     if y.size == 0:
         return y
-    y3 = y.reshape(N, O, L)
-    w2 = w.reshape(O, K)
+    if plan.implicit:
+        _implicit_conv(plan, x, w, y)
+        return y
+    w2, y3 = w.reshape(O, plan.K), y.reshape(N, O, plan.L)
+    run([(_forward, (plan, x, w2, y3, lo, hi)) for lo, hi in plan.ranges])
+    return y
+
+
+def _forward(plan, x, w2, y3, n_lo, n_hi):
+    """y3 (N, O, L) for images n_lo..n_hi: one thread's share of :func:`conv2d`."""
+    Og, L, K = plan.Og, plan.L, plan.K
     cols_buf = None if plan.pointwise and plan.nb == 1 else \
         _scratch("cols", K * plan.nb * L, x.dtype)
     out_buf = _scratch("out", Og * plan.nb * L, x.dtype) if plan.nb > 1 else None
-    for n0, nb in plan.chunks():
+    for n0, nb in plan.chunks(n_lo, n_hi):
         for g in range(plan.G):
             cols = plan.cols(x, n0, nb, g, cols_buf)
             wg = w2[g * Og:(g + 1) * Og]
@@ -318,78 +549,104 @@ def conv2d(x, w, stride, padding, dilation, groups):
                 out = _take(out_buf, Og, nb * L)
                 gemm(wg, cols, out=out)
                 _copy(_unpack, out.size, Og * nb, out, n0, g * Og, y3)
-    return y
 
 
 def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     """Gradient of conv2d with respect to x: gx (x_shape) from gy (N, O, OH, OW) and w.
 
     Same conventions as :func:`conv2d`; input rows/columns that no window reaches (when
-    (H + 2*ph - dh*(kh-1) - 1) is not a multiple of sh) get zero gradient.
+    (H + 2*ph - dh*(kh-1) - 1) is not a multiple of sh) get zero gradient. A stride-1
+    convolution's input gradient is itself a stride-1 convolution, of gy with the kernel turned
+    by 180 degrees and its channel axes swapped, and is computed as one (its GEMM then has the
+    forward's wide reduction, ``Og*kh*kw``, instead of ``Og``); other strides use col2im.
     """
     gy = np.ascontiguousarray(gy)
     w = np.ascontiguousarray(w)
     plan = _Plan(x_shape, w.shape, stride, padding, dilation, groups)
-    N, C, O, Og, Cg, L, K = plan.N, plan.C, plan.O, plan.Og, plan.Cg, plan.L, plan.K
-    dtype = gy.dtype
+    N, C, O, Og, Cg, L = plan.N, plan.C, plan.O, plan.Og, plan.Cg, plan.L
+    kh, kw, sh, sw, ph, pw, dh, dw = plan.geom
     if L == 0 or O == 0:
-        return np.zeros(x_shape, dtype=dtype)
-    gx = np.empty((N, C, plan.H, plan.W), dtype=dtype)
-    if gx.size == 0:
-        return gx
-    gy3 = gy.reshape(N, O, L)
-    w2 = w.reshape(O, K)
+        return np.zeros(x_shape, dtype=gy.dtype)
+    if (sh, sw) == (1, 1) and not plan.pointwise and C \
+            and ph <= dh * (kh - 1) and pw <= dw * (kw - 1):
+        wt = w.reshape(plan.G, Og, Cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+        wt = np.ascontiguousarray(wt).reshape(C, Og, kh, kw)
+        return conv2d(gy, wt, (1, 1), (dh * (kh - 1) - ph, dw * (kw - 1) - pw), (dh, dw),
+                      groups)
+    gx = np.empty((N, C, plan.H, plan.W), dtype=gy.dtype)
+    if gx.size:
+        run([(_grad_input, (plan, gy.reshape(N, O, L), w.reshape(O, plan.K), gx, lo, hi))
+             for lo, hi in plan.ranges])
+    return gx
+
+
+def _grad_input(plan, gy3, w2, gx, n_lo, n_hi):
+    """gx for images n_lo..n_hi by GEMM and col2im: one thread's share of conv2d_grad_input."""
+    Og, Cg, L, K = plan.Og, plan.Cg, plan.L, plan.K
+    dtype = gy3.dtype
     gy_buf = _scratch("gy", Og * plan.nb * L, dtype) if plan.nb > 1 else None
     if plan.pointwise:
-        gx3 = gx.reshape(N, C, L)
+        gx3 = gx.reshape(plan.N, plan.C, L)
         out_buf = _scratch("out", Cg * plan.nb * L, dtype) if plan.nb > 1 else None
     else:
-        gcols_buf = None if plan.pointwise and plan.nb == 1 else \
-        _scratch("cols", K * plan.nb * L, dtype)
-    for n0, nb in plan.chunks():
+        gcols_buf = _scratch("cols", K * plan.nb * L, dtype)
+    for n0, nb in plan.chunks(n_lo, n_hi):
         for g in range(plan.G):
             gyg = plan.gy_block(gy3, n0, nb, g, gy_buf)
             wgt = w2[g * Og:(g + 1) * Og].T
-            if plan.pointwise:
-                if nb == 1:
-                    gemm(wgt, gyg, out=gx3[n0, g * Cg:(g + 1) * Cg])
-                else:
-                    out = _take(out_buf, Cg, nb * L)
-                    gemm(wgt, gyg, out=out)
-                    _copy(_unpack, out.size, Cg * nb, out, n0, g * Cg, gx3)
+            if plan.pointwise and nb == 1:
+                gemm(wgt, gyg, out=gx3[n0, g * Cg:(g + 1) * Cg])
+            elif plan.pointwise:
+                out = _take(out_buf, Cg, nb * L)
+                gemm(wgt, gyg, out=out)
+                _copy(_unpack, out.size, Cg * nb, out, n0, g * Cg, gx3)
             else:
                 gcols = _take(gcols_buf, K, nb * L)
                 gemm(wgt, gyg, out=gcols)
                 _copy(_col2im, gcols.size, nb * Cg, gcols, n0, g * Cg, Cg, plan.geom, plan.OH,
                       plan.OW, gx)
-    return gx
 
 
 def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
     """Gradient of conv2d with respect to w: gw (w_shape) from x (N, C, H, W) and gy.
 
-    Same conventions as :func:`conv2d`; sums over the batch in x's dtype. Images are batched
-    into one GEMM whatever their size (bounded by ``_MAX_COLS``), and when that GEMM has a deep
-    reduction (``nb*L >= _GW_TRANSPOSED_L``) it is computed transposed, as
-    ``gW_g^T (K, Og) = cols (K, nb*L) @ GY_g^T (nb*L, Og)`` with both operands contiguous, which
-    the GEMM runs 1.5-3x faster than ``GY_g @ cols^T`` (whose right operand is a transposed
-    view); the transpose back costs K*Og copies.
+    Same conventions as :func:`conv2d`; sums over the batch in x's dtype. Without a split of
+    the batch over threads, images are batched into one GEMM whatever their size (bounded by
+    ``_MAX_COLS``); with one, each thread sums its images into a partial gw, and the partials
+    are added at the end. When a GEMM has a deep reduction (``nb*L >= _GW_TRANSPOSED_L``) it is
+    computed transposed, as ``gW_g^T (K, Og) = cols (K, nb*L) @ GY_g^T (nb*L, Og)`` with both
+    operands contiguous, which the GEMM runs 1.5-3x faster than ``GY_g @ cols^T`` (whose right
+    operand is a transposed view); the transpose back costs K*Og copies.
     """
     x = np.ascontiguousarray(x)
     gy = np.ascontiguousarray(gy)
     plan = _Plan(x.shape, w_shape, stride, padding, dilation, groups, batch_all=True)
-    N, O, Og, L, K = plan.N, plan.O, plan.Og, plan.L, plan.K
-    dtype = x.dtype
-    gw = np.zeros((O, K), dtype=dtype)
+    N, O, L, K = plan.N, plan.O, plan.L, plan.K
+    gw = np.zeros((O, K), dtype=x.dtype)
     if N == 0 or L == 0 or gw.size == 0:
         return gw.reshape(w_shape)
+    if plan.implicit:
+        return _implicit_grad_weight(plan, x, gy)
+    partials = [gw] + [np.empty_like(gw) for _ in plan.ranges[1:]]
     gy3 = gy.reshape(N, O, L)
+    run([(_grad_weight, (plan, x, gy3, part, lo, hi))
+         for part, (lo, hi) in zip(partials, plan.ranges)])
+    for part in partials[1:]:
+        gw += part
+    return gw.reshape(w_shape)
+
+
+def _grad_weight(plan, x, gy3, gw, n_lo, n_hi):
+    """Overwrite gw (O, K) with the weight gradient of images n_lo..n_hi: one thread's share
+    of conv2d_grad_weight."""
+    Og, L, K = plan.Og, plan.L, plan.K
+    dtype = x.dtype
     cols_buf = None if plan.pointwise and plan.nb == 1 else \
         _scratch("cols", K * plan.nb * L, dtype)
     gy_buf = _scratch("gy", Og * plan.nb * L, dtype)
     partial_buf = _scratch("out", Og * K, dtype)
     first = True
-    for n0, nb in plan.chunks():
+    for n0, nb in plan.chunks(n_lo, n_hi):
         for g in range(plan.G):
             cols = plan.cols(x, n0, nb, g, cols_buf)
             gwg = gw[g * Og:(g + 1) * Og]
@@ -408,4 +665,3 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
             else:
                 gwg += result
         first = False
-    return gw.reshape(w_shape)

@@ -12,7 +12,10 @@ thread (tens of microseconds on a virtual machine), so small problems stay on on
 
 Workers sleep on a lock between jobs, never spinning, so idle threads take no CPU time from other
 processes. One fork-join runs at a time: a second Python thread calling :func:`run` meanwhile
-runs its calls itself, one after another. After ``os.fork`` the child starts with no workers.
+runs its calls itself, one after another, and so does a share of a fork-join that calls
+:func:`run` again (:func:`get_num_threads` is 1 inside a share): a convolution can give each
+thread whole images and call the GEMM inside. After ``os.fork`` the child starts with no
+workers.
 """
 
 import os
@@ -35,11 +38,13 @@ def _default_threads():
 _threads = _default_threads()
 _lock = threading.Lock()
 _workers = []
+_local = threading.local()  # .inside: this thread is running its share of a fork-join
 
 
 def get_num_threads():
-    """Number of threads the CPU kernels use (the calling thread included)."""
-    return _threads
+    """Number of threads the CPU kernels use (the calling thread included); 1 while the
+    calling thread runs its share of a parallel region, so nested work runs on it alone."""
+    return 1 if getattr(_local, "inside", False) else _threads
 
 
 def set_num_threads(n):
@@ -64,6 +69,7 @@ class _Worker:
         threading.Thread(target=self._loop, name="microtorch-cpu", daemon=True).start()
 
     def _loop(self):
+        _local.inside = True
         while True:
             self._go.acquire()
             try:
@@ -93,7 +99,7 @@ def run(calls, threads=None):
     The calls must write disjoint memory. Call ``i`` runs on thread ``i % threads``. The first
     exception raised by any call is re-raised here, after every thread has finished.
     """
-    threads = min(threads or _threads, _threads, len(calls))
+    threads = min(threads or _threads, get_num_threads(), len(calls))
     if threads <= 1 or not _lock.acquire(blocking=False):
         for fn, args in calls:
             fn(*args)
@@ -105,11 +111,14 @@ def run(calls, threads=None):
         for t, worker in enumerate(workers, start=1):
             worker.submit(calls[t::threads])
         error = None
+        _local.inside = True
         try:
             for fn, args in calls[::threads]:
                 fn(*args)
         except BaseException as exc:
             error = exc
+        finally:
+            _local.inside = False
         for worker in workers:
             failure = worker.join()
             error = error or failure
@@ -122,7 +131,7 @@ def run(calls, threads=None):
 def split(n, parts=None):
     """``[(lo, hi), ...]``: [0, n) cut into at most ``parts`` (default: the thread count)
     non-empty, contiguous ranges of near-equal length."""
-    parts = max(1, min(n, parts or _threads))
+    parts = max(1, min(n, parts or get_num_threads()))
     return [(i * n // parts, (i + 1) * n // parts) for i in range(parts)]
 
 
@@ -130,7 +139,7 @@ def parallel_for(kernel, n, *args, serial=False):
     """Run ``kernel(*args, lo, hi)`` over [0, n): one contiguous range per thread, or the whole
     range on the calling thread when ``serial`` (a problem too small to be worth waking a
     thread for)."""
-    if serial or _threads == 1 or n < 2:
+    if serial or get_num_threads() == 1 or n < 2:
         kernel(*args, 0, n)
     else:
         run([(kernel, args + bounds) for bounds in split(n)])
