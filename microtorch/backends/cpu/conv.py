@@ -341,15 +341,16 @@ def _implicit_grad_tiles(xp, gyt, taps, gwt, t_lo, t_hi):
                               Ow, gwt, c_off, Ow, True, 2)
 
 
-def _implicit_conv(plan, x, w, y):
-    """y = conv2d(x, w) for stride 1 and one group, without im2col (see above)."""
+def _implicit_conv(plan, x, wr, y):
+    """y = conv2d(x, w) for stride 1 and one group, without im2col (see above); wr (kh, kw, O,
+    C) is w with its axes moved, ``w.transpose(2, 3, 0, 1)``."""
     kh, kw, _, _, ph, pw, dh, dw = plan.geom
     Hp, Wp = plan.H + 2 * ph, plan.W + 2 * pw
     nr = 2 * (VEC_BYTES // x.itemsize)
     Lw = -(-plan.OH * Wp // nr) * nr          # wide grid, rounded up to whole slivers
     P = Hp * Wp + (kw - 1) * dw + nr          # room for the last tap's last sliver
     taps = np.array([i * dh * Wp + j * dw for i in range(kh) for j in range(kw)], np.int64)
-    wr = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, plan.O, plan.C)
+    wr = np.ascontiguousarray(wr).reshape(kh * kw, plan.O, plan.C)
     rows = -(-plan.O // MR) * MR
 
     def buffers():
@@ -472,7 +473,10 @@ class _Plan:
         per_image = max(1, self.K * self.L)
         if threads > 1 and N >= threads and self.L >= _BATCH_L:
             self.ranges = split(N, threads)
-            self.nb = max(1, min(N // threads, _CACHE_COLS // per_image))
+            self.nb = max(1, _CACHE_COLS // per_image)
+            if batch_all:  # the weight gradient's GEMM sums over nb*L: keep that deep
+                self.nb = max(self.nb, -(-_GW_TRANSPOSED_L // self.L))
+            self.nb = min(self.nb, N // threads)
         else:
             self.ranges = [(0, N)]
             # One image per GEMM writes straight into the output, but only pays when that GEMM
@@ -526,7 +530,7 @@ def conv2d(x, w, stride, padding, dilation, groups):
     if y.size == 0:
         return y
     if plan.implicit:
-        _implicit_conv(plan, x, w, y)
+        _implicit_conv(plan, x, w.transpose(2, 3, 0, 1), y)
         return y
     w2, y3 = w.reshape(O, plan.K), y.reshape(N, O, plan.L)
     run([(_forward, (plan, x, w2, y3, lo, hi)) for lo, hi in plan.ranges])
@@ -555,28 +559,28 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     """Gradient of conv2d with respect to x: gx (x_shape) from gy (N, O, OH, OW) and w.
 
     Same conventions as :func:`conv2d`; input rows/columns that no window reaches (when
-    (H + 2*ph - dh*(kh-1) - 1) is not a multiple of sh) get zero gradient. A stride-1
-    convolution's input gradient is itself a stride-1 convolution, of gy with the kernel turned
-    by 180 degrees and its channel axes swapped, and is computed as one (its GEMM then has the
-    forward's wide reduction, ``Og*kh*kw``, instead of ``Og``); other strides use col2im.
+    (H + 2*ph - dh*(kh-1) - 1) is not a multiple of sh) get zero gradient. When the forward
+    pass skips im2col (stride 1, see :func:`_implicit_conv`) so does this one: the input
+    gradient is then itself a stride-1 convolution, of gy with the kernel turned by 180 degrees
+    and its channel axes swapped. Otherwise a GEMM and col2im.
     """
     gy = np.ascontiguousarray(gy)
     w = np.ascontiguousarray(w)
     plan = _Plan(x_shape, w.shape, stride, padding, dilation, groups)
-    N, C, O, Og, Cg, L = plan.N, plan.C, plan.O, plan.Og, plan.Cg, plan.L
-    kh, kw, sh, sw, ph, pw, dh, dw = plan.geom
+    N, C, O, L = plan.N, plan.C, plan.O, plan.L
+    kh, kw, _, _, ph, pw, dh, dw = plan.geom
     if L == 0 or O == 0:
         return np.zeros(x_shape, dtype=gy.dtype)
-    if (sh, sw) == (1, 1) and not plan.pointwise and C \
-            and ph <= dh * (kh - 1) and pw <= dw * (kw - 1):
-        wt = w.reshape(plan.G, Og, Cg, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-        wt = np.ascontiguousarray(wt).reshape(C, Og, kh, kw)
-        return conv2d(gy, wt, (1, 1), (dh * (kh - 1) - ph, dw * (kw - 1) - pw), (dh, dw),
-                      groups)
     gx = np.empty((N, C, plan.H, plan.W), dtype=gy.dtype)
-    if gx.size:
-        run([(_grad_input, (plan, gy.reshape(N, O, L), w.reshape(O, plan.K), gx, lo, hi))
-             for lo, hi in plan.ranges])
+    if gx.size == 0:
+        return gx
+    if plan.implicit and ph <= dh * (kh - 1) and pw <= dw * (kw - 1):
+        back = _Plan(gy.shape, (C, O, kh, kw), (1, 1), (dh * (kh - 1) - ph, dw * (kw - 1) - pw),
+                     (dh, dw), 1)
+        _implicit_conv(back, gy, w[:, :, ::-1, ::-1].transpose(2, 3, 1, 0), gx)
+        return gx
+    run([(_grad_input, (plan, gy.reshape(N, O, L), w.reshape(O, plan.K), gx, lo, hi))
+         for lo, hi in plan.ranges])
     return gx
 
 
