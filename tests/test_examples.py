@@ -31,9 +31,6 @@ def run_example(name, *args, needs=()):
         pytest.skip(f"{name} needs {', '.join(missing)}")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                MPLBACKEND="Agg")
-    # Numba's OpenMP threads spin while waiting by default: on a loaded machine (tests running
-    # in parallel) every small parallel kernel then costs milliseconds instead of microseconds.
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -83,7 +83,7 @@ def _assert_close(got, want, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("op", ew.UNARY_CODES)
+@pytest.mark.parametrize("op", ew.UNARY_OPS)
 def test_unary_float_matches_numpy(op, dtype):
     for shape in [(), (0,), (1,), (17,), (3, 5), (2, 3, 4)]:
         base = _floats(shape, dtype)

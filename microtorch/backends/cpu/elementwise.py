@@ -2,12 +2,12 @@
 
 Design
 ------
-Every op family is a handful of module-level Numba kernels that take an integer op code, so one
-compiled function (per dtype) serves a whole family: 7 arithmetic ops, 6 comparisons, 13 unary
-ops. For binary ops the code is tested *inside* the element loop (``_arith(code, x, y)``); it is
-loop-invariant and LLVM unswitches the small branch, so each op still gets its own vectorised
-loop. The 16-way unary branch is too big for that, so ``_unary_flat`` picks one loop per op
-before looping. Few specializations is what a user waits for on a fresh install: cold compile of
+Binary ops come in two families of module-level Numba kernels that take an integer op code, so
+one compiled function (per dtype and layout) serves 7 arithmetic ops or 6 comparisons: the code
+is tested *inside* the element loop (``_arith(code, x, y)``); it is loop-invariant and LLVM
+unswitches the small branch, so each op still gets its own vectorised loop. Unary ops are the
+other way round: one small kernel per op (``_relu``, ``_exp``...), so a program compiles only
+the ones it uses. What a user waits for on a fresh install is compilation: the cold compile of
 add/mul/pow/exp and sum is a few seconds, a cached load a few ms per kernel (see
 ``benchmarks/bench_elementwise.py --compile``).
 
@@ -56,10 +56,8 @@ __all__ = ["unary", "binary", "where", "clamp", "PARALLEL_MIN"]
 #: Arrays with at least this many elements use the multi-threaded kernels.
 PARALLEL_MIN = 1 << 16
 
-UNARY_CODES = {"neg": 0, "abs": 1, "exp": 2, "log": 3, "sqrt": 4, "rsqrt": 5, "sin": 6,
-               "cos": 7, "tanh": 8, "sigmoid": 9, "relu": 10, "sign": 11, "reciprocal": 12}
-_EXP_F32, _TANH_F32, _SIGMOID_F32 = 13, 14, 15   # vectorisable float32 variants
-_FAST_F32 = {2: _EXP_F32, 8: _TANH_F32, 9: _SIGMOID_F32}
+UNARY_OPS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
+             "relu", "sign", "reciprocal")
 _INT_UNARY = ("neg", "abs", "relu", "sign")
 
 ARITH_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "maximum": 5, "minimum": 6}
@@ -225,68 +223,116 @@ def _compare(code, x, y):
 # kernels
 # --------------------------------------------------------------------------------------------
 
-@jit(error_model="numpy")
-def _unary_flat(code, x, out):
-    """out[i] = op(x[i]) for the unary op ``code`` (UNARY_CODES, or 13-15: the float32 fast
-    exp, tanh, sigmoid); x and out are 1-D C-contiguous of one length and dtype.
+# One small kernel per unary op (out[i] = op(x[i]), both 1-D C-contiguous of one length and
+# dtype), so a program compiles only the ops it uses. Each stores its own result, so a loop may
+# compute in another precision (``1.0 / sqrt(x)`` is float64) without changing the others.
 
-    One loop per op, chosen before the loop (LLVM does not unswitch a 16-way branch). Each loop
-    stores its own result, so loops may compute in another precision (``1.0 / sqrt(x)`` is
-    float64) without changing the types of the others.
-    """
-    n = x.shape[0]
-    if code == 0:
-        for i in range(n):
-            out[i] = -x[i]
-    elif code == 1:
-        for i in range(n):
-            out[i] = abs(x[i])
-    elif code == 2:
-        for i in range(n):
-            out[i] = np.exp(x[i])
-    elif code == 3:
-        for i in range(n):
-            out[i] = np.log(x[i])
-    elif code == 4:
-        for i in range(n):
-            out[i] = np.sqrt(x[i])
-    elif code == 5:
-        for i in range(n):
-            out[i] = 1.0 / np.sqrt(x[i])
-    elif code == 6:
-        for i in range(n):
-            out[i] = np.sin(x[i])
-    elif code == 7:
-        for i in range(n):
-            out[i] = np.cos(x[i])
-    elif code == 8:
-        for i in range(n):
-            out[i] = np.tanh(x[i])
-    elif code == 9:
-        for i in range(n):
-            v = x[i]
-            e = np.exp(-abs(v))
-            out[i] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
-    elif code == 10:
-        for i in range(n):
-            v = x[i]
-            out[i] = v if (v > 0 or v != v) else 0      # relu(NaN) = NaN
-    elif code == 11:
-        for i in range(n):
-            v = x[i]
-            out[i] = (v > 0) - (v < 0) if v == v else v     # sign(NaN) = NaN
-    elif code == 12:
-        for i in range(n):
-            out[i] = 1.0 / x[i]
-    elif code == 13:
-        for i in range(n):
-            out[i] = _expf(x[i])
-    elif code == 14:
-        for i in range(n):
-            out[i] = _tanhf(x[i])
-    else:
-        for i in range(n):
-            out[i] = _sigmoidf(x[i])
+@jit(error_model="numpy")
+def _neg(x, out):
+    for i in range(x.shape[0]):
+        out[i] = -x[i]
+
+
+@jit(error_model="numpy")
+def _abs(x, out):
+    for i in range(x.shape[0]):
+        out[i] = abs(x[i])
+
+
+@jit(error_model="numpy")
+def _exp(x, out):
+    for i in range(x.shape[0]):
+        out[i] = np.exp(x[i])
+
+
+@jit(error_model="numpy")
+def _log(x, out):
+    for i in range(x.shape[0]):
+        out[i] = np.log(x[i])
+
+
+@jit(error_model="numpy")
+def _sqrt(x, out):
+    for i in range(x.shape[0]):
+        out[i] = np.sqrt(x[i])
+
+
+@jit(error_model="numpy")
+def _rsqrt(x, out):
+    for i in range(x.shape[0]):
+        out[i] = 1.0 / np.sqrt(x[i])
+
+
+@jit(error_model="numpy")
+def _sin(x, out):
+    for i in range(x.shape[0]):
+        out[i] = np.sin(x[i])
+
+
+@jit(error_model="numpy")
+def _cos(x, out):
+    for i in range(x.shape[0]):
+        out[i] = np.cos(x[i])
+
+
+@jit(error_model="numpy")
+def _tanh(x, out):
+    for i in range(x.shape[0]):
+        out[i] = np.tanh(x[i])
+
+
+@jit(error_model="numpy")
+def _sigmoid(x, out):
+    for i in range(x.shape[0]):
+        v = x[i]
+        e = np.exp(-abs(v))
+        out[i] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@jit(error_model="numpy")
+def _relu(x, out):
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = v if (v > 0 or v != v) else 0      # relu(NaN) = NaN
+
+
+@jit(error_model="numpy")
+def _sign(x, out):
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = (v > 0) - (v < 0) if v == v else v     # sign(NaN) = NaN
+
+
+@jit(error_model="numpy")
+def _reciprocal(x, out):
+    for i in range(x.shape[0]):
+        out[i] = 1.0 / x[i]
+
+
+@jit(error_model="numpy")
+def _exp_f32(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _expf(x[i])
+
+
+@jit(error_model="numpy")
+def _tanh_f32(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _tanhf(x[i])
+
+
+@jit(error_model="numpy")
+def _sigmoid_f32(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _sigmoidf(x[i])
+
+
+_UNARY_KERNELS = {"neg": _neg, "abs": _abs, "exp": _exp, "log": _log, "sqrt": _sqrt,
+                  "rsqrt": _rsqrt, "sin": _sin, "cos": _cos, "tanh": _tanh,
+                  "sigmoid": _sigmoid, "relu": _relu, "sign": _sign,
+                  "reciprocal": _reciprocal}
+# float32 exp, tanh and sigmoid: the vectorisable inline expf (see the module docstring)
+_UNARY_F32 = {"exp": _exp_f32, "tanh": _tanh_f32, "sigmoid": _sigmoid_f32}
 
 
 @jit(error_model="numpy")
@@ -557,17 +603,17 @@ def unary(op, x, out=None):
     the in-place variants) receives it when given, else a new C-contiguous array is returned.
     NaN and inf follow NumPy/torch (``relu(nan) = nan``, ``sign(nan) = nan``, ``log(-1) = nan``).
     """
-    code = UNARY_CODES[op]
+    kernel = _UNARY_KERNELS[op]
     if x.dtype == np.bool_ or (x.dtype.kind in "iu" and op not in _INT_UNARY):
         raise TypeError(f"unary {op!r} does not support dtype {x.dtype}")
     if x.dtype == np.float32:
-        code = _FAST_F32.get(code, code)
+        kernel = _UNARY_F32.get(op, kernel)
     res = _result(x.shape, x.dtype, out)
     if x.size == 0:
         return res
     src = x if x.flags.c_contiguous else np.ascontiguousarray(x)
     dst = res if res.flags.c_contiguous else np.empty(x.shape, x.dtype)
-    _flat_call(_unary_flat, code, _flat(src), dst.reshape(-1))
+    _flat_call(kernel, _flat(src), dst.reshape(-1))
     if dst is not res:
         np.copyto(res, dst)
     return res

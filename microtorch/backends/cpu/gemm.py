@@ -54,11 +54,13 @@ calling thread: waking another costs more than it saves.
 computed by the same micro-kernel into a small scratch tile (B's padding is zeros; rows of A
 past the end are not read) and copied into C, so the main path has no edge tests.
 
-**Skinny products.** When C has only a few rows (``M <= SKINNY_M``: a batch of one or a few
-samples through a linear layer), packing B would cost as much as the product itself, which is
-bound by reading B once from memory: ``_axpy_task`` streams B's rows
-(``C[i, :] += A[i, p] * B[p, :]``) and ``_dot_task`` takes dot products when B's columns are
-contiguous (``x @ W.T``). The dot form also serves C with few columns (matrix times vector).
+**Skinny products.** A single row of C (a batch of one sample through a linear layer) is bound
+by reading B once from memory, and packing B, or a micro-kernel computing MR rows, would cost
+more than the product: ``_vecmat_task`` streams B's rows (``C[0, :] += A[0, p] * B[p, :]``).
+When C has a few rows (``M <= SKINNY_M``) and B's columns are contiguous (``x @ W.T``),
+``_dot_task`` takes dot products along them; the dot form also serves C with few columns
+(``N <= SKINNY_N``, matrix times vector). Other products with a few rows take the main path,
+whose micro-kernel reads a row-major B in place.
 
 Integer matmul uses a plain loop (``_matmul_int``): it exists for completeness, not speed.
 
@@ -309,32 +311,30 @@ def _blocked_task(a, b, c, kc_max, mc_max, i_lo, i_hi, j_lo, j_hi, inplace):
 # Skinny products: no packing, one pass over the big operand
 # --------------------------------------------------------------------------------------------
 
-def _axpy_task(a, b, c, j_lo, j_hi):
-    """c[:, j_lo:j_hi] = a @ b[:, j_lo:j_hi], adding 4 rows of b at a time (b C-contiguous).
+def _vecmat_task(a, b, c, j_lo, j_hi):
+    """c[0, j_lo:j_hi] = a[0] @ b[:, j_lo:j_hi] (one row of C), adding 4 rows of b at a time
+    (b C-contiguous).
 
-    b is read once; the rows of c (a few KiB) stay in L1. The row views start at j_lo so their
+    b is read once; the row of c (a few KiB) stays in L1. The row views start at j_lo so their
     loop index starts at 0: LLVM then knows it is not negative (Numba's wraparound test
     vanishes) and vectorizes the loop.
     """
-    m, k = a.shape
-    c[:, j_lo:j_hi] = 0
+    k = a.shape[1]
+    crow = c[0, j_lo:j_hi]
+    crow[:] = 0
     p = 0
     while p + 4 <= k:
         b0, b1 = b[p, j_lo:j_hi], b[p + 1, j_lo:j_hi]
         b2, b3 = b[p + 2, j_lo:j_hi], b[p + 3, j_lo:j_hi]
-        for i in range(m):
-            a0, a1, a2, a3 = a[i, p], a[i, p + 1], a[i, p + 2], a[i, p + 3]
-            crow = c[i, j_lo:j_hi]
-            for j in range(crow.shape[0]):
-                crow[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j]
+        a0, a1, a2, a3 = a[0, p], a[0, p + 1], a[0, p + 2], a[0, p + 3]
+        for j in range(crow.shape[0]):
+            crow[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j]
         p += 4
     while p < k:
         brow = b[p, j_lo:j_hi]
-        for i in range(m):
-            aip = a[i, p]
-            crow = c[i, j_lo:j_hi]
-            for j in range(crow.shape[0]):
-                crow[j] += aip * brow[j]
+        a0 = a[0, p]
+        for j in range(crow.shape[0]):
+            crow[j] += a0 * brow[j]
         p += 1
 
 
@@ -399,7 +399,7 @@ def _signature(dtype, layouts, n_ints):
 # name: (task function, layouts of its three arrays, number of integer arguments, jit options)
 _TASKS = {
     "blocked": (_blocked_task, "AAC", 7, {}),
-    "axpy": (_axpy_task, "ACC", 2, {"fastmath": _FASTMATH}),
+    "vecmat": (_vecmat_task, "ACC", 2, {"fastmath": _FASTMATH}),
     "dot": (_dot_task, "CCC", 4, {"fastmath": _FASTMATH_DOT}),
 }
 
@@ -482,10 +482,12 @@ def gemm(a, b, out=None):
         out.fill(0)
         return out
     threads = 1 if 2 * m * n * k < SERIAL_FLOPS else get_num_threads()
-    if m > SKINNY_M and n > SKINNY_N:
-        _blocked(a, b, out, threads)
-    else:
+    item = a.itemsize
+    if m == 1 or (m <= SKINNY_M and b.strides[0] == item and b.strides[1] != item) \
+            or n <= SKINNY_N:
         _skinny(a, b, out, threads)
+    else:
+        _blocked(a, b, out, threads)
     return out
 
 
@@ -529,13 +531,14 @@ def _run_blocked(a, b, c, plan, inplace, threads):
 
 
 def _skinny(a, b, out, threads):
-    """The skinny paths of gemm (few rows or few columns of C) on ``threads`` threads: tasks
-    of column blocks (``_axpy_task``) or of row/column blocks of dot products (``_dot_task``)."""
+    """The skinny paths of gemm on ``threads`` threads: one row of C (``_vecmat_task`` over
+    blocks of columns, unless b's columns are contiguous), or dot products (``_dot_task`` over
+    blocks of C) when b's columns are contiguous and C has few rows, or C has few columns."""
     m, n = a.shape[0], b.shape[1]
     item = a.itemsize
-    if m <= SKINNY_M and not (b.strides[0] == item and b.strides[1] != item):
-        # stream b's rows: c[i, :] += a[i, p] * b[p, :]
-        task, b = _kernel("axpy", a.dtype), _as_c(b)
+    if m == 1 and not (b.strides[0] == item and b.strides[1] != item):
+        # stream b's rows: c[0, :] += a[0, p] * b[p, :]
+        task, b = _kernel("vecmat", a.dtype), _as_c(b)
         chunk = max(64, -(-n // (2 * threads) // 16) * 16)
         calls = [(task, (a, b, out, j, min(n, j + chunk))) for j in range(0, n, chunk)]
     else:

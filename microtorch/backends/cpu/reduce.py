@@ -18,7 +18,8 @@ Non-contiguous inputs are copied to C order first (memory traffic, no math).
   that vectorises. All four ops share that accumulator dtype, so an input dtype compiles one
   specialization of the kernel.
 
-One serial kernel serves all four ops (integer op code, loop-invariant, unswitched by LLVM).
+Sums have a kernel of their own (the commonest reduction compiles nothing else); one more
+kernel serves prod, max and min (integer op code, loop-invariant, unswitched by LLVM).
 Inputs of at least ``PARALLEL_MIN`` (2**21) elements are split over threads (see
 :mod:`.threads`): each runs the same kernel on a block of slabs or -- when there is one slab, as
 in a full sum -- on a block of the reduced rows, and the per-thread partial results are then
@@ -54,10 +55,9 @@ _INT_ZERO = np.int64(0)
 
 @jit(fastmath=_SAFE_FASTMATH)
 def _combine(code, acc, v):
-    """acc <op> v for the op ``code``; max/min return NaN once either side is NaN."""
-    if code == 0:
-        return acc + v
-    elif code == 1:
+    """acc <op> v for the op ``code`` (prod, max or min); max/min return NaN once either side
+    is NaN."""
+    if code == 1:
         return acc * v
     elif code == 2:
         return v if (v > acc or v != v) else acc
@@ -80,60 +80,50 @@ def _block_sum(x, lo, hi, zero):
 
 
 @jit(fastmath=_SAFE_FASTMATH)
-def _init_acc(code, x, base, Q, acc):
-    """Start acc (length Q): 0 for sum, 1 for prod, the slab's row ``base`` for max/min."""
-    if code == 0:
-        for q in range(Q):
-            acc[q] = 0
-    elif code == 1:
-        for q in range(Q):
-            acc[q] = 1
-    else:
-        xr = x[base:base + Q]
-        for q in range(Q):
-            acc[q] = xr[q]
-
-
-@jit(fastmath=_SAFE_FASTMATH)
-def _reduce_rows(code, x, base, r0, r1, Q, acc, zero):
-    """Fold rows r0 <= r < r1 of the (R, Q) slab starting at x[base] into acc (length Q).
-
-    With Q == 1 the rows are one contiguous run: sums go block by block (see the module
-    docstring); other ops fold element by element. With Q > 1 each row is folded into acc along
-    its contiguous Q elements.
-    """
-    if Q == 1:
-        if code == 0:
-            r = r0
-            while r < r1:
-                e = min(r + _BLOCK, r1)
-                acc[0] += _block_sum(x, base + r, base + e, zero)
-                r = e
-        else:
-            a = acc[0]
-            xs = x[base + r0:base + r1]
-            for i in range(xs.shape[0]):
-                a = _combine(code, a, xs[i])
-            acc[0] = a
-    else:
-        for r in range(r0, r1):
-            xr = x[base + r * Q:base + (r + 1) * Q]
-            for q in range(Q):
-                acc[q] = _combine(code, acc[q], xr[q])
-
-
-@jit(fastmath=_SAFE_FASTMATH)
-def _reduce_kernel(code, x, P, R, Q, out, acc, zero):
-    """out[p*Q + q] = op over r of x[(p*R + r)*Q + q]; x and out 1-D C-contiguous.
+def _sum_kernel(code, x, P, R, Q, out, acc, zero):
+    """out[p*Q + q] = sum over r of x[(p*R + r)*Q + q]; x and out 1-D C-contiguous.
 
     ``acc`` is a work row of length Q in the accumulator dtype (float64 for floats, int64 for
     integers and bool); ``zero`` is a zero of x's float dtype (or int64) used for block sums.
-    R >= 1 for max/min (the wrapper checks).
+    With Q == 1 each slab is one contiguous run, summed block by block (see the module
+    docstring); with Q > 1 each row is added into acc along its contiguous Q elements.
+    ``code`` is unused (it is 0): the same arguments as :func:`_fold_kernel`.
     """
     for p in range(P):
         base = p * R * Q
-        _init_acc(code, x, base, Q, acc)
-        _reduce_rows(code, x, base, 0 if code < 2 else 1, R, Q, acc, zero)
+        for q in range(Q):
+            acc[q] = 0
+        if Q == 1:
+            r = 0
+            while r < R:
+                e = min(r + _BLOCK, R)
+                acc[0] += _block_sum(x, base + r, base + e, zero)
+                r = e
+        else:
+            for r in range(R):
+                xr = x[base + r * Q:base + (r + 1) * Q]
+                for q in range(Q):
+                    acc[q] += xr[q]
+        for q in range(Q):
+            out[p * Q + q] = acc[q]
+
+
+@jit(fastmath=_SAFE_FASTMATH)
+def _fold_kernel(code, x, P, R, Q, out, acc, zero):
+    """out[p*Q + q] = prod (code 1), max (2) or min (3) over r of x[(p*R + r)*Q + q].
+
+    Same arguments as :func:`_sum_kernel` (``zero`` unused); R >= 1 for max/min (the wrapper
+    checks). acc starts at 1 for prod, at the slab's first row for max/min.
+    """
+    for p in range(P):
+        base = p * R * Q
+        r0 = 0 if code == 1 else 1
+        for q in range(Q):
+            acc[q] = 1 if code == 1 else x[base + q]
+        for r in range(r0, R):
+            xr = x[base + r * Q:base + (r + 1) * Q]
+            for q in range(Q):
+                acc[q] = _combine(code, acc[q], xr[q])
         for q in range(Q):
             out[p * Q + q] = acc[q]
 
@@ -187,19 +177,20 @@ def _reduce_3d(code, x, P, R, Q, out_dtype):
     else:
         acc_dtype, zero = np.int64, _INT_ZERO
     flat = x.reshape(-1)      # read-only inputs compile their own specialization on first use
+    kernel = _sum_kernel if code == 0 else _fold_kernel
     if P * R * Q < PARALLEL_MIN or R < 2:
-        _reduce_kernel(code, flat, P, R, Q, out, np.empty(Q, acc_dtype), zero)
+        kernel(code, flat, P, R, Q, out, np.empty(Q, acc_dtype), zero)
     elif P > 1:  # threads take blocks of slabs, straight into out
-        run([(_reduce_kernel, (code, flat[p0 * R * Q:p1 * R * Q], p1 - p0, R, Q,
-                               out[p0 * Q:p1 * Q], np.empty(Q, acc_dtype), zero))
+        run([(kernel, (code, flat[p0 * R * Q:p1 * R * Q], p1 - p0, R, Q,
+                       out[p0 * Q:p1 * Q], np.empty(Q, acc_dtype), zero))
              for p0, p1 in split(P)])
     else:  # one slab (a full sum): threads take blocks of rows, then their results combine
         parts = split(R)
         partials = np.empty(len(parts) * Q, out_dtype)
-        run([(_reduce_kernel, (code, flat[r0 * Q:r1 * Q], 1, r1 - r0, Q,
-                               partials[c * Q:(c + 1) * Q], np.empty(Q, acc_dtype), zero))
+        run([(kernel, (code, flat[r0 * Q:r1 * Q], 1, r1 - r0, Q,
+                       partials[c * Q:(c + 1) * Q], np.empty(Q, acc_dtype), zero))
              for c, (r0, r1) in enumerate(parts)])
-        _reduce_kernel(code, partials, 1, len(parts), Q, out, np.empty(Q, acc_dtype), zero)
+        kernel(code, partials, 1, len(parts), Q, out, np.empty(Q, acc_dtype), zero)
     return out
 
 
