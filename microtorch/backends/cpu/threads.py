@@ -7,10 +7,14 @@ on the first run. So every CPU kernel is compiled serially with ``nogil=True`` (
 the GIL while the machine code runs; see :func:`microtorch.backends._numba.jit`), and a kernel
 that pays for threads is called once per thread on a part of its work: the calling thread takes
 the first part, ``get_num_threads() - 1`` worker threads take the others, and :func:`run` returns
-when all are done. Handing a part to a sleeping worker costs about as much as waking an OpenMP
-thread (tens of microseconds on a virtual machine), so small problems stay on one thread.
+when all are done.
 
-Workers sleep on a lock between jobs, never spinning, so idle threads take no CPU time from other
+Waking a sleeping thread costs tens of microseconds on a virtual machine, as much as a small
+kernel. So both sides of a hand-over first *spin*, for at most ``SPIN_US`` microseconds, on a
+sequence number the other side publishes (:func:`_spin`, Numba code without the GIL: an atomic
+load and a ``pause`` per iteration), and only then sleep on a lock. A worker that just finished
+a job is still spinning when the next one comes, as in a training loop, and picks it up in a
+microsecond or two; an idle one goes to sleep after ``SPIN_US`` and takes no CPU time from other
 processes. One fork-join runs at a time: a second Python thread calling :func:`run` meanwhile
 runs its calls itself, one after another, and so does a share of a fork-join that calls
 :func:`run` again (:func:`get_num_threads` is 1 inside a share): a convolution can give each
@@ -19,7 +23,17 @@ workers.
 """
 
 import os
+import platform
 import threading
+import time
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .._numba import jit
 
 __all__ = ["get_num_threads", "set_num_threads", "run", "parallel_for", "split"]
 
@@ -56,21 +70,125 @@ def set_num_threads(n):
     _threads = n
 
 
+#: Longest a thread spins waiting for the other side of a hand-over before it sleeps.
+SPIN_US = 200
+#: How long a worker that has seen a new job waits before taking the GIL (see _publish_and_spin)
+GRACE_US = 2
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
+@intrinsic
+def _load_acquire(typingctx, flags, index):
+    """flags[index] read with an atomic acquire load: never hoisted out of a loop."""
+    sig = types.int64(flags, types.intp)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _pause(typingctx):
+    """The x86 ``pause`` instruction (a spin-wait hint); nothing elsewhere."""
+    def codegen(context, builder, signature, args):
+        if _X86:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+@intrinsic
+def _store_release(typingctx, flags, index, value):
+    """flags[index] = value with an atomic release store."""
+    sig = types.void(flags, types.intp, types.int64)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        builder.store_atomic(args[2], ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@jit
+def _spin(flags, index, value, budget):
+    """Wait, without the GIL, until flags[index] == value, for at most ``budget`` iterations;
+    return whether it happened."""
+    for _ in range(budget):
+        if _load_acquire(flags, index) == value:
+            return True
+        _pause()
+    return False
+
+
+@jit
+def _publish_and_spin(flags, done, value, index, wait, budget, grace):
+    """flags[done] = value, then :func:`_spin` on flags[index] == wait; once it is seen, spin
+    ``grace`` more iterations before returning (and taking the GIL back): the other thread,
+    which has just published, is about to release the GIL, and taking it while it is held puts
+    this thread to sleep, to be woken tens of microseconds later."""
+    _store_release(flags, done, value)
+    seen = _spin(flags, index, wait, budget)
+    if seen:
+        for _ in range(grace):
+            _pause()
+    return seen
+
+
+_per_us = None
+
+
+def _spins(us):
+    """Iterations of :func:`_spin` in ``us`` microseconds (the rate measured on first use)."""
+    global _per_us
+    if _per_us is None:
+        flags = np.zeros(1, np.int64)
+        _spin(flags, 0, 1, 10)  # compile (or load from the cache) first
+        n = 20_000
+        t0 = time.perf_counter()
+        _spin(flags, 0, 1, n)
+        _per_us = n / max((time.perf_counter() - t0) * 1e6, 1e-3)
+    return max(1, int(_per_us * us))
+
+
 class _Worker:
-    """One daemon thread that runs the batch of calls it is handed, then signals it is done."""
+    """One daemon thread that runs the batch of calls it is handed, then signals it is done.
+
+    Hand-overs are numbered: the caller publishes job ``seq`` in ``flags[0]`` after releasing
+    ``go``, the worker publishes ``seq`` in ``flags[1]`` after releasing ``done``; each side
+    spins on the other's number before blocking on its lock (see the module docstring).
+    """
 
     def __init__(self):
         self._go = threading.Lock()
         self._go.acquire()
         self._done = threading.Lock()
         self._done.acquire()
+        self._flags = np.zeros(2, np.int64)
+        self._seq = 0
         self._calls = ()
         self._error = None
+        self._budget = _spins(SPIN_US)
+        self._grace = _spins(GRACE_US)
         threading.Thread(target=self._loop, name="microtorch-cpu", daemon=True).start()
 
     def _loop(self):
         _local.inside = True
+        seq = 0
         while True:
+            # publish job seq as done (the flag is set after the GIL is released), wait for
+            # job seq + 1
+            _publish_and_spin(self._flags, 1, seq, 0, seq + 1, self._budget, self._grace)
+            seq += 1
             self._go.acquire()
             try:
                 for fn, args in self._calls:
@@ -82,10 +200,13 @@ class _Worker:
 
     def submit(self, calls):
         self._calls = calls
+        self._seq += 1
         self._go.release()
+        self._flags[0] = self._seq
 
     def join(self):
         """Wait for the batch; return the exception it raised, or None."""
+        _spin(self._flags, 1, self._seq, self._budget)
         self._done.acquire()
         error, self._error = self._error, None
         return error
