@@ -257,13 +257,14 @@ def _pad_image(x, n, ph, pw, Wp, xp):
 
 
 @jit
-def _implicit_tiles(wr, xp, taps, yw, j_lo, j_hi):
-    """yw[:, j_lo:j_hi] = sum_t wr[t] @ xp[:, taps[t] + j_lo : taps[t] + j_hi] (see above).
+def _implicit_tiles(w, wgeom, xp, taps, yw, j_lo, j_hi):
+    """yw[:, j_lo:j_hi] = sum_t W_t @ xp[:, taps[t] + j_lo : taps[t] + j_hi] (see above).
 
-    wr (T, O, C) C-contiguous; xp (C, P); yw (ceil(O/MR)*MR, Lw) with Lw and j_lo multiples
-    of the sliver width NR, so every tile is a full MR x NR tile (rows past O are junk).
+    The weights are read in place from the flat array w: with wgeom = (O, C, sa, sp, st, base),
+    W_t[o, c] = w[base + o*sa + c*sp + t*st]. xp (C, P); yw (ceil(O/MR)*MR, Lw) with Lw and j_lo
+    multiples of the sliver width NR, so every tile is a full MR x NR tile (rows past O junk).
     """
-    T, O, C = wr.shape
+    O, C, sa, sp, st, base = wgeom
     ldb = xp.shape[1]
     ldc = yw.shape[1]
     nr = 2 * (VEC_BYTES // yw.itemsize)
@@ -272,9 +273,9 @@ def _implicit_tiles(wr, xp, taps, yw, j_lo, j_hi):
         for i in range(0, O, MR):
             rows = min(MR, O - i)
             for j in range(j_lo, j_hi, nr):
-                for t in range(T):
-                    _tile(kc, wr, (t * O + i) * C + p0, C, 1, rows, xp, p0 * ldb + taps[t] + j,
-                          ldb, yw, i * ldc + j, ldc, p0 > 0 or t > 0, 2)
+                for t in range(taps.shape[0]):
+                    _tile(kc, w, base + i * sa + p0 * sp + t * st, sa, sp, rows, xp,
+                          p0 * ldb + taps[t] + j, ldb, yw, i * ldc + j, ldc, p0 > 0 or t > 0, 2)
 
 
 @jit
@@ -290,12 +291,12 @@ def _crop_image(yw, OH, Wp, y, n):
 
 
 @jit
-def _implicit_images(x, wr, taps, ph, pw, Wp, y, xp, yw, n_lo, n_hi):
+def _implicit_images(x, w, wgeom, taps, ph, pw, Wp, y, xp, yw, n_lo, n_hi):
     """Images n_lo..n_hi of a stride-1 convolution: pad, multiply, crop (one thread's share)."""
     OH = y.shape[2]
     for n in range(n_lo, n_hi):
         _pad_image(x, n, ph, pw, Wp, xp)
-        _implicit_tiles(wr, xp, taps, yw, 0, yw.shape[1])
+        _implicit_tiles(w, wgeom, xp, taps, yw, 0, yw.shape[1])
         _crop_image(yw, OH, Wp, y, n)
 
 
@@ -341,32 +342,39 @@ def _implicit_grad_tiles(xp, gyt, taps, gwt, t_lo, t_hi):
                               Ow, gwt, c_off, Ow, True, 2)
 
 
-def _implicit_conv(plan, x, wr, y):
-    """y = conv2d(x, w) for stride 1 and one group, without im2col (see above); wr (kh, kw, O,
-    C) is w with its axes moved, ``w.transpose(2, 3, 0, 1)``."""
+def _implicit_conv(plan, x, w, y, flipped=False):
+    """y = conv2d(x, w) for stride 1 and one group, without im2col (see above).
+
+    ``flipped``: w is (C, O, kh, kw) and the convolution uses it turned by 180 degrees with its
+    channel axes swapped (the input gradient of a convolution with weights w); the weights are
+    read in place either way.
+    """
     kh, kw, _, _, ph, pw, dh, dw = plan.geom
+    O, C, T = plan.O, plan.C, kh * kw
     Hp, Wp = plan.H + 2 * ph, plan.W + 2 * pw
     nr = 2 * (VEC_BYTES // x.itemsize)
     Lw = -(-plan.OH * Wp // nr) * nr          # wide grid, rounded up to whole slivers
     P = Hp * Wp + (kw - 1) * dw + nr          # room for the last tap's last sliver
     taps = np.array([i * dh * Wp + j * dw for i in range(kh) for j in range(kw)], np.int64)
-    wr = np.ascontiguousarray(wr).reshape(kh * kw, plan.O, plan.C)
-    rows = -(-plan.O // MR) * MR
+    # W_t[o, c] = wf[base + o*sa + c*sp + t*st]
+    wgeom = (O, C, T, O * T, -1, T - 1) if flipped else (O, C, C * T, T, 1, 0)
+    wf = np.ascontiguousarray(w).reshape(-1)
+    rows = -(-O // MR) * MR
 
     def buffers():
-        return (_take(_scratch("cols", plan.C * P, x.dtype), plan.C, P),
+        return (_take(_scratch("cols", C * P, x.dtype), C, P),
                 _take(_scratch("out", rows * Lw, x.dtype), rows, Lw))
 
     if len(plan.ranges) > 1:  # whole images per thread
         def share(n_lo, n_hi):
-            _implicit_images(x, wr, taps, ph, pw, Wp, y, *buffers(), n_lo, n_hi)
+            _implicit_images(x, wf, wgeom, taps, ph, pw, Wp, y, *buffers(), n_lo, n_hi)
         run([(share, bounds) for bounds in plan.ranges])
         return
     xp, yw = buffers()  # few images: the threads share each image's slivers
     slivers = Lw // nr
     for n in range(plan.N):
         _pad_image(x, n, ph, pw, Wp, xp)
-        run([(_implicit_tiles, (wr, xp, taps, yw, lo * nr, hi * nr))
+        run([(_implicit_tiles, (wf, wgeom, xp, taps, yw, lo * nr, hi * nr))
              for lo, hi in split(slivers)])
         _crop_image(yw, plan.OH, Wp, y, n)
 
@@ -530,7 +538,7 @@ def conv2d(x, w, stride, padding, dilation, groups):
     if y.size == 0:
         return y
     if plan.implicit:
-        _implicit_conv(plan, x, w.transpose(2, 3, 0, 1), y)
+        _implicit_conv(plan, x, w, y)
         return y
     w2, y3 = w.reshape(O, plan.K), y.reshape(N, O, plan.L)
     run([(_forward, (plan, x, w2, y3, lo, hi)) for lo, hi in plan.ranges])
@@ -577,7 +585,7 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     if plan.implicit and ph <= dh * (kh - 1) and pw <= dw * (kw - 1):
         back = _Plan(gy.shape, (C, O, kh, kw), (1, 1), (dh * (kh - 1) - ph, dw * (kw - 1) - pw),
                      (dh, dw), 1)
-        _implicit_conv(back, gy, w[:, :, ::-1, ::-1].transpose(2, 3, 1, 0), gx)
+        _implicit_conv(back, gy, w, gx, flipped=True)
         return gx
     run([(_grad_input, (plan, gy.reshape(N, O, L), w.reshape(O, plan.K), gx, lo, hi))
          for lo, hi in plan.ranges])
