@@ -638,7 +638,12 @@ def binary(op, a, b, out=None):
         code = COMPARE_CODES[op]
         flat, strided = _compare_flat, _compare_strided
         dtype = np.bool_
-    shape = a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape)
+    if a.shape == b.shape or b.ndim == 0:
+        shape = a.shape
+    elif a.ndim == 0:
+        shape = b.shape
+    else:
+        shape = np.broadcast_shapes(a.shape, b.shape)
     res = _result(shape, dtype, out)
     if res.size == 0:
         return res
