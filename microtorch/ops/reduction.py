@@ -69,7 +69,9 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         shape, dims, keepdim = ctx.args
-        return _unsqueeze_to(g, shape, dims, keepdim).expand(shape) / _numel(shape, dims), None, None
+        # divide the small gradient, then copy it out: a contiguous result for the next ops
+        g = _unsqueeze_to(g, shape, dims, keepdim) / _numel(shape, dims)
+        return g.expand(shape).contiguous(), None, None
 
 
 class MeanAll(Mean):

@@ -1,10 +1,10 @@
 """Tests of the CPU backend's elementwise kernels (``unary``, ``binary``, ``where``, ``clamp``).
 
 Every result is compared with NumPy over shapes that exercise each kernel path: contiguous
-(flat kernels), tensor-scalar (scalar kernels), broadcasting, transposed / stepped / reversed views
-and read-only ``np.broadcast_to`` inputs (strided kernel), more than four non-mergeable dimensions
-(the Python split), 0-d and empty arrays, and ``out=`` aliasing an input. Large inputs take the
-threaded kernels.
+(flat kernels), tensor-scalar (scalar kernels), broadcasting, transposed / stepped / reversed
+views and read-only ``np.broadcast_to`` inputs (strided kernel, or a copy for small ones), more
+than four non-mergeable dimensions (the Python split), 0-d and empty arrays, and ``out=``
+aliasing an input. Large inputs take the threaded kernels.
 """
 
 import numpy as np
@@ -196,9 +196,18 @@ def _operands(op, shape, dtype):
     return _ints(shape, dtype)
 
 
+@pytest.fixture(params=["strided", "copied"])
+def small_layouts(request, monkeypatch):
+    """Small operands of other layouts take the strided kernels, or are copied to contiguous
+    first (the default below ``SMALL_COPY`` elements): test both."""
+    if request.param == "strided":
+        monkeypatch.setattr(ew, "SMALL_COPY", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", FLOATS + INTS)
 @pytest.mark.parametrize("op", ARITH + COMPARE)
-def test_binary_matches_numpy(op, dtype):
+def test_binary_matches_numpy(op, dtype, small_layouts):
     # int32 shares every code path with int64; it skips the strided cases to save compile time
     pairs = SHAPE_PAIRS if dtype != np.int32 else [((7,), (7,)), ((5,), ()), ((), (5,))]
     for sa, sb in pairs:

@@ -55,6 +55,8 @@ __all__ = ["unary", "binary", "where", "clamp", "PARALLEL_MIN"]
 
 #: Arrays with at least this many elements use the multi-threaded kernels.
 PARALLEL_MIN = 1 << 16
+#: Binary ops with at most this many elements copy operands of other layouts to contiguous.
+SMALL_COPY = 4096
 
 UNARY_OPS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
              "relu", "sign", "reciprocal")
@@ -62,6 +64,7 @@ _INT_UNARY = ("neg", "abs", "relu", "sign")
 
 ARITH_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "maximum": 5, "minimum": 6}
 COMPARE_CODES = {"eq": 0, "ne": 1, "lt": 2, "le": 3, "gt": 4, "ge": 5}
+_NUMPY_INT_SCALAR = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
 
 _F32 = np.float32
 _LOG2E = _F32(1.44269504088896341)
@@ -647,6 +650,11 @@ def binary(op, a, b, out=None):
     res = _result(shape, dtype, out)
     if res.size == 0:
         return res
+    if res.size == 1 and res.dtype.kind in "iu" and op in _NUMPY_INT_SCALAR:
+        # one integer element (a counter such as BatchNorm's num_batches_tracked): NumPy's
+        # ufunc gives the same wrapped result, and no integer kernel is compiled for it
+        _NUMPY_INT_SCALAR[op](a.reshape(res.shape), b.reshape(res.shape), out=res)
+        return res
     a, b = _unalias(a, out), _unalias(b, out)
     if not res.flags.c_contiguous:
         return _run_strided(strided, (code,), (a, b), res)
@@ -657,8 +665,17 @@ def binary(op, a, b, out=None):
     if a.size == 1 and b.shape == shape and b.flags.c_contiguous and op in ARITH_CODES:
         _flat_call(_arith_scalar_left, code, a.reshape(-1)[0], _flat(b), res.reshape(-1))
         return res
-    if (a.shape == shape and b.shape == shape and a.flags.c_contiguous
+    if (a.size == res.size and b.size == res.size and a.flags.c_contiguous
             and b.flags.c_contiguous):
+        # same shapes, or shapes that differ by size-1 axes only ((1, 1000) + (1000,)): the
+        # elements pair up in memory order
+        _flat_call(flat, code, _flat(a), _flat(b), res.reshape(-1))
+        return res
+    if res.size <= SMALL_COPY:
+        # small operands of other layouts (broadcast views, slices): copying them out costs
+        # less than the strided kernels' set-up, and compiles nothing more
+        a = np.ascontiguousarray(a if a.shape == shape else np.broadcast_to(a, shape))
+        b = np.ascontiguousarray(b if b.shape == shape else np.broadcast_to(b, shape))
         _flat_call(flat, code, _flat(a), _flat(b), res.reshape(-1))
         return res
     return _run_strided(strided, (code,), (a, b), res)
