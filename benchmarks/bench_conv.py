@@ -118,7 +118,6 @@ def worker_microtorch(dtype, threads):
 
 def _run_worker(lib, args):
     env = dict(os.environ)
-    env["NUMBA_NUM_THREADS"] = str(args.threads)
     env["OMP_NUM_THREADS"] = str(args.threads)
     env["MKL_NUM_THREADS"] = str(args.threads)
     env["OPENBLAS_NUM_THREADS"] = "1"

@@ -156,8 +156,10 @@ def main():
         _run_torch(args.repeat)
         return
     import numba
+
+    import microtorch
     print(f"numpy {np.__version__}, numba {numba.__version__}, "
-          f"{numba.get_num_threads()} Numba threads")
+          f"{microtorch.get_num_threads()} microtorch threads")
     _table(args.repeat)
     if args.compile:
         _compile_times()

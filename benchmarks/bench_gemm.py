@@ -2,7 +2,7 @@
 
 Run as ``python benchmarks/bench_gemm.py``; it prints a markdown table of GFLOP/s.
 
-Each library runs in its own subprocess: a Numba (OpenMP) thread pool and OpenBLAS's pool in one
+Each library runs in its own subprocess: microtorch's thread pool and OpenBLAS's pool in one
 process keep each other's idle workers spinning and collapse on a 2-core machine. The workers run
 in alternating rounds (microtorch, numpy, torch, microtorch, ...) so that machine noise hits all
 three alike; the table shows the median over all rounds' timed samples and, in brackets, the ratio
@@ -89,8 +89,7 @@ def _parse_shapes(text):
 
 def _run_worker(lib, args):
     t = str(args.threads)
-    env = dict(os.environ, NUMBA_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t,
-               MKL_NUM_THREADS=t)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=t, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--threads", t,
            "--samples", str(args.samples), "--sample-s", str(args.sample_s)]
     if args.shapes:

@@ -67,9 +67,9 @@ CASES = [("train18", "ResNet-18 fwd+bwd (8,3,64,64)", 1.5),
 
 
 def run(lib, case, repeats, threads):
-    env = dict(os.environ, BENCH_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads),
-               OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+    t = str(threads)
+    env = dict(os.environ, BENCH_THREADS=t, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t,
+               MKL_NUM_THREADS=t)
     out = subprocess.run([sys.executable, "-c", WORKER, lib, case, str(repeats), __file__],
                          env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

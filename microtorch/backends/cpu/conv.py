@@ -1,11 +1,12 @@
-"""2-D convolution for the CPU backend: im2col / col2im Numba kernels around :func:`gemm`.
+"""2-D convolution for the CPU backend: im2col / col2im and implicit-GEMM Numba kernels.
 
 Layout and shapes (NCHW, C-contiguous, float32 or float64)::
 
     x  (N, C, H, W)            w  (O, C // groups, kh, kw)          y  (N, O, OH, OW)
     OH = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1      (the same for OW)
 
-For one group ``g`` of a chunk of ``nb`` images, with ``K = Cg*kh*kw`` and ``L = OH*OW``::
+**im2col.** For one group ``g`` of a chunk of ``nb`` images, with ``K = Cg*kh*kw`` and
+``L = OH*OW``::
 
     cols  (K, nb*L)   cols[(c, i, j), n*L + p] = x[n, c0 + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
                       (zero where that falls in the padding; p = oh*OW + ow)
@@ -13,17 +14,25 @@ For one group ``g`` of a chunk of ``nb`` images, with ``K = Cg*kh*kw`` and ``L =
     grad input    gcols (K, nb*L)  = W_g^T (K, Og)     @ GY_g   (Og, nb*L);   gx = col2im(gcols)
     grad weight   gW_g  (Og, K)   += GY_g (Og, nb*L)   @ cols^T (nb*L, K)
 
-When an image has fewer than ``_DIRECT_L`` output pixels, several images share one GEMM so
-that small feature maps (ResNet's last stage works on 2x2 maps) still give the GEMM a wide
-right-hand side; ``Y_g`` / ``GY_g`` are then moved between that ``(Og, nb*L)`` layout and NCHW
-by two small copy kernels. With one image per GEMM (``nb == 1``) no copy is needed: an image's
-``(Og, L)`` block of NCHW is contiguous. A 1x1, stride-1, unpadded convolution needs no im2col
-either: ``x[n]`` viewed as ``(C, H*W)`` is its own ``cols``. The im2col buffer is a per-thread
-scratch array reused between calls (see :func:`_scratch`).
+Several images can share one GEMM so that small feature maps (ResNet's last stage works on 2x2
+maps) still give it a wide right-hand side; ``Y_g`` / ``GY_g`` are then moved between that
+``(Og, nb*L)`` layout and NCHW by two small copy kernels. With one image per GEMM (``nb == 1``)
+no copy is needed: an image's ``(Og, L)`` block of NCHW is contiguous. A 1x1, stride-1,
+unpadded convolution needs no im2col either: ``x[n]`` viewed as ``(C, H*W)`` is its own
+``cols``. The buffers are per-thread scratch arrays reused between calls (see :func:`_scratch`).
+
+**Implicit GEMM.** A stride-1 convolution with one group never builds ``cols`` (which is
+``kh*kw`` times the size of the input): see :func:`_implicit_conv`. Its input gradient is a
+stride-1 convolution too, and its weight gradient the same trick transposed.
+
+**Threads.** With at least as many images as threads (and not tiny maps) each thread takes
+whole images, in chunks whose buffers stay in its L2 cache, and every kernel and GEMM call
+inside runs on that thread alone (:class:`_Plan`); otherwise the images go one chunk after
+another and the kernels and GEMMs split their own work over the threads.
 
 The caller (``microtorch/ops``) validates shapes and adds the bias. Matrix products go through
-:func:`microtorch.backends.cpu.gemm.gemm` only, never NumPy's BLAS (its thread pool fights
-Numba's on a small machine).
+:mod:`microtorch.backends.cpu.gemm` only, never NumPy's BLAS (its thread pool fights ours on a
+small machine).
 """
 
 import threading
