@@ -3,8 +3,7 @@
 Each library runs in its own subprocess (two thread pools in one process slow each other down
 on a small machine), both limited to 2 threads, alternated for ``--rounds`` rounds; the table
 shows the median over rounds of each worker's median time, and the ratio microtorch / torch
-(below 1 means microtorch is faster). The ``gemm`` column is the part of microtorch's time spent
-inside ``backends/cpu/gemm.py``: the rest is im2col, col2im and layout copies.
+(below 1 means microtorch is faster).
 
     python benchmarks/bench_conv.py [--rounds 3] [--threads 2] [--dtype float32] [--cpu-time]
 """
@@ -80,15 +79,6 @@ def worker_microtorch(dtype, threads):
 
     from microtorch.backends.cpu import conv
 
-    inner = conv.gemm
-    spent = [0.0]
-
-    def timed_gemm(a, b, out=None):
-        t0 = CLOCK()
-        r = inner(a, b, out=out)
-        spent[0] += CLOCK() - t0
-        return r
-
     rng = np.random.default_rng(0)
     out = {}
     for name, _, xs, ws, s, p in SHAPES:
@@ -102,17 +92,7 @@ def worker_microtorch(dtype, threads):
             "grad_in": lambda: conv.conv2d_grad_input(gy, w, xs, st, pd, dl, 1),
             "grad_w": lambda: conv.conv2d_grad_weight(x, gy, ws, st, pd, dl, 1),
         }
-        res = {}
-        for op, fn in fns.items():
-            res[op] = _time(fn)
-            conv.gemm = timed_gemm
-            spent[0] = 0.0
-            reps = 3
-            for _ in range(reps):
-                fn()
-            conv.gemm = inner
-            res[op + "_gemm"] = spent[0] / reps
-        out[name] = res
+        out[name] = {op: _time(fn) for op, fn in fns.items()}
     return out
 
 
@@ -167,7 +147,7 @@ def main():
     head = "| conv | n |"
     rule = "|---|---|"
     for op in OPS:
-        head += f" {op} torch | {op} mt (gemm) | ratio |"
+        head += f" {op} torch | {op} microtorch | ratio |"
         rule += "---|---|---|"
     print(head)
     print(rule)
@@ -175,11 +155,10 @@ def main():
     for name, count, *_ in SHAPES:
         line = f"| {name} | {count} |"
         for op in OPS:
-            t, m, mg = med("torch", name, op), med("microtorch", name, op), \
-                med("microtorch", name, op + "_gemm")
+            t, m = med("torch", name, op), med("microtorch", name, op)
             totals["torch"][op] += count * t
             totals["microtorch"][op] += count * m
-            line += f" {t:.3f} | {m:.3f} ({mg:.3f}) | {m / t:.2f} |"
+            line += f" {t:.3f} | {m:.3f} | {m / t:.2f} |"
         print(line)
     line = "| **network total** (x n) | |"
     for op in OPS:
