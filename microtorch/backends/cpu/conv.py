@@ -242,13 +242,14 @@ def _pack_t(src, n0, o0, dst, q_lo, q_hi):
 # turn while the tile's sums stay in L1. Nothing the size of the im2col matrix is written.
 
 @jit
-def _pad_image(x, n, ph, pw, Wp, xp):
-    """xp[c, :Hp*Wp] = image n of x (N, C, H, W) zero-padded by ph rows / pw columns on each
-    side, as Hp x Wp planes; the rest of each row of xp is zeroed."""
-    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+def _pad_image(x, n, ph, pw, Wp, xp, c_lo, c_hi):
+    """xp[c, :Hp*Wp] = channel c of image n of x (N, C, H, W) zero-padded by ph rows / pw
+    columns on each side, as an Hp x Wp plane, for c in [c_lo, c_hi); the rest of each row of
+    xp is zeroed."""
+    H, W = x.shape[2], x.shape[3]
     P = xp.shape[1]
     zero = xp.dtype.type(0)
-    for c in range(C):
+    for c in range(c_lo, c_hi):
         row = xp[c]
         for t in range(ph * Wp):
             row[t] = zero
@@ -266,12 +267,13 @@ def _pad_image(x, n, ph, pw, Wp, xp):
 
 
 @jit
-def _implicit_tiles(w, wgeom, xp, taps, yw, j_lo, j_hi):
-    """yw[:, j_lo:j_hi] = sum_t W_t @ xp[:, taps[t] + j_lo : taps[t] + j_hi] (see above).
+def _implicit_tiles(w, wgeom, xp, taps, yw, i_lo, i_hi):
+    """yw[i_lo:i_hi] = sum_t W_t[i_lo:i_hi] @ xp[:, taps[t] : taps[t] + Lw] (see above).
 
     The weights are read in place from the flat array w: with wgeom = (O, C, sa, sp, st, base),
-    W_t[o, c] = w[base + o*sa + c*sp + t*st]. xp (C, P); yw (ceil(O/MR)*MR, Lw) with Lw and j_lo
-    multiples of the sliver width NR, so every tile is a full MR x NR tile (rows past O junk).
+    W_t[o, c] = w[base + o*sa + c*sp + t*st]. xp (C, P); yw (ceil(O/MR)*MR, Lw) with Lw a
+    multiple of the sliver width NR and i_lo of MR, so every tile is a full MR x NR tile (rows
+    past O are junk).
     """
     O, C, sa, sp, st, base = wgeom
     ldb = xp.shape[1]
@@ -279,19 +281,20 @@ def _implicit_tiles(w, wgeom, xp, taps, yw, j_lo, j_hi):
     nr = 2 * (VEC_BYTES // yw.itemsize)
     for p0 in range(0, C, KC_MAX):
         kc = min(KC_MAX, C - p0)
-        for i in range(0, O, MR):
+        for i in range(i_lo, min(i_hi, O), MR):
             rows = min(MR, O - i)
-            for j in range(j_lo, j_hi, nr):
+            for j in range(0, ldc, nr):
                 for t in range(taps.shape[0]):
                     _tile(kc, w, base + i * sa + p0 * sp + t * st, sa, sp, rows, xp,
                           p0 * ldb + taps[t] + j, ldb, yw, i * ldc + j, ldc, p0 > 0 or t > 0, 2)
 
 
 @jit
-def _crop_image(yw, OH, Wp, y, n):
-    """y[n, o, oh, ow] = yw[o, oh*Wp + ow]: the valid columns of the wide output grid."""
-    O, OW = y.shape[1], y.shape[3]
-    for o in range(O):
+def _crop_image(yw, OH, Wp, y, n, o_lo, o_hi):
+    """y[n, o, oh, ow] = yw[o, oh*Wp + ow] for o in [o_lo, o_hi): the valid columns of the wide
+    output grid."""
+    OW = y.shape[3]
+    for o in range(o_lo, min(o_hi, y.shape[1])):
         for oh in range(OH):
             src = yw[o, oh * Wp:oh * Wp + OW]
             dst = y[n, o, oh]
@@ -302,11 +305,16 @@ def _crop_image(yw, OH, Wp, y, n):
 @jit
 def _implicit_images(x, w, wgeom, taps, ph, pw, Wp, y, xp, yw, n_lo, n_hi):
     """Images n_lo..n_hi of a stride-1 convolution: pad, multiply, crop (one thread's share)."""
-    OH = y.shape[2]
     for n in range(n_lo, n_hi):
-        _pad_image(x, n, ph, pw, Wp, xp)
-        _implicit_tiles(w, wgeom, xp, taps, yw, 0, yw.shape[1])
-        _crop_image(yw, OH, Wp, y, n)
+        _pad_image(x, n, ph, pw, Wp, xp, 0, x.shape[1])
+        _implicit_rows(w, wgeom, xp, taps, yw, y, n, Wp, 0, yw.shape[0])
+
+
+@jit
+def _implicit_rows(w, wgeom, xp, taps, yw, y, n, Wp, i_lo, i_hi):
+    """Output channels i_lo..i_hi of image n: :func:`_implicit_tiles`, then their crop."""
+    _implicit_tiles(w, wgeom, xp, taps, yw, i_lo, i_hi)
+    _crop_image(yw, y.shape[2], Wp, y, n, i_lo, i_hi)
 
 
 @jit
@@ -379,20 +387,20 @@ def _implicit_conv(plan, x, w, y, flipped=False):
             _implicit_images(x, wf, wgeom, taps, ph, pw, Wp, y, *buffers(), n_lo, n_hi)
         run([(share, bounds) for bounds in plan.ranges])
         return
-    xp, yw = buffers()  # few images: the threads share each image's slivers
-    slivers = Lw // nr
+    # few images: the threads share each image's output channels (and so read a part of the
+    # weights each, the bulk of the memory traffic in late layers)
+    xp, yw = buffers()
     for n in range(plan.N):
-        _pad_image(x, n, ph, pw, Wp, xp)
-        run([(_implicit_tiles, (wf, wgeom, xp, taps, yw, lo * nr, hi * nr))
-             for lo, hi in split(slivers)])
-        _crop_image(yw, plan.OH, Wp, y, n)
+        _pad_image(x, n, ph, pw, Wp, xp, 0, C)
+        run([(_implicit_rows, (wf, wgeom, xp, taps, yw, y, n, Wp, lo * MR, hi * MR))
+             for lo, hi in split(rows // MR)])
 
 
 @jit
 def _implicit_grad_images(x, gy, taps, ph, pw, Wp, xp, gyt, gwt, n_lo, n_hi):
     """Add the weight gradient of images n_lo..n_hi of a stride-1 convolution to gwt."""
     for n in range(n_lo, n_hi):
-        _pad_image(x, n, ph, pw, Wp, xp)
+        _pad_image(x, n, ph, pw, Wp, xp, 0, x.shape[1])
         _wide_transpose(gy, n, Wp, gyt)
         _implicit_grad_tiles(xp, gyt, taps, gwt, 0, taps.shape[0])
 
@@ -421,7 +429,7 @@ def _implicit_grad_weight(plan, x, gy):
     else:  # few images: the threads take the taps of each image
         xp, gyt = buffers()
         for n in range(plan.N):
-            _pad_image(x, n, ph, pw, Wp, xp)
+            _pad_image(x, n, ph, pw, Wp, xp, 0, C)
             _wide_transpose(gy, n, Wp, gyt)
             run([(_implicit_grad_tiles, (xp, gyt, taps, partials[0], lo, hi))
                  for lo, hi in split(kh * kw)])
@@ -481,11 +489,6 @@ class _Plan:
         self.L = self.OH * self.OW
         self.K = Cg * kh * kw
         self.pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
-        # stride 1 and one group: no im2col (see _implicit_conv), unless the wide grid (with
-        # its rounding to whole slivers) has too many junk pixels
-        wide = -(-self.OH * (W + 2 * pw) // 32) * 32
-        self.implicit = (sh, sw) == (1, 1) and self.G == 1 and not self.pointwise \
-            and wide <= _IMPLICIT_JUNK * self.L
         threads = get_num_threads()
         per_image = max(1, self.K * self.L)
         if threads > 1 and N >= threads and self.L >= _BATCH_L:
@@ -503,6 +506,13 @@ class _Plan:
                 self.nb = 1
             else:
                 self.nb = max(1, min(N, _MAX_COLS // per_image))
+        # stride 1 and one group: no im2col (see _implicit_conv), unless the wide grid (rounded
+        # up to whole slivers) has too many junk pixels, compared with the columns per image of
+        # the im2col GEMM (nb images' columns, rounded up to whole slivers)
+        wide = -(-self.OH * (W + 2 * pw) // 32) * 32
+        cols = -(-self.L * self.nb // 32) * 32 / self.nb
+        self.implicit = (sh, sw) == (1, 1) and self.G == 1 and not self.pointwise \
+            and wide <= _IMPLICIT_JUNK * cols
 
     def chunks(self, n_lo, n_hi):
         """(n0, nb): the chunks of at most self.nb images covering images n_lo..n_hi."""
