@@ -79,7 +79,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per library")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds per library")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "resnet.md"))
     args = ap.parse_args()
     rows = []

@@ -241,7 +241,12 @@ def run(calls, threads=None):
         finally:
             _local.inside = False
         for worker in workers:
-            failure = worker.join()
+            while True:  # every worker must be done before the pool is used again
+                try:
+                    failure = worker.join()
+                    break
+                except BaseException as exc:  # e.g. KeyboardInterrupt during the wait
+                    error = error or exc
             error = error or failure
         if error is not None:
             raise error
