@@ -40,7 +40,7 @@ import threading
 import numpy as np
 
 from .._numba import jit
-from .gemm import KC_MAX, MR, VEC_BYTES, _tile, gemm
+from .gemm import KC_MAX, MR, VEC_BYTES, _tile, _tile_taps, gemm
 from .threads import get_num_threads, parallel_for, run, split
 
 # Largest im2col buffer built at once, in elements; bigger batches are processed in chunks.
@@ -284,9 +284,8 @@ def _implicit_tiles(w, wgeom, xp, taps, yw, i_lo, i_hi):
         for i in range(i_lo, min(i_hi, O), MR):
             rows = min(MR, O - i)
             for j in range(0, ldc, nr):
-                for t in range(taps.shape[0]):
-                    _tile(kc, w, base + i * sa + p0 * sp + t * st, sa, sp, rows, xp,
-                          p0 * ldb + taps[t] + j, ldb, yw, i * ldc + j, ldc, p0 > 0 or t > 0, 2)
+                _tile_taps(kc, w, base + i * sa + p0 * sp, sa, sp, st, rows, xp, p0 * ldb + j,
+                           ldb, taps, yw, i * ldc + j, ldc, p0 > 0)
 
 
 @jit

@@ -118,107 +118,170 @@ def _tile(typingctx, kc, a, a_off, sa, sp, mrows, b, b_off, ldb, c, c_off, ldc, 
     """
     if not isinstance(nv, types.IntegerLiteral):
         return None
-    n_vec = nv.literal_value
     intp = types.intp
     sig = types.void(intp, a, intp, intp, intp, intp, b, intp, intp, c, intp, intp,
                      types.boolean, nv)
 
     def codegen(context, builder, signature, args):
-        kc, a, a_off, sa, sp, mrows, b, b_off, ldb, c, c_off, ldc, acc_flag, _ = args
-        aty, bty, cty = signature.args[1], signature.args[6], signature.args[9]
-        fty = context.get_value_type(cty.dtype)
-        itemsize = context.get_abi_sizeof(fty)
-        width = VEC_BYTES // itemsize
-        nr = n_vec * width
-        vty = ir.VectorType(fty, width)
-        ity = context.get_value_type(intp)
-
-        def data(ty, val):
-            return context.make_array(ty)(context, builder, val).data
-
-        def vec_at(base, index):  # pointer to a vector starting at element `index`
-            return builder.bitcast(builder.gep(base, [index]), vty.as_pointer())
-
-        adata, bdata, cdata = data(aty, a), data(bty, b), data(cty, c)
-        # C is read at the end: start fetching it now
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        pf = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-            "llvm.prefetch." + i8p.intrinsic_name)
-        rows_c = []
-        for r in range(MR):
-            row = builder.add(c_off, builder.mul(ity(r), ldc))
-            rows_c.append(row)
-            for j in (0, nr - 1):
-                ptr = builder.bitcast(builder.gep(cdata, [builder.add(row, ity(j))]), i8p)
-                builder.call(pf, [ptr, i32(1), i32(3), i32(1)])
-        rows_a = []
-        for r in range(MR):
-            keep = builder.icmp_signed("<", ity(r), mrows)
-            off = builder.select(keep, builder.mul(ity(r), sa), ity(0))
-            rows_a.append(builder.gep(adata, [builder.add(a_off, off)]))
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vty, [vty, vty, vty]),
-            f"llvm.fma.v{width}f{8 * itemsize}")
-        zero = ir.Constant(vty, None)
-        splat_mask = ir.Constant(ir.VectorType(i32, width), [0] * width)
-        entry = builder.basic_block
-        loop = builder.append_basic_block("tile_loop")
-        done = builder.append_basic_block("tile_done")
-        builder.cbranch(builder.icmp_signed(">", kc, ity(0)), loop, done)
-
-        builder.position_at_end(loop)
-        p = builder.phi(ity)
-        p.add_incoming(ity(0), entry)
-        accs = []
-        for _ in range(MR * n_vec):
-            phi = builder.phi(vty)
-            phi.add_incoming(zero, entry)
-            accs.append(phi)
-        # a packed sliver (1-D) has ldb == NR: use the constant
-        bbase = builder.add(b_off, builder.mul(p, ldb if bty.ndim == 2 else ity(nr)))
-        bv = [builder.load(vec_at(bdata, builder.add(bbase, ity(v * width))), align=itemsize)
-              for v in range(n_vec)]
-        if bty.ndim == 2:  # B read in place: fetch the same rows of a later sliver
-            for v in range(n_vec):
-                ptr = builder.gep(bdata, [builder.add(bbase, ity(B_AHEAD * nr + v * width))])
-                builder.call(pf, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        poff = builder.mul(p, sp)
-        new = []
-        for r in range(MR):
-            x = builder.load(builder.gep(rows_a[r], [poff]))
-            xv = builder.insert_element(ir.Constant(vty, ir.Undefined), x, i32(0))
-            xv = builder.shuffle_vector(xv, ir.Constant(vty, ir.Undefined), splat_mask)
-            for v in range(n_vec):
-                new.append(builder.call(fma, [xv, bv[v], accs[n_vec * r + v]]))
-        p1 = builder.add(p, ity(1))
-        end = builder.basic_block
-        p.add_incoming(p1, end)
-        for phi, val in zip(accs, new):
-            phi.add_incoming(val, end)
-        builder.cbranch(builder.icmp_signed("<", p1, kc), loop, done)
-
-        builder.position_at_end(done)
-        sums = []
-        for val in new:
-            phi = builder.phi(vty)
-            phi.add_incoming(zero, entry)
-            phi.add_incoming(val, end)
-            sums.append(phi)
-        ptrs = [vec_at(cdata, builder.add(rows_c[r], ity(v * width)))
-                for r in range(MR) for v in range(n_vec)]
-        with builder.if_else(acc_flag) as (then, otherwise):
-            with then:
-                for ptr, s in zip(ptrs, sums):
-                    builder.store(builder.fadd(builder.load(ptr, align=itemsize), s), ptr,
-                                  align=itemsize)
-            with otherwise:
-                for ptr, s in zip(ptrs, sums):
-                    builder.store(s, ptr, align=itemsize)
+        kc, av, a_off, sa, sp, mrows, bv, b_off, ldb, cv, c_off, ldc, acc_flag, _ = args
+        _emit_tile(context, builder, nv.literal_value, kc, (a, av, a_off, sa, sp, None), mrows,
+                   (b, bv, b_off, ldb), None, (c, cv, c_off, ldc), acc_flag)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def _tile_taps(typingctx, kc, a, a_off, sa, sp, st, mrows, b, b_off, ldb, taps, c, c_off, ldc,
+               accumulate):
+    """:func:`_tile` (two vectors wide, B read in place) summed over taps: ``c (+)= sum_t
+    sum_p A_t[r, p] * b[b_off + taps[t] + p * ldb + j]`` with ``A_t[r, p] = a[a_off + r * sa +
+    p * sp + t * st]``, ``t < len(taps)``. The sums stay in registers across the taps: one
+    convolution tile, all of its kernel taps (see ``conv._implicit_conv``)."""
+    intp = types.intp
+    sig = types.void(intp, a, intp, intp, intp, intp, intp, b, intp, intp, taps, c, intp, intp,
+                     types.boolean)
+
+    def codegen(context, builder, signature, args):
+        kc, av, a_off, sa, sp, st, mrows, bv, b_off, ldb, tv, cv, c_off, ldc, acc_flag = args
+        _emit_tile(context, builder, 2, kc, (a, av, a_off, sa, sp, st), mrows,
+                   (b, bv, b_off, ldb), (taps, tv), (c, cv, c_off, ldc), acc_flag)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _emit_tile(context, builder, n_vec, kc, a_arg, mrows, b_arg, taps_arg, c_arg, acc_flag):
+    """The LLVM IR of :func:`_tile` / :func:`_tile_taps` (``taps_arg`` None or (type, value))."""
+    aty, a, a_off, sa, sp, st = a_arg
+    bty, b, b_off, ldb = b_arg
+    cty, c, c_off, ldc = c_arg
+    fty = context.get_value_type(cty.dtype)
+    itemsize = context.get_abi_sizeof(fty)
+    width = VEC_BYTES // itemsize
+    nr = n_vec * width
+    vty = ir.VectorType(fty, width)
+    ity = context.get_value_type(types.intp)
+
+    def data(ty, val):
+        return context.make_array(ty)(context, builder, val).data
+
+    def vec_at(base, index):  # pointer to a vector starting at element `index`
+        return builder.bitcast(builder.gep(base, [index]), vty.as_pointer())
+
+    adata, bdata, cdata = data(aty, a), data(bty, b), data(cty, c)
+    # C is read at the end: start fetching it now
+    i8p = ir.IntType(8).as_pointer()
+    i32 = ir.IntType(32)
+    pf = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+        "llvm.prefetch." + i8p.intrinsic_name)
+    rows_c = []
+    for r in range(MR):
+        row = builder.add(c_off, builder.mul(ity(r), ldc))
+        rows_c.append(row)
+        for j in (0, nr - 1):
+            ptr = builder.bitcast(builder.gep(cdata, [builder.add(row, ity(j))]), i8p)
+            builder.call(pf, [ptr, i32(1), i32(3), i32(1)])
+    rows_a = []
+    for r in range(MR):
+        keep = builder.icmp_signed("<", ity(r), mrows)
+        off = builder.select(keep, builder.mul(ity(r), sa), ity(0))
+        rows_a.append(builder.gep(adata, [builder.add(a_off, off)]))
+    fma = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [vty, vty, vty]),
+        f"llvm.fma.v{width}f{8 * itemsize}")
+    zero = ir.Constant(vty, None)
+    splat_mask = ir.Constant(ir.VectorType(i32, width), [0] * width)
+    entry = builder.basic_block
+    done = builder.append_basic_block("tile_done")
+    loop = builder.append_basic_block("tile_loop")
+    start = [zero] * (MR * n_vec)
+    if taps_arg is None:  # one pass over kc steps
+        b_start, a_start, loop_entry = b_off, ity(0), entry
+        builder.cbranch(builder.icmp_signed(">", kc, ity(0)), loop, done)
+    else:  # an outer loop over the taps, the sums carried across them
+        taps_ty, taps = taps_arg
+        ntaps = context.make_array(taps_ty)(context, builder, taps).shape
+        ntaps = builder.extract_value(ntaps, 0)
+        head = builder.append_basic_block("tile_tap")
+        tap_end = builder.append_basic_block("tile_tap_end")
+        nonempty = builder.and_(builder.icmp_signed(">", kc, ity(0)),
+                                builder.icmp_signed(">", ntaps, ity(0)))
+        builder.cbranch(nonempty, head, done)
+        builder.position_at_end(head)
+        t = builder.phi(ity)
+        t.add_incoming(ity(0), entry)
+        tap_accs = []
+        for _ in range(MR * n_vec):
+            phi = builder.phi(vty)
+            phi.add_incoming(zero, entry)
+            tap_accs.append(phi)
+        tdata = data(taps_ty, taps)
+        b_start = builder.add(b_off, builder.load(builder.gep(tdata, [t])))
+        a_start = builder.mul(t, st)
+        start, loop_entry = tap_accs, head
+        builder.branch(loop)
+
+    builder.position_at_end(loop)
+    p = builder.phi(ity)
+    p.add_incoming(ity(0), loop_entry)
+    accs = []
+    for init in start:
+        phi = builder.phi(vty)
+        phi.add_incoming(init, loop_entry)
+        accs.append(phi)
+    # a packed sliver (1-D) has ldb == NR: use the constant
+    bbase = builder.add(b_start, builder.mul(p, ldb if bty.ndim == 2 else ity(nr)))
+    bv = [builder.load(vec_at(bdata, builder.add(bbase, ity(v * width))), align=itemsize)
+          for v in range(n_vec)]
+    if bty.ndim == 2:  # B read in place: fetch the same rows of a later sliver
+        for v in range(n_vec):
+            ptr = builder.gep(bdata, [builder.add(bbase, ity(B_AHEAD * nr + v * width))])
+            builder.call(pf, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+    poff = builder.add(a_start, builder.mul(p, sp))
+    new = []
+    for r in range(MR):
+        x = builder.load(builder.gep(rows_a[r], [poff]))
+        xv = builder.insert_element(ir.Constant(vty, ir.Undefined), x, i32(0))
+        xv = builder.shuffle_vector(xv, ir.Constant(vty, ir.Undefined), splat_mask)
+        for v in range(n_vec):
+            new.append(builder.call(fma, [xv, bv[v], accs[n_vec * r + v]]))
+    p1 = builder.add(p, ity(1))
+    end = builder.basic_block
+    p.add_incoming(p1, end)
+    for phi, val in zip(accs, new):
+        phi.add_incoming(val, end)
+    if taps_arg is None:
+        builder.cbranch(builder.icmp_signed("<", p1, kc), loop, done)
+        last = end
+    else:
+        builder.cbranch(builder.icmp_signed("<", p1, kc), loop, tap_end)
+        builder.position_at_end(tap_end)
+        t1 = builder.add(t, ity(1))
+        t.add_incoming(t1, tap_end)
+        for phi, val in zip(tap_accs, new):
+            phi.add_incoming(val, tap_end)
+        builder.cbranch(builder.icmp_signed("<", t1, ntaps), head, done)
+        last = tap_end
+
+    builder.position_at_end(done)
+    sums = []
+    for val in new:
+        phi = builder.phi(vty)
+        phi.add_incoming(zero, entry)
+        phi.add_incoming(val, last)
+        sums.append(phi)
+    ptrs = [vec_at(cdata, builder.add(rows_c[r], ity(v * width)))
+            for r in range(MR) for v in range(n_vec)]
+    with builder.if_else(acc_flag) as (then, otherwise):
+        with then:
+            for ptr, s in zip(ptrs, sums):
+                builder.store(builder.fadd(builder.load(ptr, align=itemsize), s), ptr,
+                              align=itemsize)
+        with otherwise:
+            for ptr, s in zip(ptrs, sums):
+                builder.store(s, ptr, align=itemsize)
 
 
 # --------------------------------------------------------------------------------------------
