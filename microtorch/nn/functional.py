@@ -133,12 +133,12 @@ def _check_3d_4d(input, name):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """Max over windows of ``kernel_size`` (padding counts as -inf)."""
+    """Max over windows of ``kernel_size`` (padding counts as -inf). With ``return_indices``,
+    also each maximum's flat index ``ih * W + iw`` within its (H, W) plane (int64), as torch."""
     _check_3d_4d(input, "max_pool2d")
-    if return_indices:
-        raise NotImplementedError("max_pool2d(return_indices=True) is not implemented")
     kernel, stride, padding = _pool_args(kernel_size, stride, padding)
-    return _ops.MaxPool2d.apply(input, kernel, stride, padding, _pair(dilation), ceil_mode)
+    return _ops.MaxPool2d.apply(input, kernel, stride, padding, _pair(dilation), ceil_mode,
+                                bool(return_indices))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,

@@ -103,19 +103,24 @@ class MaxPool2d(Function):
     node_name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
+    def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode, return_indices):
         be = x._backend
         y, argmax = be.max_pool2d(_batched(x), kernel, stride, padding, dilation, ceil_mode)
         ctx.saved = (argmax, x.shape)
-        return _unbatched(y, x)
+        if not return_indices:
+            return _unbatched(y, x)
+        # the indices: each maximum's flat position ih*W + iw within its plane, as torch's
+        indices = _unbatched(argmax, x)
+        ctx.mark_non_differentiable(indices)
+        return _unbatched(y, x), indices
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, *_):
         _no_double_backward("max_pool2d")
         argmax, shape = ctx.saved
         be = g._backend
         gx = be.max_pool2d_backward(_batched(g), argmax, (1,) * (4 - len(shape)) + shape)
-        return (_unbatched(gx, g, shape), None, None, None, None, None)
+        return (_unbatched(gx, g, shape),) + (None,) * 6
 
 
 class AvgPool2d(Function):

@@ -107,6 +107,30 @@ def test_max_pool2d_parity(kw):
 
 
 @pytest.mark.parametrize("kw", MAXPOOL)
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8), (3, 7, 8)])
+def test_max_pool2d_return_indices(kw, shape):
+    """The indices are each maximum's flat position in its plane: gathering x there gives the
+    output (checked with NumPy), and they equal torch's; the values still backpropagate."""
+    x = np.random.default_rng(1).permutation(int(np.prod(shape))).reshape(shape) / 7.0
+    t = mt.tensor(x, dtype=mt.float32, requires_grad=True)
+    y, idx = F.max_pool2d(t, return_indices=True, **kw)
+    assert idx.dtype == mt.int64 and idx.shape == y.shape and not idx.requires_grad
+    planes = x.reshape(-1, shape[-2] * shape[-1]).astype(np.float32)
+    gathered = np.take_along_axis(planes, idx.numpy().reshape(planes.shape[0], -1), axis=1)
+    np.testing.assert_array_equal(gathered.reshape(y.shape), y.detach().numpy())
+    y.sum().backward()
+    y2 = F.max_pool2d(mt.tensor(x, dtype=mt.float32), **kw)
+    np.testing.assert_array_equal(y2.numpy(), y.detach().numpy())
+    assert t.grad.sum().item() == y.numel()
+    module_y, module_idx = mt.nn.MaxPool2d(return_indices=True, **kw)(mt.tensor(x))
+    np.testing.assert_array_equal(module_idx.numpy(), idx.numpy())
+    if torch is not None:
+        ty, tidx = torch.nn.functional.max_pool2d(torch.tensor(x, dtype=torch.float32),
+                                                  return_indices=True, **kw)
+        np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+
+
+@pytest.mark.parametrize("kw", MAXPOOL)
 def test_max_pool2d_gradcheck(kw):
     x = np.random.default_rng(0).permutation(7 * 6).reshape(1, 1, 7, 6) / 10.0
     assert gradcheck(lambda x: F.max_pool2d(x, **kw),
