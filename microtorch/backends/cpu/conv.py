@@ -238,18 +238,18 @@ def _pack_t(src, n0, o0, dst, q_lo, q_hi):
 # the im2col row of tap (i, j) and channel c is a contiguous run of xp's row c:
 #     cols[(c, i, j), p] = xp[c, i*dh*Wp + j*dw + p]
 # so  Y_wide (O, OH*Wp) = sum over taps t of  W_t (O, C) @ xp[:, off_t : off_t + OH*Wp],
-# a GEMM whose right operand is read in place, by the micro-kernel, for every tap of a tile in
-# turn while the tile's sums stay in L1. Nothing the size of the im2col matrix is written.
+# a GEMM whose right operand is read in place: the micro-kernel runs through every tap of a
+# tile while its sums stay in registers (gemm._tile_taps). Nothing the size of the im2col
+# matrix is written.
 
 @jit
-def _pad_image(x, n, ph, pw, Wp, xp, c_lo, c_hi):
-    """xp[c, :Hp*Wp] = channel c of image n of x (N, C, H, W) zero-padded by ph rows / pw
-    columns on each side, as an Hp x Wp plane, for c in [c_lo, c_hi); the rest of each row of
-    xp is zeroed."""
-    H, W = x.shape[2], x.shape[3]
+def _pad_image(x, n, ph, pw, Wp, xp):
+    """xp[c, :Hp*Wp] = image n of x (N, C, H, W) zero-padded by ph rows / pw columns on each
+    side, as Hp x Wp planes; the rest of each row of xp is zeroed."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
     P = xp.shape[1]
     zero = xp.dtype.type(0)
-    for c in range(c_lo, c_hi):
+    for c in range(C):
         row = xp[c]
         for t in range(ph * Wp):
             row[t] = zero
@@ -305,7 +305,7 @@ def _crop_image(yw, OH, Wp, y, n, o_lo, o_hi):
 def _implicit_images(x, w, wgeom, taps, ph, pw, Wp, y, xp, yw, n_lo, n_hi):
     """Images n_lo..n_hi of a stride-1 convolution: pad, multiply, crop (one thread's share)."""
     for n in range(n_lo, n_hi):
-        _pad_image(x, n, ph, pw, Wp, xp, 0, x.shape[1])
+        _pad_image(x, n, ph, pw, Wp, xp)
         _implicit_rows(w, wgeom, xp, taps, yw, y, n, Wp, 0, yw.shape[0])
 
 
@@ -390,7 +390,7 @@ def _implicit_conv(plan, x, w, y, flipped=False):
     # weights each, the bulk of the memory traffic in late layers)
     xp, yw = buffers()
     for n in range(plan.N):
-        _pad_image(x, n, ph, pw, Wp, xp, 0, C)
+        _pad_image(x, n, ph, pw, Wp, xp)
         run([(_implicit_rows, (wf, wgeom, xp, taps, yw, y, n, Wp, lo * MR, hi * MR))
              for lo, hi in split(rows // MR)])
 
@@ -399,7 +399,7 @@ def _implicit_conv(plan, x, w, y, flipped=False):
 def _implicit_grad_images(x, gy, taps, ph, pw, Wp, xp, gyt, gwt, n_lo, n_hi):
     """Add the weight gradient of images n_lo..n_hi of a stride-1 convolution to gwt."""
     for n in range(n_lo, n_hi):
-        _pad_image(x, n, ph, pw, Wp, xp, 0, x.shape[1])
+        _pad_image(x, n, ph, pw, Wp, xp)
         _wide_transpose(gy, n, Wp, gyt)
         _implicit_grad_tiles(xp, gyt, taps, gwt, 0, taps.shape[0])
 
@@ -428,7 +428,7 @@ def _implicit_grad_weight(plan, x, gy):
     else:  # few images: the threads take the taps of each image
         xp, gyt = buffers()
         for n in range(plan.N):
-            _pad_image(x, n, ph, pw, Wp, xp, 0, C)
+            _pad_image(x, n, ph, pw, Wp, xp)
             _wide_transpose(gy, n, Wp, gyt)
             run([(_implicit_grad_tiles, (xp, gyt, taps, partials[0], lo, hi))
                  for lo, hi in split(kh * kw)])
