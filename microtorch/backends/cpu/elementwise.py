@@ -13,8 +13,9 @@ add/mul/pow/exp and sum is a few seconds, a cached load a few ms per kernel (see
 
 Two memory layouts reach the kernels:
 
-* **flat** -- every operand is C-contiguous with the result's shape: the wrappers pass 1-D views
-  (``reshape(-1)``) and a plain ``for i in range(n)`` loop runs. Large arrays (``>= PARALLEL_MIN``
+* **flat** -- every operand is C-contiguous with the result's number of elements (its shape, or
+  one that differs by size-1 axes only): the wrappers pass 1-D views (``reshape(-1)``) and a
+  plain ``for i in range(n)`` loop runs. Large arrays (``>= PARALLEL_MIN``
   elements) are cut into one contiguous piece per thread, each run by the same serial kernel
   (see :mod:`.threads`; inner loops stay vectorised). Elementwise ops are memory-bound, so two
   threads roughly halve the time on an idle machine.
@@ -24,7 +25,11 @@ Two memory layouts reach the kernels:
   and passes, per operand, a 1-D view of the memory it spans plus ``(offset, s0, s1, s2, s3)`` in
   elements. The kernel loops over the first three dimensions and hands each innermost row to a
   row kernel with four loops: all unit strides, a scalar right or left operand (stride 0, hoisted
-  out of the loop), or general strides.
+  out of the loop), or general strides. Binary ops of at most ``SMALL_COPY`` elements copy such
+  operands to contiguous ones and take the flat kernels instead: cheaper than the geometry work,
+  and a small program (the autograd tutorial) never compiles the strided kernels. A one-element
+  integer result (a counter such as BatchNorm's ``num_batches_tracked``) is computed by NumPy's
+  ufunc: the same wrapped result, and no integer kernel to compile.
 * **tensor-scalar** -- a contiguous array with a one-element operand (``x * 0.5`` after the ops
   layer made 0.5 a 0-d array): the scalar is passed as a NumPy scalar to a flat kernel, which
   skips the Python-side geometry work (a few µs per call on small arrays).
