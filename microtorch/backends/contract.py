@@ -59,9 +59,10 @@ KERNELS = {
     "conv2d_grad_weight": "conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups)",
     "max_pool2d": "max_pool2d(x, kernel, stride, padding, dilation, ceil_mode) -> (y, argmax)",
     "max_pool2d_backward": "max_pool2d_backward(gy, argmax, x_shape) -> gx",
-    "avg_pool2d": "avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad) -> y",
+    "avg_pool2d": "avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, "
+                  "divisor_override=None) -> y",
     "avg_pool2d_backward": "avg_pool2d_backward(gy, x_shape, kernel, stride, padding, "
-                           "ceil_mode, count_include_pad) -> gx",
+                           "ceil_mode, count_include_pad, divisor_override=None) -> gx",
     "adaptive_avg_pool2d": "adaptive_avg_pool2d(x, output_size) -> y (torch's floor/ceil bins)",
     "adaptive_avg_pool2d_backward": "adaptive_avg_pool2d_backward(gy, x_shape) -> gx",
     "batch_norm": "batch_norm(x, weight, bias, mean, invstd) -> y, per channel (axis 1)",

@@ -143,12 +143,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
-    """Mean over windows of ``kernel_size``."""
-    if divisor_override is not None:
-        raise NotImplementedError("avg_pool2d(divisor_override=...) is not implemented")
+    """Mean over windows of ``kernel_size``: each window's sum divided by its size (see
+    ``count_include_pad``), or by ``divisor_override`` when given."""
     _check_3d_4d(input, "avg_pool2d")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
     kernel, stride, padding = _pool_args(kernel_size, stride, padding)
-    return _ops.AvgPool2d.apply(input, kernel, stride, padding, ceil_mode, count_include_pad)
+    return _ops.AvgPool2d.apply(input, kernel, stride, padding, ceil_mode, count_include_pad,
+                                divisor_override)
 
 
 def adaptive_avg_pool2d(input, output_size):

@@ -129,10 +129,10 @@ class AvgPool2d(Function):
     node_name = "AvgPool2DBackward0"
 
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad):
+    def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
         be = x._backend
         ctx.shape = x.shape
-        ctx.args = (kernel, stride, padding, ceil_mode, count_include_pad)
+        ctx.args = (kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
         return _unbatched(be.avg_pool2d(_batched(x), *ctx.args), x)
 
     @staticmethod
@@ -141,7 +141,7 @@ class AvgPool2d(Function):
         be = g._backend
         shape = (1,) * (4 - len(ctx.shape)) + ctx.shape
         gx = be.avg_pool2d_backward(_batched(g), shape, *ctx.args)
-        return (_unbatched(gx, g, ctx.shape),) + (None,) * 5
+        return (_unbatched(gx, g, ctx.shape),) + (None,) * 6
 
 
 class AdaptiveAvgPool2d(Function):

@@ -90,7 +90,8 @@ def test_max_pool(K, params):
 
 @pytest.mark.parametrize("params", [((3, 3), (2, 2), (1, 1), True, False),
                                     ((3, 3), (2, 2), (1, 1), True, True),
-                                    ((2, 2), (2, 1), (0, 0), False, True)])
+                                    ((2, 2), (2, 1), (0, 0), False, True),
+                                    ((3, 3), (2, 2), (1, 1), True, True, 2)])   # divisor_override
 def test_avg_pool(K, params):
     cpu = _cpu("pool")
     x = _rand((2, 2, 5, 6))

@@ -148,6 +148,41 @@ def test_avg_pool2d_gradcheck(kw):
     assert gradcheck(lambda x: F.avg_pool2d(x, **kw), (f64(1, 1, 7, 6),))
 
 
+AVG_DIVISOR = [dict(kernel_size=2, divisor_override=3),
+               dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=2),
+               dict(kernel_size=(2, 3), stride=1, padding=(1, 1), divisor_override=-4)]
+
+
+@pytest.mark.parametrize("kw", AVG_DIVISOR)
+def test_avg_pool2d_divisor_override(kw):
+    """Each window's sum (NumPy, over the clipped window) divided by the override; parity with
+    torch and finite differences."""
+    x = rand(2, 3, 7, 8).astype(np.float64)
+    y = F.avg_pool2d(mt.tensor(x), **kw).numpy()
+    k = kw["kernel_size"] if isinstance(kw["kernel_size"], tuple) else (kw["kernel_size"],) * 2
+    s = kw.get("stride", k)
+    s = s if isinstance(s, tuple) else (s, s)
+    p = kw.get("padding", 0)
+    p = p if isinstance(p, tuple) else (p, p)
+    padded = np.pad(x, ((0, 0), (0, 0), (p[0], p[0] + k[0]), (p[1], p[1] + k[1])))
+    want = np.empty(y.shape)
+    for oh in range(y.shape[2]):
+        for ow in range(y.shape[3]):
+            r, c = oh * s[0], ow * s[1]
+            want[:, :, oh, ow] = padded[:, :, r:r + k[0], c:c + k[1]].sum(axis=(2, 3))
+    np.testing.assert_allclose(y, want / kw["divisor_override"], rtol=1e-12)
+    assert gradcheck(lambda t: F.avg_pool2d(t, **kw), (f64(1, 2, 7, 6),))
+    if torch is not None:
+        compare(torch, lambda L, t: L.nn.functional.avg_pool2d(t, **kw), rand(2, 3, 7, 8))
+
+
+def test_avg_pool2d_divisor_zero():
+    with pytest.raises(RuntimeError, match="divisor must be not zero"):
+        F.avg_pool2d(mt.ones(1, 1, 4, 4), 2, divisor_override=0)
+    module = mt.nn.AvgPool2d(2, divisor_override=3)
+    np.testing.assert_allclose(module(mt.ones(1, 1, 4, 4)).numpy(), np.full((1, 1, 2, 2), 4 / 3))
+
+
 ADAPTIVE = [((2, 3, 7, 7), 1), ((2, 3, 7, 7), (3, 2)), ((1, 2, 5, 8), (None, 3)),
             ((1, 2, 6, 6), (4, 4)), ((2, 5, 5), 2)]
 

@@ -146,8 +146,11 @@ def _bins(size, out):
     return lo, hi, hi - lo
 
 
-def _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, dtype):
-    """(OH, OW) divisors; empty windows get 1 so that they average to 0, as in PyTorch."""
+def _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, dtype, override=None):
+    """(OH, OW) divisors; empty windows get 1 so that they average to 0, as in PyTorch.
+    ``override``: one divisor for every window (``divisor_override``)."""
+    if override is not None:
+        return np.full((len(h_share), len(w_share)), override, dtype=dtype)
     div = np.multiply.outer(h_share, w_share)
     empty = np.logical_or.outer(h_hi <= h_lo, w_hi <= w_lo)
     div[empty | (div == 0)] = 1
@@ -201,13 +204,13 @@ def max_pool2d_backward(gy, argmax, x_shape):
     return gx
 
 
-def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
+def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
     """Average pooling of x (N, C, H, W) with 2-tuples kernel, stride, padding.
 
-    Each window is clipped to the padded input; its sum is divided by the clipped window's size
-    when count_include_pad (padding counts, but in ceil mode never the part beyond the padded
-    border), else by the number of real input elements in it; a window with no input element
-    gives 0. As PyTorch's CPU kernel.
+    Each window is clipped to the padded input; its sum is divided by ``divisor_override`` when
+    given, else by the clipped window's size when count_include_pad (padding counts, but in
+    ceil mode never the part beyond the padded border), else by the number of real input
+    elements in it; a window with no input element gives 0. As PyTorch's CPU kernel.
     """
     N, C, H, W = x.shape
     h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
@@ -215,10 +218,11 @@ def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
     w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
                                    count_include_pad)
     return _avg(x, h_lo, h_hi, w_lo, w_hi,
-                _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, x.dtype))
+                _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, x.dtype, divisor_override))
 
 
-def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad):
+def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override=None):
     """Gradient of avg_pool2d: each gy element spread evenly (gy / divisor) over its window."""
     H, W = x_shape[2], x_shape[3]
     h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
@@ -226,7 +230,8 @@ def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_i
     w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
                                    count_include_pad)
     return _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi,
-                         _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, gy.dtype))
+                         _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, gy.dtype,
+                                  divisor_override))
 
 
 def adaptive_avg_pool2d(x, output_size):

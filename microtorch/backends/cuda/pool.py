@@ -93,7 +93,7 @@ def max_pool_backward_kernel(gy, argmax, gx):
 def _make_avg_kernels(dt):
     """The average-pooling kernels for float type ``dt`` (divisors are cast to ``dt``)."""
     @cuda.jit
-    def avg_pool_kernel(x, geom, count_include_pad, zero, y):
+    def avg_pool_kernel(x, geom, count_include_pad, divisor, zero, y):
         kh, kw, sh, sw, ph, pw = geom
         H = x.shape[1]
         W = x.shape[2]
@@ -110,11 +110,11 @@ def _make_avg_kernels(dt):
                 for ih in range(h_lo, h_hi):
                     for iw in range(w_lo, w_hi):
                         acc += x[p, ih, iw]
-                acc = acc / dt(h_span * w_span)
+                acc = acc / (dt(h_span * w_span) if divisor == 0 else divisor)
             y[p, oh, ow] = acc
 
     @cuda.jit
-    def avg_pool_backward_kernel(gy, geom, count_include_pad, zero, gx):
+    def avg_pool_backward_kernel(gy, geom, count_include_pad, divisor, zero, gx):
         kh, kw, sh, sw, ph, pw = geom
         H = gx.shape[1]
         W = gx.shape[2]
@@ -127,7 +127,7 @@ def _make_avg_kernels(dt):
             h_lo, h_hi, h_span = _avg_window(oh, sh, ph, kh, H, count_include_pad)
             w_lo, w_hi, w_span = _avg_window(ow, sw, pw, kw, W, count_include_pad)
             if h_lo < h_hi and w_lo < w_hi:
-                g = gy[p, oh, ow] / dt(h_span * w_span)
+                g = gy[p, oh, ow] / (dt(h_span * w_span) if divisor == 0 else divisor)
                 for ih in range(h_lo, h_hi):
                     for iw in range(w_lo, w_hi):
                         cuda.atomic.add(gx, (p, ih, iw), g)
@@ -212,8 +212,8 @@ def max_pool2d_backward(gy, argmax, x_shape):
     return gx
 
 
-def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
-    """Average pooling of x (N, C, H, W), PyTorch's divisor rules."""
+def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
+    """Average pooling of x (N, C, H, W), PyTorch's divisor rules (or ``divisor_override``)."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh = pooled_size(h, kh, sh, ph, 1, ceil_mode)
@@ -222,12 +222,13 @@ def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad):
     if y.size:
         geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
         _core.launch_1d(_AVG[np.dtype(x.dtype)][0], y.size, _planes(x), geom,
-                        bool(count_include_pad),
+                        bool(count_include_pad), _core.scalar(divisor_override or 0, x.dtype),
                         _core.scalar(0, x.dtype), _core.reshape(y, (n * c, oh, ow)))
     return y
 
 
-def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad):
+def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override=None):
     """Gradient of avg_pool2d: each gy element spread evenly over its window."""
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
@@ -235,7 +236,8 @@ def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_i
     if gx.size and gy.size:
         geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
         _core.launch_1d(_AVG[np.dtype(gy.dtype)][1], gy.size, _planes(gy), geom,
-                        bool(count_include_pad), _core.scalar(0, gy.dtype),
+                        bool(count_include_pad), _core.scalar(divisor_override or 0, gy.dtype),
+                        _core.scalar(0, gy.dtype),
                         _core.reshape(gx, (n * c, h, w)))
     return gx
 
