@@ -153,7 +153,6 @@ def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx, q_lo, q_hi):
     C, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
     L = OH * OW
     ncols = gcols.shape[1]
-    nb = ncols // L
     gf = gcols.reshape(-1)
     xf = gx.reshape(-1)
     zero = gx.dtype.type(0)
@@ -190,7 +189,6 @@ def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx, q_lo, q_hi):
 def _pack(src, n0, o0, dst, q_lo, q_hi):
     """dst (Og, nb*L)[o, n*L + p] = src (N, O, L)[n0 + n, o0 + o, p] for q = o*nb + n in
     [q_lo, q_hi)."""
-    Og = dst.shape[0]
     L = src.shape[2]
     nb = dst.shape[1] // L
     for q in range(q_lo, q_hi):
@@ -204,7 +202,6 @@ def _pack(src, n0, o0, dst, q_lo, q_hi):
 def _unpack(src, n0, o0, dst, q_lo, q_hi):
     """dst (N, O, L)[n0 + n, o0 + o, p] = src (Og, nb*L)[o, n*L + p] for q = o*nb + n in
     [q_lo, q_hi); the inverse of _pack."""
-    Og = src.shape[0]
     L = dst.shape[2]
     nb = src.shape[1] // L
     for q in range(q_lo, q_hi):
@@ -220,7 +217,6 @@ def _pack_t(src, n0, o0, dst, q_lo, q_hi):
     [q_lo, q_hi): _pack, transposed."""
     Og = dst.shape[1]
     L = src.shape[2]
-    nb = dst.shape[0] // L
     for q in range(q_lo, q_hi):
         n = q // Og
         o = q % Og
