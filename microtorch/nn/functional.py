@@ -222,23 +222,42 @@ def silu(input, inplace=False):
 
 
 def softmax(input, dim=None, dtype=None):
-    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably."""
+    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably. Integer and bool inputs need
+    ``dtype=`` (a floating point dtype the input is cast to first), as in PyTorch."""
     if dtype is not None:
         input = input.to(dtype)
-    return _ops.Softmax.apply(input, normalize_dim(_implicit_dim(dim, input), input.ndim))
+    dim = normalize_dim(_implicit_dim(dim, input), input.ndim)
+    if not input.dtype.is_floating_point:
+        return _refuse_integer("softmax", input, dim)
+    return _ops.Softmax.apply(input, dim)
 
 
 def log_softmax(input, dim=None, dtype=None):
-    """``x - logsumexp(x)`` along ``dim``, computed stably."""
+    """``x - logsumexp(x)`` along ``dim``, computed stably. Integer and bool inputs need
+    ``dtype=`` (a floating point dtype the input is cast to first), as in PyTorch."""
     if dtype is not None:
         input = input.to(dtype)
-    return _ops.LogSoftmax.apply(input, normalize_dim(_implicit_dim(dim, input), input.ndim))
+    dim = normalize_dim(_implicit_dim(dim, input), input.ndim)
+    if not input.dtype.is_floating_point:
+        return _refuse_integer("log_softmax", input, dim)
+    return _ops.LogSoftmax.apply(input, dim)
 
 
 def _implicit_dim(dim, input):
     if dim is not None:
         return dim
     return 0 if input.ndim in (0, 1, 3) else 1
+
+
+def _refuse_integer(name, input, dim):
+    """PyTorch's error for (log-)softmax of a non-empty integer or bool tensor (its kernels
+    exist for floating point only; an empty tensor is returned as an empty copy)."""
+    if input.numel() == 0:
+        return input.clone()
+    kernel = f"{name}_lastdim_kernel_impl" if dim == max(input.ndim - 1, 0) else \
+        f"{name}_kernel_impl"
+    word = {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}[input.dtype.name]
+    raise NotImplementedError(f'"{kernel}" not implemented for \'{word}\'')
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

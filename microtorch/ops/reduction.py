@@ -243,9 +243,13 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        m = x.amax(dims, keepdim=True)
-        m = where(m.abs() == float("inf"), wrap(0.0, m), m)
-        out = (x - m).exp().sum(dims, keepdim=True).log() + m
+        if _numel(x.shape, dims) == 0:
+            # an empty sum is 0 and log(0) = -inf (there is no max to subtract)
+            out = x.exp().sum(dims, keepdim=True).log()
+        else:
+            m = x.amax(dims, keepdim=True)
+            m = where(m.abs() == float("inf"), wrap(0.0, m), m)
+            out = (x - m).exp().sum(dims, keepdim=True).log() + m
         if not keepdim:
             out = out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
         ctx.save_for_backward(x, out)  # the returned tensor, so create_graph can reach x
@@ -362,6 +366,8 @@ def _arg(op, input, dim, keepdim):
                              "== 0.")
         return Tensor._make(flat._backend.arg_reduce(op, flat._data, 0, False), input.device)
     d = normalize_dim(dim, input.ndim)
+    if input.ndim and input.shape[d] == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
     return Tensor._make(input._backend.arg_reduce(op, input._data, d, keepdim), input.device)
 
 
@@ -381,10 +387,16 @@ def _correction(unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
+def _check_floating(input):
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+
+
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` with Bessel's correction (``correction=1``) by default."""
     if isinstance(dim, bool):
         dim, unbiased = None, dim
+    _check_floating(input)
     return Var.apply(input, normalize_dims(dim, input.ndim), _correction(unbiased, correction),
                      keepdim)
 
@@ -393,10 +405,14 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim`` (square root of :func:`var`)."""
     if isinstance(dim, bool):
         dim, unbiased = None, dim
+    _check_floating(input)
     return Std.apply(input, normalize_dims(dim, input.ndim), _correction(unbiased, correction),
                      keepdim)
 
 
 def logsumexp(input, dim, keepdim=False):
-    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
+    """``log(sum(exp(x)))`` over ``dim``, computed stably; -inf over an empty dim. Integer and
+    bool inputs are cast to the default float dtype first, as in PyTorch."""
+    if not input.dtype.is_floating_point:
+        input = input.to(_dtype.get_default_dtype())
     return LogSumExp.apply(input, normalize_dims(dim, input.ndim), keepdim)

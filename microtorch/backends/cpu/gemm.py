@@ -74,6 +74,7 @@ this backend's threads, on 2 cores, slow each other down many times over.
 """
 
 import functools
+import math
 
 import numba
 import numpy as np
@@ -644,8 +645,10 @@ def matmul(a, b):
     if out.size == 0:
         return out
     if all(d == 1 for d in b.shape[:-2]) and a.flags.c_contiguous and a.ndim >= b.ndim:
-        # b is one matrix: stack a's matrices into one tall product
-        product(a.reshape(-1, k), b.reshape(k, n), out.reshape(-1, n))
+        # b is one matrix: stack a's matrices into one tall product (rows counted, not
+        # inferred with -1, which NumPy refuses for an empty K)
+        rows = math.prod(a.shape[:-1])
+        product(a.reshape(rows, k), b.reshape(k, n), out.reshape(rows, n))
         return out
     a = np.broadcast_to(a, batch + (m, k))
     b = np.broadcast_to(b, batch + (k, n))
