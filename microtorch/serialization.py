@@ -461,17 +461,80 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):
 
 
 def _set_state(obj, state):
-    if not state:
-        return obj
-    if isinstance(state, tuple) and len(state) == 2:  # (dict state, slot state)
-        state = {**(state[0] or {}), **(state[1] or {})}
-    if not isinstance(state, dict) or not all(isinstance(k, str) and not k.startswith("__")
-                                              for k in state):
-        raise pickle.UnpicklingError("refused tensor state: attribute names must be plain "
-                                     "strings")
-    for k, v in state.items():
-        setattr(obj, k, v)
+    """Restore the Python attributes a tensor or parameter was saved with, as PyTorch's
+    ``torch._utils._set_obj_state`` does: ``state`` is ``{name: value}`` or
+    ``({name: value}, {slot name: value})``.
+
+    What PyTorch accepts is accepted: ordinary attributes (stored in the instance's
+    ``__dict__``), ``grad`` (validated as ``Tensor.grad``'s setter validates it), ``data`` (a
+    tensor) and ``requires_grad`` (a bool). Everything microtorch keeps internally (``_data``,
+    ``dtype``, ``_version``, ``grad_fn``...), every method and read-only property, and dunder
+    names are refused with :class:`pickle.UnpicklingError`: a file never sets a slot."""
+    if isinstance(state, tuple):
+        if len(state) != 2:
+            raise RuntimeError(f"Invalid serialized state: a tuple of {len(state)} items "
+                               "(expected (dict state, slot state))")
+        parts = state
+    else:
+        parts = (state,)
+    for part in parts:
+        if not part:
+            continue
+        if not isinstance(part, dict):
+            raise pickle.UnpicklingError(f"refused tensor state: expected a dict of attributes, "
+                                         f"got {type(part).__name__}")
+        for name, value in part.items():
+            _set_state_attribute(obj, name, value)
     return obj
+
+
+def _set_state_attribute(obj, name, value):
+    """One attribute of a saved tensor's state: see :func:`_set_state`."""
+    kind = type(obj).__name__
+    if not isinstance(name, str):
+        raise pickle.UnpicklingError(f"refused tensor state: attribute names must be strings, "
+                                     f"got {type(name).__name__}")
+    if name == "grad":
+        _check_state_grad(obj, value)
+        obj.grad = value
+    elif name == "data":
+        if not isinstance(value, Tensor):
+            raise pickle.UnpicklingError(f"refused tensor state: Variable data has to be a "
+                                         f"tensor, but got {type(value).__name__}")
+        obj.data = value
+    elif name == "requires_grad":
+        if type(value) is not bool:
+            raise pickle.UnpicklingError("refused tensor state: requires_grad must be a bool")
+        obj.requires_grad = value
+    elif (name.startswith("__") or name in Tensor.__slots__
+          or any(name in vars(klass) for klass in type(obj).__mro__)):
+        raise pickle.UnpicklingError(f"refused tensor state: attribute '{name}' of {kind} is "
+                                     "not writable")
+    else:
+        obj.__dict__[name] = value  # an ordinary Python attribute, as in PyTorch
+
+
+def _check_state_grad(t, grad):
+    """PyTorch's checks of ``t.grad = grad`` (its ``Tensor.grad`` setter), with its messages."""
+    if grad is None:
+        return
+    if not isinstance(grad, Tensor):
+        raise pickle.UnpicklingError("refused tensor state: assigned grad expected to be a "
+                                     f"Tensor or None but got grad of type "
+                                     f"{type(grad).__name__}")
+    if grad.device.type != t.device.type:
+        raise RuntimeError(f"attempting to assign a gradient with device type "
+                           f"'{grad.device.type}' to a tensor with device type "
+                           f"'{t.device.type}'. Please ensure that the gradient and the tensor "
+                           "are on the same device")
+    if grad.dtype != t.dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{grad.dtype.name}' to "
+                           f"a tensor with dtype '{t.dtype.name}'. Please ensure that the "
+                           "gradient and the tensor have the same dtype")
+    if tuple(grad.shape) != tuple(t.shape):
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(grad.shape)}' to a "
+                           f"tensor of size '{list(t.shape)}'. Please ensure that the gradient "
+                           "and the tensor are the same size")
 
 
 def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
@@ -480,12 +543,21 @@ def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
-    """A tensor (or parameter) that carries Python attributes."""
+    """A tensor (or parameter) that carries Python attributes: ``func(*args)`` viewed as
+    ``new_type`` (as ``Tensor.as_subclass``), then its ``state`` restored."""
     if func not in (_rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state):
         raise pickle.UnpicklingError("_rebuild_from_type_v2: refused rebuild function")
     if new_type not in (Tensor, _parameter_global()):
         raise pickle.UnpicklingError("_rebuild_from_type_v2: refused tensor type")
-    return _set_state(func(*args), state)
+    if not isinstance(args, tuple):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2: the arguments are not a tuple")
+    ret = func(*args)
+    if type(ret) is not new_type:  # Tensor.as_subclass: same memory, same requires_grad
+        if new_type is Tensor:
+            ret = Tensor._make(ret._data, ret._device).requires_grad_(ret.requires_grad)
+        else:
+            ret = _rebuild_parameter(ret, ret.requires_grad, OrderedDict())
+    return _set_state(ret, state)
 
 
 _TORCH_PARAMETER = object()  # stands for torch.nn.Parameter when microtorch.nn has none
@@ -669,13 +741,23 @@ class _WeightsOnlyUnpickler(_Unpickler):
     del _op, _name
 
 
+_CHUNK = 1 << 22  # bytes copied at a time from a compressed record or a file without readinto
+_MAX_DEFLATE_RATIO = 1032  # deflate never expands more than this: a larger claim is a zip bomb
+
+
 class _ZipReader:
-    """Reads the records of a PyTorch zip checkpoint, with PyTorch's error messages."""
+    """Reads the records of a PyTorch zip checkpoint, with PyTorch's error messages.
+
+    Storages are read straight into their final NumPy buffer (one copy of the data in memory,
+    never a temporary ``bytes``), after the size each record claims has been checked against
+    what the file really holds."""
 
     def __init__(self, fh):
+        self.fh = fh
         try:
             self.zip = zipfile.ZipFile(fh)
             names = self.zip.namelist()
+            self.file_size = fh.seek(0, io.SEEK_END)
         except Exception as e:
             raise RuntimeError("PytorchStreamReader failed reading zip archive: failed finding "
                                f"central directory. {_TORCH_ZIP_MESSAGE}") from e
@@ -695,33 +777,95 @@ class _ZipReader:
 
     def read(self, name):
         """The bytes of record ``name``."""
-        return self._guarded(name, lambda info: self.zip.read(info))
+        info = self.info(name)
+        self._data_start(name, info)  # refuse sizes the file cannot hold before reading
+        return self._guarded(name, lambda: self.zip.read(info))
 
     def read_array(self, name, dtype, numel):
-        """Record ``name`` read into a new array of ``numel`` elements of ``dtype`` (its size
-        is checked before anything is allocated)."""
+        """Record ``name`` read into a new array of ``numel`` elements of ``dtype``.
+
+        The record's size is checked against ``numel`` and against the file before anything is
+        allocated; the bytes then go from the file straight into the array's memory."""
         nbytes = numel * dtype.itemsize
         info = self.info(name)
         if info.file_size != nbytes:
             raise RuntimeError(f"PytorchStreamReader failed reading file {name}: expected "
                                f"{nbytes} bytes, the record holds {info.file_size}")
+        start = self._data_start(name, info)
         out = np.empty(numel, dtype=dtype)
+        buf = memoryview(out.view(np.uint8))
 
-        def fill(info):
-            with self.zip.open(info) as r:
-                if r.readinto(memoryview(out).cast("B")) != nbytes:
-                    raise EOFError("record shorter than its header says")
+        def fill():
+            if info.compress_type == zipfile.ZIP_STORED:
+                self.fh.seek(start)
+                crc = _read_into(self.fh, buf)
+                if crc != info.CRC:
+                    raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+            else:  # deflated: zipfile decompresses (and checks the CRC), chunk by chunk
+                with self.zip.open(info) as r:
+                    _read_into(r, buf)
             return out
 
         return self._guarded(name, fill)
 
+    def _data_start(self, name, info):
+        """Where record ``name``'s data starts in the file, after checking that its local
+        header is there, that it is not encrypted, and that the file really holds the
+        (compressed) size it claims."""
+
+        def corrupt(why):
+            return RuntimeError(f"PytorchStreamReader failed reading file {name}: {why}. "
+                                f"{_TORCH_ZIP_MESSAGE}")
+
+        if info.flag_bits & 0x1:
+            raise corrupt("the record is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise corrupt(f"unsupported compression method {info.compress_type}")
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            raise corrupt("stored record whose sizes disagree")
+        if (info.compress_type == zipfile.ZIP_DEFLATED
+                and info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 64):
+            raise corrupt(f"{info.compress_size} compressed bytes cannot hold "
+                          f"{info.file_size} bytes")
+        self.fh.seek(info.header_offset)
+        header = self.fh.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise corrupt("bad local file header")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        if start + info.compress_size > self.file_size:
+            raise corrupt(f"the record claims {info.compress_size} bytes at offset {start} but "
+                          f"the file holds {self.file_size} bytes")
+        return start
+
     def _guarded(self, name, fn):
-        info = self.info(name)
         try:
-            return fn(info)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error) as e:
+            return fn()
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, struct.error, zlib.error,
+                NotImplementedError) as e:
             raise RuntimeError(f"PytorchStreamReader failed reading file {name}: {e}. "
                                f"{_TORCH_ZIP_MESSAGE}") from e
+
+
+def _read_into(src, buf):
+    """Fill the writable byte memoryview ``buf`` from the binary stream ``src``; returns the
+    CRC-32 of what was read. ``readinto`` writes into ``buf`` directly (no temporary copy);
+    streams without it are read in chunks of ``_CHUNK`` bytes."""
+    crc, pos, total = 0, 0, len(buf)
+    readinto = getattr(src, "readinto", None)
+    while pos < total:
+        part = buf[pos:min(pos + _CHUNK, total)]
+        if readinto is not None:
+            n = readinto(part)
+        else:
+            data = src.read(len(part))
+            n = len(data)
+            part[:n] = data
+        if not n:
+            raise EOFError(f"record truncated: {pos} of {total} bytes read")
+        crc = zlib.crc32(part[:n], crc)
+        pos += n
+    return crc
 
 
 def _open_for_read(f):
@@ -770,33 +914,65 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
                            "specified")
     restore = _restore_location_fn(map_location)
     fh, owned = _open_for_read(f)
+    where = _Where(f)
     try:
         start = fh.tell()
         magic = fh.read(4)
         fh.seek(start)
         if not magic:
-            raise EOFError("Ran out of input: the checkpoint file is empty")
+            raise EOFError(f"Ran out of input: the checkpoint file {where.source} is empty")
         if magic != b"PK\x03\x04":
             raise RuntimeError(
                 "Invalid checkpoint: not a zip archive. microtorch.load reads the zip format "
                 "written by torch.save (PyTorch >= 1.6) and microtorch.save; the file is corrupt "
                 "or in PyTorch's legacy format (re-save it with a recent torch.save).")
-        return _load_zip(_ZipReader(fh), restore, weights_only)
+        return _load_zip(_ZipReader(fh), restore, weights_only, where)
+    except (RuntimeError, pickle.UnpicklingError) as e:
+        where.annotate(e)
+        raise
     finally:
         if owned:
             fh.close()
 
 
-def _load_zip(reader, restore, weights_only):
-    byteorder = reader.read("byteorder").decode() if reader.has_record("byteorder") else "little"
-    if byteorder not in ("little", "big"):
-        raise ValueError("Unknown endianness type: " + byteorder)
+class _Where:
+    """The file being loaded and the record being read, for error messages."""
+
+    def __init__(self, f):
+        if isinstance(f, (str, os.PathLike)):
+            self.source = repr(os.fspath(f))
+        else:
+            name = getattr(f, "name", None)
+            self.source = repr(name) if isinstance(name, str) else f"<{type(f).__name__}>"
+        self.record = None
+
+    def annotate(self, error):
+        """Append "(checkpoint ..., record ...)" to ``error``'s message, keeping its class and
+        traceback."""
+        where = f"checkpoint {self.source}"
+        if self.record is not None:
+            where += f", record '{self.record}'"
+        if error.args and isinstance(error.args[0], str):
+            error.args = (f"{error.args[0]} ({where})",) + error.args[1:]
+        else:
+            error.args = (f"({where})",) + error.args
+
+
+def _load_zip(reader, restore, weights_only, where):
+    byteorder = "little"
+    if reader.has_record("byteorder"):
+        where.record = "byteorder"
+        raw = reader.read("byteorder")
+        if raw not in (b"little", b"big"):
+            raise RuntimeError(f"Unknown endianness type: {raw.decode('latin-1')!r}")
+        byteorder = raw.decode()
     storages = {}
     converted = set()
 
     def load_storage(storage_type, key, location, numel):
         if key in storages:
             return storages[key]
+        where.record = f"data/{key}"
         dt = storage_type.np.newbyteorder("=")
         array = reader.read_array(f"data/{key}", dt, numel)
         if byteorder != sys.byteorder and dt.itemsize > 1:
@@ -809,9 +985,11 @@ def _load_zip(reader, restore, weights_only):
         storage = _LoadedStorage(array, CPU, storage_type.name)
         storage.device = restore(storage, location)
         storages[key] = storage
+        where.record = "data.pkl"
         return storage
 
     cls = _WeightsOnlyUnpickler if weights_only else _Unpickler
+    where.record = "data.pkl"
     unpickler = cls(io.BytesIO(reader.read("data.pkl")), load_storage)
     try:
         result = unpickler.load()
@@ -820,7 +998,9 @@ def _load_zip(reader, restore, weights_only):
             raise
         raise pickle.UnpicklingError(f"Weights only load failed. {_UNSAFE_MESSAGE}\n\n{e}") \
             from None
-    except (IndexError, KeyError, EOFError, struct.error, UnicodeDecodeError) as e:
+    except RuntimeError:
+        raise
+    except Exception as e:  # a corrupt pickle: IndexError, TypeError, ValueError, MemoryError...
         raise pickle.UnpicklingError(f"corrupt data.pkl in the checkpoint: "
                                      f"{type(e).__name__}: {e}") from e
     if converted:
