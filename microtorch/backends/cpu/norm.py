@@ -8,7 +8,7 @@ and the backward pass (one channel's data is re-read while it is still in cache)
 
 The math, with xhat = (x - mean) * invstd::
 
-    forward     y  = xhat * weight + bias  = x * a + b,  a = invstd*weight,  b = bias - mean*a
+    forward     y  = xhat * weight + bias  = (x - mean) * a + bias,  a = invstd*weight
     backward    gbias = sum(gy),  gweight = sum(gy * xhat)
                 training: gx = weight*invstd * (gy - mean(gy) - xhat * mean(gy * xhat))
                 eval:     gx = weight*invstd * gy        (mean and invstd are constants)
@@ -54,18 +54,24 @@ def _stats_kernel(x, mean, var, c_lo, c_hi):
         var[c] = max(0.0, (dev2 - dev * dev / M) / M)
 
 
-@jit(fastmath=_FAST)
-def _affine_kernel(x, a, b, y, q_lo, q_hi):
-    """y[n, c, s] = x[n, c, s] * a[c] + b[c] for the (n, c) planes q = n*C + c in
-    [q_lo, q_hi)."""
+@jit(fastmath={"contract"})
+def _affine_kernel(x, mean, a, b, y, q_lo, q_hi):
+    """y[n, c, s] = (x[n, c, s] - mean[c]) * a[c] + b[c] for the (n, c) planes q = n*C + c in
+    [q_lo, q_hi).
+
+    The mean is subtracted first, not folded into b (x * a + (b - mean * a)): for data far from
+    zero (a channel of values near 1e4) the folded form cancels two large rounded products,
+    while x - mean is small and exact for values close to the mean. No reassociation is allowed
+    here, so the compiler cannot fold it back."""
     C, S = x.shape[1], x.shape[2]
     for q in range(q_lo, q_hi):
         n = q // C
         c = q % C
+        mc = mean[c]
         ac = a[c]
         bc = b[c]
         for s in range(S):
-            y[n, c, s] = x[n, c, s] * ac + bc
+            y[n, c, s] = (x[n, c, s] - mc) * ac + bc
 
 
 @jit(fastmath=_FAST, error_model="numpy")
@@ -129,16 +135,15 @@ def batch_norm(x, weight, bias, mean, invstd):
     """
     x3 = _channels(x)
     dtype = x3.dtype
+    C = x3.shape[1]
     a = np.asarray(invstd, dtype=np.float64)
     if weight is not None:
         a = a * np.asarray(weight, dtype=np.float64)
-    b = -np.asarray(mean, dtype=np.float64) * a
-    if bias is not None:
-        b = b + np.asarray(bias, dtype=np.float64)
+    b = np.zeros(C) if bias is None else np.asarray(bias, dtype=np.float64)
     y = np.empty(x3.shape, dtype=dtype)
     if y.size:
-        parallel_for(_affine_kernel, x3.shape[0] * x3.shape[1], x3, a.astype(dtype),
-                     b.astype(dtype), y, serial=y.size < _PARALLEL_SIZE)
+        parallel_for(_affine_kernel, x3.shape[0] * C, x3, np.asarray(mean, dtype=dtype),
+                     a.astype(dtype), b.astype(dtype), y, serial=y.size < _PARALLEL_SIZE)
     return y.reshape(np.shape(x))
 
 

@@ -5,7 +5,8 @@ Inputs are ``(N, C, *)`` and viewed as ``(N, C, S)``. Per-channel sums run on a 
 with a block-stride loop, accumulating two float64 sums in registers, and combines the block's
 threads with a shared-memory tree; a second kernel (one thread per channel) adds the chunks and
 turns the sums into per-channel coefficients. The elementwise passes then apply
-``y = a[c] * x + b[c]`` (forward) or ``gx = a[c] * gy + b[c] * x + d[c]`` (backward).
+``y = (x - mean[c]) * a[c] + b[c]`` (forward; the mean is subtracted first, not folded into
+``b``, so data far from zero keeps its precision) or ``gx = a[c] * gy + b[c] * x + d[c]`` (backward).
 Statistics use a shift (the channel's first value) so the one-pass variance stays accurate.
 """
 
@@ -76,29 +77,30 @@ def stats_finish_kernel(partial, x, count, mean, var):
 
 
 @cuda.jit
-def affine_coef_kernel(weight, bias, mean, invstd, has_w, has_b, a, b):
-    """a = invstd * weight, b = bias - mean * a (per channel, float64 math)."""
+def affine_coef_kernel(weight, bias, invstd, has_w, has_b, a, b):
+    """a = invstd * weight, b = bias (per channel, float64 math)."""
     for c in range(cuda.grid(1), a.size, cuda.gridsize(1)):
         ac = float64(invstd[c])
         if has_w:
             ac *= float64(weight[c])
-        bc = -float64(mean[c]) * ac
+        bc = 0.0
         if has_b:
-            bc += float64(bias[c])
+            bc = float64(bias[c])
         a[c] = ac
         b[c] = bc
 
 
 @cuda.jit
-def affine_kernel(x, a, b, y):
-    """y[n, c, s] = a[c] * x[n, c, s] + b[c]."""
+def affine_kernel(x, mean, a, b, y):
+    """y[n, c, s] = (x[n, c, s] - mean[c]) * a[c] + b[c]: x - mean is exact for values close
+    to the mean, where x * a + (b - mean * a) would cancel two large rounded products."""
     C = x.shape[1]
     S = x.shape[2]
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         s = i % S
         c = (i // S) % C
         n = i // (S * C)
-        y[n, c, s] = a[c] * x[n, c, s] + b[c]
+        y[n, c, s] = (x[n, c, s] - mean[c]) * a[c] + b[c]
 
 
 @cuda.jit
@@ -182,10 +184,10 @@ def batch_norm(x, weight, bias, mean, invstd):
         return y
     a = _core.empty((c,), x.dtype)
     b = _core.empty((c,), x.dtype)
-    _core.launch_1d(affine_coef_kernel, c, mean if weight is None else weight,
-                    mean if bias is None else bias, mean, invstd, weight is not None,
+    _core.launch_1d(affine_coef_kernel, c, invstd if weight is None else weight,
+                    invstd if bias is None else bias, invstd, weight is not None,
                     bias is not None, a, b)
-    _core.launch_1d(affine_kernel, x3.size, x3, a, b, _core.reshape(y, x3.shape))
+    _core.launch_1d(affine_kernel, x3.size, x3, mean, a, b, _core.reshape(y, x3.shape))
     return y
 
 
