@@ -30,7 +30,12 @@ whole images, in chunks whose buffers stay in its L2 cache, and every kernel and
 inside runs on that thread alone (:class:`_Plan`); otherwise the images go one chunk after
 another and the kernels and GEMMs split their own work over the threads.
 
-The caller (``microtorch/ops``) validates shapes and adds the bias. Matrix products go through
+**Integers.** int32/int64/uint8 convolutions (which PyTorch computes on the CPU) take the
+textbook direct convolution :func:`_direct_conv` instead: the GEMM is float-only.
+
+The caller (``microtorch/ops``) validates shapes and adds the bias; every entry point checks the
+geometry again (:func:`microtorch.backends.geometry.check_conv_geometry`) so that no kernel can
+be handed a window that reaches outside its buffers. Matrix products go through
 :mod:`microtorch.backends.cpu.gemm` only, never NumPy's BLAS (its thread pool fights ours on a
 small machine).
 """
@@ -40,6 +45,7 @@ import threading
 import numpy as np
 
 from .._numba import jit
+from ..geometry import check_conv_geometry, conv_output_size
 from .gemm import KC_MAX, MR, VEC_BYTES, _tile, _tile_taps, gemm
 from .threads import get_num_threads, parallel_for, run, split
 
@@ -68,10 +74,6 @@ def _copy(kernel, size, n, *args):
     """Run a copy kernel ``kernel(*args, lo, hi)`` over its n outer iterations: split over the
     threads, or on the calling thread when it moves fewer than _PARALLEL_COPY elements."""
     parallel_for(kernel, n, *args, serial=size < _PARALLEL_COPY)
-
-
-def _out_size(size, k, s, p, d):
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 @jit(inline="always")
@@ -479,8 +481,8 @@ class _Plan:
         self.O, self.Cg, self.G = O, Cg, int(groups)
         self.Og = O // self.G
         self.geom = (kh, kw, sh, sw, ph, pw, dh, dw)
-        self.OH = _out_size(H, kh, sh, ph, dh)
-        self.OW = _out_size(W, kw, sw, pw, dw)
+        self.OH = conv_output_size(H, kh, sh, ph, dh)
+        self.OW = conv_output_size(W, kw, sw, pw, dw)
         self.L = self.OH * self.OW
         self.K = Cg * kh * kw
         self.pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
@@ -544,6 +546,9 @@ def conv2d(x, w, stride, padding, dilation, groups):
     x (N, C, H, W) and w (O, C // groups, kh, kw) of one float dtype; stride, padding, dilation
     are 2-tuples of ints (padding symmetric, zeros). Returns a new C-contiguous y (N, O, OH, OW).
     """
+    check_conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)
+    if x.dtype != w.dtype:
+        raise ValueError(f"conv2d kernel: x ({x.dtype}) and w ({w.dtype}) differ in dtype")
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w)
     plan = _Plan(x.shape, w.shape, stride, padding, dilation, groups)
@@ -551,12 +556,47 @@ def conv2d(x, w, stride, padding, dilation, groups):
     y = np.empty((N, O, plan.OH, plan.OW), dtype=x.dtype)
     if y.size == 0:
         return y
+    if x.dtype.kind != "f":
+        parallel_for(_direct_conv, N, x, w, plan.geom, plan.G, y,
+                     serial=x.size * plan.K < _PARALLEL_COPY)
+        return y
     if plan.implicit:
         _implicit_conv(plan, x, w, y)
         return y
     w2, y3 = w.reshape(O, plan.K), y.reshape(N, O, plan.L)
     run([(_forward, (plan, x, w2, y3, lo, hi)) for lo, hi in plan.ranges])
     return y
+
+
+@jit
+def _direct_conv(x, w, geom, groups, y, n_lo, n_hi):
+    """y[n, o, oh, ow] = sum over c, i, j of x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+    * w[o, c, i, j] (taps in the padding skipped; g = o // Og), for images n_lo..n_hi.
+
+    The textbook convolution, used for integer dtypes: the sum is kept in int64 and stored in
+    y's dtype, so it wraps around exactly as PyTorch's integer convolution does.
+    """
+    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    H, W = x.shape[2], x.shape[3]
+    O, Cg = w.shape[0], w.shape[1]
+    OH, OW = y.shape[2], y.shape[3]
+    Og = O // groups
+    for n in range(n_lo, n_hi):
+        for o in range(O):
+            c0 = (o // Og) * Cg
+            for oh in range(OH):
+                for ow in range(OW):
+                    acc = np.int64(0)
+                    for c in range(Cg):
+                        for i in range(kh):
+                            ih = oh * sh - ph + i * dh
+                            if ih < 0 or ih >= H:
+                                continue
+                            for j in range(kw):
+                                iw = ow * sw - pw + j * dw
+                                if 0 <= iw < W:
+                                    acc += np.int64(x[n, c0 + c, ih, iw]) * np.int64(w[o, c, i, j])
+                    y[n, o, oh, ow] = acc
 
 
 def _forward(plan, x, w2, y3, n_lo, n_hi):
@@ -586,9 +626,11 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     gradient is then itself a stride-1 convolution, of gy with the kernel turned by 180 degrees
     and its channel axes swapped. Otherwise a GEMM and col2im.
     """
+    check_conv_geometry(tuple(x_shape), w.shape, stride, padding, dilation, groups)
     gy = np.ascontiguousarray(gy)
     w = np.ascontiguousarray(w)
     plan = _Plan(x_shape, w.shape, stride, padding, dilation, groups)
+    _check_gy(gy, plan)
     N, C, O, L = plan.N, plan.C, plan.O, plan.L
     kh, kw, _, _, ph, pw, dh, dw = plan.geom
     if L == 0 or O == 0:
@@ -604,6 +646,13 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     run([(_grad_input, (plan, gy.reshape(N, O, L), w.reshape(O, plan.K), gx, lo, hi))
          for lo, hi in plan.ranges])
     return gx
+
+
+def _check_gy(gy, plan):
+    """Refuse an output gradient whose shape is not the convolution's output shape."""
+    if gy.shape != (plan.N, plan.O, plan.OH, plan.OW):
+        raise ValueError(f"conv2d backward kernel: gy has shape {gy.shape}, the output of this "
+                         f"convolution is {(plan.N, plan.O, plan.OH, plan.OW)}")
 
 
 def _grad_input(plan, gy3, w2, gx, n_lo, n_hi):
@@ -644,9 +693,11 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
     operands contiguous, which the GEMM runs 1.5-3x faster than ``GY_g @ cols^T`` (whose right
     operand is a transposed view); the transpose back costs K*Og copies.
     """
+    check_conv_geometry(x.shape, tuple(w_shape), stride, padding, dilation, groups)
     x = np.ascontiguousarray(x)
     gy = np.ascontiguousarray(gy)
     plan = _Plan(x.shape, w_shape, stride, padding, dilation, groups, batch_all=True)
+    _check_gy(gy, plan)
     N, O, L, K = plan.N, plan.O, plan.L, plan.K
     gw = np.zeros((O, K), dtype=x.dtype)
     if N == 0 or L == 0 or gw.size == 0:

@@ -1,4 +1,5 @@
-"""2-D max, average and adaptive average pooling for the CPU backend (NCHW, float32/float64).
+"""2-D max, average and adaptive average pooling for the CPU backend (NCHW; float32/float64,
+and the integer dtypes PyTorch pools: max pooling of int32/int64/uint8, average of int64).
 
 Every kernel views its input as ``(P, H, W)`` planes (``P = N*C``) and threads take blocks of
 planes, so forward and backward write disjoint memory without atomics. The output size follows
@@ -7,33 +8,36 @@ PyTorch's rule::
     OH = floor_or_ceil((H + 2*ph - dh*(kh - 1) - 1) / sh) + 1
     with ceil_mode, drop the last window if it would start at or beyond H + ph
 
-Windows are clipped to the input: max pooling pads with -inf (never selected unless the whole
-window is -inf), average pooling divides by PyTorch's divisor (see :func:`avg_pool2d`).
-The caller validates shapes, ``padding <= kernel // 2`` and positive output sizes.
+Windows are clipped to the input: max pooling starts each window from the dtype's lowest value
+(-inf, or the integer minimum) and pads with it, average pooling divides by PyTorch's divisor
+(see :func:`avg_pool2d`). The caller validates shapes, ``padding <= kernel // 2`` and positive
+output sizes; :mod:`microtorch.backends.geometry` checks them again here, so that no kernel ever
+indexes outside its buffers.
 """
 
 import numpy as np
 from .._numba import jit
+from ..geometry import check_adaptive_geometry, check_pool_geometry, lowest, pooled_size
 from .threads import parallel_for
 
 # Smaller inputs are pooled on one thread: waking another costs more than it saves.
 _PARALLEL_SIZE = 1 << 16
-from ..geometry import pooled_size
 
 
 @jit
-def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, y, argmax, p_lo, p_hi):
+def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, start, y, argmax, p_lo,
+                     p_hi):
     """y[p, oh, ow] = max over the window; argmax = its flat index ih*W + iw in the plane.
 
     Window (oh, ow) reads rows h_start[oh] + i*dh for i in [h_taps[oh, 0], h_taps[oh, 1]) and
-    the same for columns: :func:`_taps` has clipped those to the input. Ties keep the first
-    maximum in row-major window order; a NaN wins (the last NaN seen), as in PyTorch.
-    x (P, H, W); y, argmax (P, OH, OW).
+    the same for columns: :func:`_taps` has clipped those to the input. Each window starts
+    from ``start``, the dtype's lowest value (:func:`~microtorch.backends.geometry.lowest`).
+    Ties keep the first maximum in row-major window order; a NaN wins (the last NaN seen), as
+    in PyTorch. x (P, H, W); y, argmax (P, OH, OW).
     """
     dh, dw = dilation
     P, H, W = x.shape
     OH, OW = y.shape[1], y.shape[2]
-    ninf = x.dtype.type(-np.inf)
     for p in range(p_lo, p_hi):
         for oh in range(OH):
             h0 = h_start[oh]
@@ -41,7 +45,7 @@ def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, y, argmax, p
             for ow in range(OW):
                 w0 = w_start[ow]
                 j_lo, j_hi = w_taps[ow, 0], w_taps[ow, 1]
-                best = ninf
+                best = start
                 best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
                 for i in range(i_lo, i_hi):
                     ih = h0 + i * dh
@@ -87,11 +91,12 @@ def _max_pool_backward_kernel(gy, argmax, gx, p_lo, p_hi):
 
 
 @jit
-def _avg_kernel(x, h_lo, h_hi, w_lo, w_hi, div, y, p_lo, p_hi):
+def _avg_kernel(x, h_lo, h_hi, w_lo, w_hi, div, integer, y, p_lo, p_hi):
     """y[p, oh, ow] = sum(x[p, h_lo[oh]:h_hi[oh], w_lo[ow]:w_hi[ow]]) / div[oh, ow].
 
     The windows (clipped to the input, possibly empty) and divisors come from :func:`_windows`
-    or :func:`_bins`; average and adaptive average pooling share this kernel.
+    or :func:`_bins`; average and adaptive average pooling share this kernel. ``integer``
+    (int64 input): the sum is divided as C divides integers, rounding toward zero, as PyTorch.
     """
     OH, OW = y.shape[1], y.shape[2]
     zero = x.dtype.type(0)
@@ -102,7 +107,12 @@ def _avg_kernel(x, h_lo, h_hi, w_lo, w_hi, div, y, p_lo, p_hi):
                 for ih in range(h_lo[oh], h_hi[oh]):
                     for iw in range(w_lo[ow], w_hi[ow]):
                         acc += x[p, ih, iw]
-                y[p, oh, ow] = acc / div[oh, ow]
+                d = div[oh, ow]
+                if integer:
+                    q = abs(acc) // abs(d)
+                    y[p, oh, ow] = q if (acc < 0) == (d < 0) else -q
+                else:
+                    y[p, oh, ow] = acc / d
 
 
 @jit
@@ -175,19 +185,19 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
 
     Returns (y, argmax), both (N, C, OH, OW); argmax (int64) holds the flat index ih*W + iw of
     each maximum within its (H, W) plane, as ``torch.nn.functional.max_pool2d(...,
-    return_indices=True)``. Padding acts as -inf.
+    return_indices=True)``. Padding acts as the dtype's lowest value
+    (:func:`~microtorch.backends.geometry.lowest`): never selected unless a whole window holds it.
     """
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    OH = pooled_size(H, kh, sh, ph, dh, ceil_mode)
-    OW = pooled_size(W, kw, sw, pw, dw, ceil_mode)
+    OH, OW = check_pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
     if y.size:
         h_start, h_taps = _taps(H, kh, sh, ph, dh, OH)
         w_start, w_taps = _taps(W, kw, sw, pw, dw, OW)
         _by_planes(_max_pool_kernel, x.size, N * C, _planes(x), h_start, h_taps, w_start,
-                   w_taps, (int(dh), int(dw)), y.reshape(N * C, OH, OW),
+                   w_taps, (int(dh), int(dw)), lowest(x.dtype), y.reshape(N * C, OH, OW),
                    argmax.reshape(N * C, OH, OW))
     return y, argmax
 
@@ -195,6 +205,9 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
 def max_pool2d_backward(gy, argmax, x_shape):
     """Gradient of max_pool2d: gx (x_shape) with gy (N, C, OH, OW) routed to each argmax."""
     N, C, H, W = x_shape
+    if gy.shape[:2] != (N, C) or argmax.shape != gy.shape:
+        raise ValueError(f"max_pool2d_backward kernel: gy {gy.shape} and argmax {argmax.shape} "
+                         f"do not match the input {tuple(x_shape)}")
     gx = np.empty((N, C, H, W), dtype=gy.dtype)
     if gx.size:
         gy = np.ascontiguousarray(gy).reshape(N * C, -1)
@@ -213,6 +226,7 @@ def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor
     elements in it; a window with no input element gives 0. As PyTorch's CPU kernel.
     """
     N, C, H, W = x.shape
+    check_pool_geometry(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
     h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
                                    count_include_pad)
     w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
@@ -225,6 +239,10 @@ def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_i
                         divisor_override=None):
     """Gradient of avg_pool2d: each gy element spread evenly (gy / divisor) over its window."""
     H, W = x_shape[2], x_shape[3]
+    out = check_pool_geometry(tuple(x_shape), kernel, stride, padding, (1, 1), ceil_mode)
+    if tuple(gy.shape) != tuple(x_shape[:2]) + out:
+        raise ValueError(f"avg_pool2d_backward kernel: gy {gy.shape} does not match the input "
+                         f"{tuple(x_shape)}")
     h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
                                    count_include_pad)
     w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
@@ -241,6 +259,7 @@ def adaptive_avg_pool2d(x, output_size):
     columns, as ``torch.nn.functional.adaptive_avg_pool2d``.
     """
     OH, OW = (int(s) for s in output_size)
+    check_adaptive_geometry(x.shape, (OH, OW))
     h_lo, h_hi, h_share = _bins(x.shape[2], OH)
     w_lo, w_hi, w_share = _bins(x.shape[3], OW)
     return _avg(x, h_lo, h_hi, w_lo, w_hi,
@@ -250,6 +269,10 @@ def adaptive_avg_pool2d(x, output_size):
 def adaptive_avg_pool2d_backward(gy, x_shape):
     """Gradient of adaptive_avg_pool2d: gy (N, C, OH, OW) spread evenly over each bin."""
     OH, OW = gy.shape[2], gy.shape[3]
+    check_adaptive_geometry(tuple(x_shape), (OH, OW))
+    if tuple(gy.shape[:2]) != tuple(x_shape[:2]):
+        raise ValueError(f"adaptive_avg_pool2d_backward kernel: gy {gy.shape} does not match the "
+                         f"input {tuple(x_shape)}")
     h_lo, h_hi, h_share = _bins(x_shape[2], OH)
     w_lo, w_hi, w_share = _bins(x_shape[3], OW)
     return _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi,
@@ -261,7 +284,7 @@ def _avg(x, h_lo, h_hi, w_lo, w_hi, div):
     y = np.empty((N, C, len(h_lo), len(w_lo)), dtype=x.dtype)
     if y.size:
         _by_planes(_avg_kernel, x.size, N * C, _planes(x), h_lo, h_hi, w_lo, w_hi, div,
-                   y.reshape(N * C, *div.shape))
+                   x.dtype.kind in "iub", y.reshape(N * C, *div.shape))
     return y
 
 

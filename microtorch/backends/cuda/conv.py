@@ -10,6 +10,10 @@ neighbouring output positions. Seen as ``(G, Kg, N * P)`` (``Kg = C / G * kh * k
 * grad weight:  ``gW[g] = gY[g] (Og, N*P) @ cols[g].T`` (a transposed view, no copy);
 * grad input:   ``gcols[g] = W[g].T @ gY[g]``, then ``col2im``: one thread per input pixel
   gathers the taps that read it (no atomics, deterministic).
+
+Float32/float64 only (the GEMM's dtypes); every entry point checks the geometry first
+(:func:`microtorch.backends.geometry.check_conv_geometry`), so no kernel is launched with a
+window that reaches outside its buffers.
 """
 
 from numba import cuda
@@ -17,10 +21,21 @@ from numba import cuda
 from . import _core
 from .elementwise import contiguous, copy_, fill_
 from .gemm import gemm4
+from ..geometry import check_conv_geometry, conv_output_size
 
 
-def _out_size(size, k, s, p, d):
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+def _check(x_shape, w_shape, dtype, stride, padding, dilation, groups, gy_shape=None):
+    """The backend's own check before any launch: sound geometry, a float dtype and, for the
+    gradients, an output gradient shaped like the convolution's output."""
+    check_conv_geometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, groups)
+    if dtype.kind != "f":
+        raise ValueError(f"conv2d kernel: CUDA convolutions take float32/float64, not {dtype}")
+    if gy_shape is not None:
+        out = tuple(conv_output_size(*args) for args in zip(x_shape[2:], w_shape[2:], stride,
+                                                           padding, dilation))
+        if tuple(gy_shape) != (x_shape[0], w_shape[0]) + out:
+            raise ValueError(f"conv2d backward kernel: gy has shape {tuple(gy_shape)}, the output "
+                             f"of this convolution is {(x_shape[0], w_shape[0]) + out}")
 
 
 @cuda.jit
@@ -113,11 +128,12 @@ def _gy_groups(gy, groups):
 
 def conv2d(x, w, stride, padding, dilation, groups):
     """y (N, O, OH, OW) = conv2d of x (N, C, H, W) with w (O, C / groups, kh, kw)."""
+    _check(x.shape, w.shape, x.dtype, stride, padding, dilation, groups)
     n, c, h, wd = x.shape
     o = w.shape[0]
     geom = _geom(w.shape, stride, padding, dilation)
     kh, kw, sh, sw, ph, pw, dh, dw = geom
-    oh, ow = _out_size(h, kh, sh, ph, dh), _out_size(wd, kw, sw, pw, dw)
+    oh, ow = conv_output_size(h, kh, sh, ph, dh), conv_output_size(wd, kw, sw, pw, dw)
     g = int(groups)
     kg = (c // g) * kh * kw
     y = _core.empty((n, o, oh, ow), x.dtype)
@@ -136,6 +152,7 @@ def conv2d(x, w, stride, padding, dilation, groups):
 
 def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     """gx (x_shape) of conv2d given gy (N, O, OH, OW)."""
+    _check(x_shape, w.shape, gy.dtype, stride, padding, dilation, groups, gy.shape)
     n, c, h, wd = x_shape
     o = w.shape[0]
     geom = _geom(w.shape, stride, padding, dilation)
@@ -159,6 +176,7 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
 
 def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
     """gw (w_shape) of conv2d given x and gy."""
+    _check(x.shape, w_shape, x.dtype, stride, padding, dilation, groups, gy.shape)
     n, c, h, wd = x.shape
     o = w_shape[0]
     geom = _geom(w_shape, stride, padding, dilation)

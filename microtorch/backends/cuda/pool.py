@@ -1,10 +1,13 @@
-"""2-D max, average and adaptive average pooling (NCHW, float32/float64) and their gradients.
+"""2-D max, average and adaptive average pooling (NCHW) and their gradients: float32/float64,
+and max pooling of the integer dtypes too (each window starts from the dtype's lowest value,
+:func:`~microtorch.backends.geometry.lowest`).
 
 Same semantics as the CPU backend (PyTorch's output-size rule, argmax = flat ``ih * W + iw``
 within the plane, the last nan wins a max window, PyTorch's average divisors). Mapping: inputs
 are viewed as ``(P, H, W)`` planes, ``P = N * C``; forward kernels run one thread per output
 element; backward kernels run one thread per output-gradient element and scatter into a zeroed
-``gx`` with atomic adds (windows may overlap).
+``gx`` with atomic adds (windows may overlap). Every entry point checks the geometry first
+(:mod:`microtorch.backends.geometry`), so no kernel is launched with a window outside its input.
 """
 
 import numpy as np
@@ -12,7 +15,7 @@ from numba import cuda, float32, float64
 
 from . import _core
 from .elementwise import contiguous, fill_
-from ..geometry import pooled_size
+from ..geometry import check_adaptive_geometry, check_pool_geometry, lowest
 
 
 @cuda.jit(device=True, inline=True)
@@ -48,7 +51,7 @@ def _adaptive_bin(i, size, out_size):
 
 
 @cuda.jit
-def max_pool_kernel(x, geom, ninf, y, argmax):
+def max_pool_kernel(x, geom, start, y, argmax):
     kh, kw, sh, sw, ph, pw, dh, dw = geom
     H = x.shape[1]
     W = x.shape[2]
@@ -62,7 +65,7 @@ def max_pool_kernel(x, geom, ninf, y, argmax):
         w0 = ow * sw - pw
         i_lo, i_hi = _valid_range(h0, dh, kh, H)
         j_lo, j_hi = _valid_range(w0, dw, kw, W)
-        best = ninf
+        best = start
         best_at = 0
         if i_lo < i_hi and j_lo < j_hi:
             best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
@@ -178,6 +181,12 @@ _AVG = {np.dtype(np.float32): _make_avg_kernels(float32),
  adaptive_avg_backward_f64) = _AVG[np.dtype(np.float64)]
 
 
+def _check_float(dtype, op):
+    """The average kernels exist for float32/float64 only (as PyTorch's CUDA ones)."""
+    if np.dtype(dtype) not in _AVG:
+        raise ValueError(f"{op} kernel: CUDA average pooling takes float32/float64, not {dtype}")
+
+
 def _planes(x):
     n, c, h, w = x.shape
     return _core.reshape(contiguous(x), (n * c, h, w))
@@ -187,14 +196,14 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
     """Max pooling of x (N, C, H, W); returns (y, argmax), argmax = flat ``ih * W + iw``."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    oh = pooled_size(h, kh, sh, ph, dh, ceil_mode)
-    ow = pooled_size(w, kw, sw, pw, dw, ceil_mode)
+    oh, ow = check_pool_geometry(tuple(x.shape), kernel, stride, padding, dilation, ceil_mode)
     y = _core.empty((n, c, oh, ow), x.dtype)
     argmax = _core.empty((n, c, oh, ow), np.int64)
     if y.size:
         geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw, dh, dw))
         _core.launch_1d(max_pool_kernel, y.size, _planes(x), geom,
-                        _core.scalar(-np.inf, x.dtype), _core.reshape(y, (n * c, oh, ow)),
+                        _core.scalar(lowest(x.dtype), x.dtype),
+                        _core.reshape(y, (n * c, oh, ow)),
                         _core.reshape(argmax, (n * c, oh, ow)))
     return y, argmax
 
@@ -202,6 +211,9 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
 def max_pool2d_backward(gy, argmax, x_shape):
     """Gradient of max_pool2d: gy routed to each argmax (atomic adds into a zeroed gx)."""
     n, c, h, w = x_shape
+    if tuple(gy.shape[:2]) != (n, c) or tuple(argmax.shape) != tuple(gy.shape):
+        raise ValueError(f"max_pool2d_backward kernel: gy {tuple(gy.shape)} and argmax "
+                         f"{tuple(argmax.shape)} do not match the input {tuple(x_shape)}")
     gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
     if gx.size and gy.size:
         p = n * c
@@ -216,8 +228,8 @@ def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor
     """Average pooling of x (N, C, H, W), PyTorch's divisor rules (or ``divisor_override``)."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    oh = pooled_size(h, kh, sh, ph, 1, ceil_mode)
-    ow = pooled_size(w, kw, sw, pw, 1, ceil_mode)
+    oh, ow = check_pool_geometry(tuple(x.shape), kernel, stride, padding, (1, 1), ceil_mode)
+    _check_float(x.dtype, "avg_pool2d")
     y = _core.empty((n, c, oh, ow), x.dtype)
     if y.size:
         geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
@@ -232,6 +244,10 @@ def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_i
     """Gradient of avg_pool2d: each gy element spread evenly over its window."""
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    out = check_pool_geometry(tuple(x_shape), kernel, stride, padding, (1, 1), ceil_mode)
+    if tuple(gy.shape) != tuple(x_shape[:2]) + out:
+        raise ValueError(f"avg_pool2d_backward kernel: gy {tuple(gy.shape)} does not match the "
+                         f"input {tuple(x_shape)}")
     gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
     if gx.size and gy.size:
         geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
@@ -246,6 +262,8 @@ def adaptive_avg_pool2d(x, output_size):
     """Adaptive average pooling of x (N, C, H, W) to ``output_size`` (OH, OW)."""
     n, c, h, w = x.shape
     oh, ow = (int(s) for s in output_size)
+    check_adaptive_geometry(tuple(x.shape), (oh, ow))
+    _check_float(x.dtype, "adaptive_avg_pool2d")
     y = _core.empty((n, c, oh, ow), x.dtype)
     if y.size:
         _core.launch_1d(_AVG[np.dtype(x.dtype)][2], y.size, _planes(x), _core.scalar(0, x.dtype),
@@ -256,6 +274,10 @@ def adaptive_avg_pool2d(x, output_size):
 def adaptive_avg_pool2d_backward(gy, x_shape):
     """Gradient of adaptive_avg_pool2d: gy spread evenly over each bin."""
     n, c, h, w = x_shape
+    check_adaptive_geometry(tuple(x_shape), tuple(gy.shape[2:]))
+    if tuple(gy.shape[:2]) != (n, c):
+        raise ValueError(f"adaptive_avg_pool2d_backward kernel: gy {tuple(gy.shape)} does not "
+                         f"match the input {tuple(x_shape)}")
     gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
     if gx.size and gy.size:
         _core.launch_1d(_AVG[np.dtype(gy.dtype)][3], gy.size, _planes(gy),
