@@ -26,13 +26,21 @@ classes, dtypes, ``torch.device``, ``torch.Size``, ``set``, ``complex``, ...) to
 equivalents; any other global (``os.system``, ``builtins.eval``...) raises
 :class:`pickle.UnpicklingError` before anything runs, and the opcodes that could mutate an
 object (``BUILD``, ``SETITEM``, ``APPEND``...) are restricted to the containers they are meant
-for.
+for. A tensor's saved Python attributes are restored as PyTorch restores them, but no file can
+set what microtorch keeps internally (``_data``, ``dtype``, ``grad_fn``...), and a ``grad`` is
+checked as ``Tensor.grad``'s setter checks it.
+
+Each storage is read from the archive straight into its final NumPy array (one copy of the data
+in memory), after its size has been checked against the file. Every failure on a broken or
+hostile file is a ``RuntimeError`` or a :class:`pickle.UnpicklingError` naming the file and the
+record.
 """
 
 import _compat_pickle
 import builtins
 import codecs
 import io
+import math
 import os
 import pickle
 import struct
@@ -144,11 +152,16 @@ def _contiguous_strides(shape):
 
 
 def _root_array(arr):
-    """The outermost ndarray whose memory ``arr`` views."""
+    """The outermost ndarray whose memory ``arr`` views (through ``np.lib.stride_tricks``
+    views too, such as ``expand()``'s, which keep their source in a helper object's ``base``)."""
     root = arr
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    return root
+    while True:
+        base = root.base
+        if not isinstance(base, np.ndarray) and base is not None:
+            base = getattr(base, "base", None)  # stride_tricks' DummyArray
+        if not isinstance(base, np.ndarray):
+            return root
+        root = base
 
 
 def _view_of(arr, root):
@@ -420,9 +433,15 @@ def _check_ints(name, values):
         raise pickle.UnpicklingError(f"_rebuild_tensor_v2: bad {name} {values!r}")
 
 
+_MAX_DIMS = 64  # NumPy's limit on the number of dimensions
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks,
                        metadata=None):
-    """Rebuild a tensor as a view of a loaded storage (bounds checked before viewing)."""
+    """Rebuild a tensor as a view of a loaded storage.
+
+    Sizes, strides and the offset are checked (non-negative Python ints, every element inside
+    the storage, byte counts NumPy can address) before the view is made."""
     if not isinstance(storage, _LoadedStorage):
         raise pickle.UnpicklingError("_rebuild_tensor_v2: the first argument is not a storage")
     _check_ints("size", tuple(size) if isinstance(size, (tuple, list)) else size)
@@ -431,7 +450,15 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, bac
     if type(storage_offset) is not int or storage_offset < 0 or len(size) != len(stride):
         raise pickle.UnpicklingError("_rebuild_tensor_v2: bad storage offset or stride")
     arr = storage.array
-    numel = int(np.prod(size, dtype=np.int64)) if size else 1
+    item = arr.itemsize
+    if len(size) > _MAX_DIMS:
+        raise RuntimeError(f"_rebuild_tensor_v2: {len(size)} dimensions, more than the "
+                           f"{_MAX_DIMS} microtorch supports")
+    numel = math.prod(size)  # Python ints: no overflow
+    if math.prod(max(n, 1) for n in size) * item > sys.maxsize or any(
+            s * item > sys.maxsize for s in stride):
+        raise RuntimeError(f"_rebuild_tensor_v2: sizes {list(size)} and strides {list(stride)} "
+                           "overflow the addressable memory")
     if numel == 0:
         data = np.empty(size, dtype=arr.dtype)
     else:
@@ -440,8 +467,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, bac
             raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
                                f"offset {storage_offset} out of bounds for storage of "
                                f"{arr.size} elements")
-        data = np.ndarray(size, dtype=arr.dtype, buffer=arr, offset=storage_offset * arr.itemsize,
-                          strides=tuple(s * arr.itemsize for s in stride))
+        # a view of the storage, kept as PyTorch keeps it, also where a 0 stride repeats
+        # elements (an ``expand()`` view): it is represented as microtorch's own expand()
+        data = np.ndarray(size, dtype=arr.dtype, buffer=arr, offset=storage_offset * item,
+                          strides=tuple(s * item for s in stride))
     t = Tensor._make(data, CPU)
     if storage.device != CPU:
         t = t.to(storage.device)
@@ -574,6 +603,15 @@ def _encode(obj, encoding="latin1"):
     return obj.encode("latin1")
 
 
+def _bytearray(data=b""):
+    """``bytearray`` as pickles call it: from bytes only (``bytearray(10**12)`` would allocate
+    a terabyte)."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise pickle.UnpicklingError("builtins.bytearray is only allowed on bytes, got "
+                                     f"{builtins.type(data).__name__}")
+    return bytearray(data)
+
+
 def _device_global(type, index=None):
     """``torch.device`` with validated arguments."""
     if not isinstance(type, str) or not (index is None or (builtins.type(index) is int
@@ -606,7 +644,7 @@ def _allowed_globals():
         "builtins.set": set,
         "builtins.frozenset": frozenset,
         "builtins.complex": complex,
-        "builtins.bytearray": bytearray,
+        "builtins.bytearray": _bytearray,
     }
     for name, st in _STORAGE_TYPES.items():
         allowed[f"torch.{name}"] = st
@@ -898,6 +936,14 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
             ``torch.X`` names to ``microtorch.X``: only for files you trust.
         pickle_module: must be None with ``weights_only=True`` (accepted for compatibility).
         mmap: accepted for compatibility and ignored (storages are read into memory).
+
+    Raises:
+        RuntimeError: a broken archive (truncated, a record missing or shorter than its
+            tensors, sizes or strides out of bounds), a location that cannot be restored.
+        pickle.UnpicklingError: a corrupt ``data.pkl``, or (``weights_only=True``) a global,
+            an opcode or a tensor state that is not allowed. Both messages end with the file
+            and the record, e.g. ``(checkpoint 'model.pt', record 'data/3')``.
+        EOFError: an empty file (as ``torch.load``).
 
     Only the zip format (``torch.save`` since PyTorch 1.6) is read, not the legacy tar/pickle
     format. float16/bfloat16 and int8/int16 storages are converted to float32 and int32 with a
