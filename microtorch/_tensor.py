@@ -816,6 +816,7 @@ class Tensor:
     def _inplace(self, fn, *args):
         """Run ``fn`` out of place, write the result into this tensor's memory, and rebase
         this tensor onto the new graph node (as PyTorch records in-place ops)."""
+        self._check_no_internal_overlap()
         tensors = [a for a in args if isinstance(a, Tensor)]
         recording = is_grad_enabled() and (self.requires_grad or any(a.requires_grad
                                                                        for a in tensors))
@@ -839,6 +840,17 @@ class Tensor:
             self._requires_grad = True
         return self
 
+    def _check_no_internal_overlap(self):
+        """PyTorch's error for an in-place write into a tensor in which several elements are one
+        memory cell: a 0 stride over a dim of size > 1, as ``expand()`` makes (or a checkpoint
+        holding such a view). The result would depend on the order of the writes (``add_``
+        would sum into one cell), so PyTorch refuses; ``fill_`` writes one value and is
+        allowed."""
+        if any(st == 0 and n > 1 for n, st in zip(self.shape, self._data.strides)):
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.")
+
     def _snapshot_saved(self, node):
         """If ``node`` saved this tensor for backward, save a copy instead: the in-place write
         that follows must not change the value its backward will read."""
@@ -854,6 +866,7 @@ class Tensor:
 
     def _inplace_binary(self, op, fn, other):
         """``self op= other``: a direct kernel with ``out=self`` when no graph is recorded."""
+        self._check_no_internal_overlap()
         if isinstance(other, Tensor) and other.device != self.device:
             from .ops._util import check_same_device
 
@@ -968,6 +981,7 @@ class Tensor:
 
     def copy_(self, src, non_blocking=False):
         """Copy ``src`` (broadcast, cast) into this tensor in place."""
+        self._check_no_internal_overlap()
         if not isinstance(src, Tensor):
             from ._creation import tensor
 

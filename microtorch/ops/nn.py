@@ -178,7 +178,7 @@ class BatchNorm(Function):
         if training:
             mean, var = be.batch_norm_stats(xd)
             if running_mean is not None:
-                n = x.numel() // x.shape[1]
+                n = x.shape[0] * math.prod(x.shape[2:])  # values per channel
                 unbiased = be.binary("mul", var, be.full((), n / max(n - 1, 1), var.dtype))
                 for stat, new in ((running_mean, mean), (running_var, unbiased)):
                     stat.mul_(1 - momentum).add_(_t(new, x) * momentum)

@@ -300,30 +300,35 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     return Prod.apply(input, (normalize_dim(dim, input.ndim),) if input.ndim else (), keepdim)
 
 
-def _check_nonempty(input, name, dims):
+def _check_nonempty(input, name, dims, shown=None):
     """PyTorch's errors for a max/min-like reduction of an empty tensor (``dims`` empty: no dim
-    was given)."""
+    was given). ``shown`` are the dims as the user wrote them (amax/amin print those, max/min
+    the normalised ones)."""
     if input.numel():
         return
     if not dims:
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
                            "== 0. Specify the reduction dim with the 'dim' argument.")
-    for d in dims:
-        if input.shape[d] == 0:
-            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    for s in shown if shown is not None else dims:
+        if input.shape[normalize_dim(s, input.ndim)] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {s} to have non-zero size.")
+
+
+def _as_tuple(dim):
+    return tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
 
 
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
     dims = normalize_dims(dim if dim != () else None, input.ndim)
-    _check_nonempty(input, "amax", dims if dim != () else ())
+    _check_nonempty(input, "amax", dims if dim != () else (), _as_tuple(dim))
     return Amax.apply(input, dims, keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
     dims = normalize_dims(dim if dim != () else None, input.ndim)
-    _check_nonempty(input, "amin", dims if dim != () else ())
+    _check_nonempty(input, "amin", dims if dim != () else (), _as_tuple(dim))
     return Amin.apply(input, dims, keepdim)
 
 

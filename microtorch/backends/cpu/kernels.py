@@ -86,8 +86,9 @@ def permute(x, dims):
 
 
 def expand(x, shape):
-    """``x`` broadcast to ``shape`` with 0-strides (a read-only view)."""
-    return np.broadcast_to(x, shape)
+    """``x`` broadcast to ``shape`` with 0-strides: a view, writable when ``x`` is (as in
+    PyTorch; the Tensor's in-place methods refuse writes where a 0 stride repeats an element)."""
+    return np.lib.stride_tricks.as_strided(x, shape, np.broadcast_to(x, shape).strides)
 
 
 # ---- random numbers ---------------------------------------------------------------------

@@ -14,7 +14,10 @@ The math, with xhat = (x - mean) * invstd::
                 eval:     gx = weight*invstd * gy        (mean and invstd are constants)
 """
 
+import math
+
 import numpy as np
+
 from .._numba import jit
 from .threads import parallel_for
 
@@ -27,7 +30,7 @@ _PARALLEL_SIZE = 1 << 16
 def _channels(x):
     """x (N, C, *) as a C-contiguous (N, C, S) array."""
     x = np.ascontiguousarray(x)
-    return x.reshape(x.shape[0], x.shape[1], -1)
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))  # no -1: x may be empty
 
 
 @jit(fastmath=_FAST, error_model="numpy")
