@@ -3,18 +3,182 @@
 
 import math
 
+import operator
+
 from .. import _dtype
 from .._tensor import Tensor
 from ..ops import nn as _ops
+from ..backends.geometry import pooled_size
 from ..ops._util import check_same_device, normalize_dim
 
 
 def _pair(v, name="value"):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"expected {name} to be a single integer value or a list of 2 values")
-        return (int(v[0]), int(v[1]))
-    return (int(v), int(v))
+    """``v`` (an int or a sequence of one or two ints) as a pair of ints, for the modules'
+    attributes; TypeError for floats and bools, as PyTorch's argument parser."""
+    v = _ints(v, name, "_pair")
+    if len(v) not in (1, 2):
+        raise ValueError(f"expected {name} to be a single integer value or a list of 2 values")
+    return (v[0], v[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments of convolution and pooling: PyTorch's checks, in PyTorch's order, with its exception
+# classes and messages. No kernel runs before they pass (and the backends check the geometry
+# once more, see microtorch/backends/geometry.py).
+# --------------------------------------------------------------------------------------------
+
+_SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long",
+                 "float32": "Float", "float64": "Double"}
+_C_NAMES = {"bool": "bool", "uint8": "unsigned char", "int32": "int", "int64": "long int",
+            "float32": "float", "float64": "double"}
+
+
+def _scalar_name(dtype):
+    """PyTorch's C++ scalar-type name of a dtype ('Float', 'Long', ...), as its messages say."""
+    return _SCALAR_NAMES.get(dtype.name, dtype.name)
+
+
+def _is_int(v):
+    """True for Python and NumPy integers (anything with ``__index__``), False for bools and
+    floats: what PyTorch's argument parser accepts as an int."""
+    return hasattr(v, "__index__") and not isinstance(v, bool)
+
+
+def _ints(value, name, op, position=None):
+    """``value`` (an int or a sequence of ints) as a tuple of Python ints.
+
+    Raises TypeError, worded as PyTorch's argument parser, for anything else: a float, a bool,
+    None, or a sequence holding one.
+    """
+    where = f"argument '{name}'" + (f" (position {position})" if position else "")
+    if _is_int(value):
+        return (operator.index(value),)
+    if isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            if not _is_int(v):
+                raise TypeError(f"{op}(): {where} must be tuple of ints, but found element of "
+                                f"type {type(v).__name__} at pos {i}")
+        return tuple(operator.index(v) for v in value)
+    raise TypeError(f"{op}(): {where} must be tuple of ints, not {type(value).__name__}")
+
+
+def _check_bool(value, name, op, position=None):
+    """PyTorch's TypeError when a bool flag (``ceil_mode``, ...) is given anything else."""
+    if not isinstance(value, bool):
+        where = f"argument '{name}'" + (f" (position {position})" if position else "")
+        raise TypeError(f"{op}(): {where} must be bool, not {type(value).__name__}")
+
+
+def _cdiv(a, b):
+    """``a / b`` rounded toward zero, as C++ divides integers (PyTorch's checks rely on it)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    """The checked ``(kernel, stride, padding, dilation)`` pairs of a 2-D pooling, and
+    ``(OH, OW)``.
+
+    PyTorch's checks in PyTorch's order: argument types (TypeError); tuple lengths (one or
+    two ints; ``stride`` may be empty or None, meaning ``kernel_size``); values that fit a C
+    ``int``; for each spatial dim a non-zero stride, ``0 <= padding <= half the dilated
+    kernel``; then positive kernel, stride and dilation, no empty dim but the batch,
+    ``padding <= kernel // 2`` and at least one output element (RuntimeError).
+    """
+    kernel = _ints(kernel_size, "kernel_size", op, 2)
+    stride = () if stride is None else _ints(stride, "stride", op, 3)
+    padding = _ints(padding, "padding", op, 4)
+    dilation = _ints(dilation, "dilation", op, 5)
+    _check_bool(ceil_mode, "ceil_mode", op, 6 if op == "max_pool2d" else None)
+    if len(kernel) not in (1, 2):
+        raise RuntimeError(f"{op}: kernel_size must either be a single int, or a tuple of two "
+                           "ints")
+    if len(stride) not in (0, 1, 2):
+        raise RuntimeError(f"{op}: stride must either be omitted, a single int, or a tuple of "
+                           "two ints")
+    if len(padding) not in (1, 2):
+        raise RuntimeError(f"{op}: padding must either be a single int, or a tuple of two ints")
+    if len(dilation) not in (1, 2):
+        raise RuntimeError(f"{op}: dilation must be either a single int, or a tuple of two ints")
+    kernel, padding, dilation = ((t[0], t[-1]) for t in (kernel, padding, dilation))
+    stride = (stride[0], stride[-1]) if stride else kernel
+    if any(not -2 ** 31 <= v < 2 ** 31 for v in kernel + stride + padding + dilation):
+        raise RuntimeError("value cannot be converted to type int without overflow")
+    if op == "max_pool2d" and input.ndim not in (3, 4):
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    if input.ndim < 3:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim}, "
+                         f"{input.ndim - 1}], but got -3)")
+    out = []
+    for size, k, s, p, d in zip(input.shape[-2:], kernel, stride, padding, dilation):
+        if s == 0:
+            raise RuntimeError("stride should not be zero")
+        if p < 0:
+            raise RuntimeError(f"pad must be non-negative, but got pad: {p}")
+        if p > _cdiv((k - 1) * d + 1, 2):
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+        out.append(pooled_size(size, k, s, p, d, ceil_mode))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    if kh <= 0 or kw <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kh} kW: {kw}")
+    if sh <= 0 or sw <= 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: {sh} dW: {sw}")
+    if dh <= 0 or dw <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {dh} "
+                           f"dilationW: {dw}")
+    shape = input.shape
+    if input.ndim not in (3, 4) or 0 in shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size "
+                           f"for input, but got:{list(shape)}")
+    if ph > _cdiv(kh, 2) or pw > _cdiv(kw, 2):
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
+                           f"padW = {pw}, padH = {ph}, kW = {kw}, kH = {kh}")
+    if min(out) < 1:
+        raise RuntimeError(f"Given input size: ({shape[-3]}x{shape[-2]}x{shape[-1]}). "
+                           f"Calculated output size: ({shape[-3]}x{out[0]}x{out[1]}). "
+                           "Output size is too small")
+    return kernel, stride, padding, dilation
+
+
+def _conv_args(input, stride, padding, dilation, groups):
+    """Checked ``(stride, padding, dilation, groups)`` of ``conv2d``; ``padding`` stays a
+    string when it is 'valid' or 'same'. PyTorch's checks in its order: types (TypeError),
+    the padding string, the input's dims, tuple lengths, then signs (RuntimeError)."""
+    stride = _ints(stride, "stride", "conv2d")
+    if not isinstance(padding, str):
+        padding = _ints(padding, "padding", "conv2d")
+    dilation = _ints(dilation, "dilation", "conv2d")
+    if not _is_int(groups):
+        raise TypeError(f"conv2d(): argument 'groups' must be int, not {type(groups).__name__}")
+    groups = operator.index(groups)
+    if isinstance(padding, str) and padding not in ("valid", "same"):
+        raise RuntimeError(f"Invalid padding string: '{padding}'")
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got "
+                           f"input of size: {list(input.shape)}")
+    for name, value in (("stride", stride), ("padding", padding), ("dilation", dilation)):
+        if not isinstance(value, str) and len(value) not in (1, 2):
+            raise RuntimeError(f"expected {name} to be a single integer value or a list of 2 "
+                               f"values to match the convolution dimensions, but got "
+                               f"{name}={list(value)}")
+    stride, dilation = (stride[0], stride[-1]), (dilation[0], dilation[-1])
+    if not isinstance(padding, str):
+        padding = (padding[0], padding[-1])
+    if any(abs(v) >= 2 ** 63 for v in stride + dilation + (groups,) +
+           (() if isinstance(padding, str) else padding)):
+        raise ValueError("Overflow when unpacking long long")
+    if padding == "same" and stride != (1, 1):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if not isinstance(padding, str) and min(padding) < 0:
+        raise RuntimeError("negative padding is not supported")
+    if min(stride) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if min(dilation) < 0:
+        raise RuntimeError("dilation should be greater than zero")
+    return stride, padding, dilation, groups
 
 
 def linear(input, weight, bias=None):
@@ -43,127 +207,219 @@ def _c(d):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution (cross-correlation) of an (N, C, H, W) or (C, H, W) input."""
+    """2-D convolution (cross-correlation) of an (N, C, H, W) or (C, H, W) input with
+    ``weight`` (O, C / groups, kh, kw).
+
+    Every argument is checked first, as PyTorch checks it (see :func:`_conv_args`): positive
+    stride and groups, non-negative padding (an int, a pair, 'valid' or 'same'), positive
+    dilation, channels that match the groups, a dilated kernel that fits the padded input and
+    one dtype for input, weight and bias. Float dtypes run the fast kernels; int32, int64 and
+    uint8 are computed exactly (sums wrap around in the dtype), as PyTorch's CPU convolution.
+    """
+    stride, padding, dilation, groups = _conv_args(input, stride, padding, dilation, groups)
     unbatched = input.ndim == 3
     if unbatched:
         input = input.unsqueeze(0)
-    if input.ndim != 4:
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got "
-                           f"input of size: {list(input.shape)}")
-    stride, dilation = _pair(stride), _pair(dilation)
-    kh, kw = weight.shape[2], weight.shape[3]
-    if isinstance(padding, str):
-        if padding == "valid":
-            padding = (0, 0)
-        elif padding == "same":
-            if stride != (1, 1):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-            tot = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
-            if tot[0] % 2 or tot[1] % 2:
-                input = pad(input, (tot[1] // 2, tot[1] - tot[1] // 2,
-                                    tot[0] // 2, tot[0] - tot[0] // 2))
-                padding = (0, 0)
-            else:
-                padding = (tot[0] // 2, tot[1] // 2)
-        else:
-            raise ValueError(f"Invalid padding string '{padding}', should be one of "
-                             "{'valid', 'same'}")
-    padding = _pair(padding)
+    if weight.ndim != 4:
+        raise RuntimeError(f"Expected {weight.ndim}-dimensional input for {weight.ndim}-"
+                           f"dimensional weight {list(weight.shape)}, but got 4-dimensional input "
+                           f"of size {list(input.shape)} instead")
+    o, cg, kh, kw = weight.shape
+    if o < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at "
+                           f"dimension 0, but got weight of size {list(weight.shape)} instead")
+    if o % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
+                           f"at dimension 0, but got weight of size [{list(weight.shape)}] "
+                           "instead")
     c = input.shape[1]
-    if weight.ndim != 4 or c != weight.shape[1] * groups:
+    if c != cg * groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
                            f"expected input{list(input.shape)} to have "
-                           f"{weight.shape[1] * groups} channels, but got {c} channels instead")
-    if weight.shape[0] % groups:
-        raise RuntimeError("Given groups={groups}, expected weight to be divisible by {groups} "
-                           "at dimension 0")
+                           f"{cg * groups} channels, but got {c} channels instead")
+    if bias is not None and bias.shape != (o,):
+        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {o} elements, but got bias of size "
+                           f"{list(bias.shape)} instead")
+    if padding == "valid":
+        padding = (0, 0)
+    elif padding == "same":
+        tot = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+        if tot[0] % 2 or tot[1] % 2:
+            input = pad(input, (tot[1] // 2, tot[1] - tot[1] // 2,
+                                tot[0] // 2, tot[0] - tot[0] // 2))
+            padding = (0, 0)
+        else:
+            padding = (tot[0] // 2, tot[1] // 2)
+    padded = [size + 2 * p for size, p in zip(input.shape[2:], padding)]
+    dilated = [d * (k - 1) + 1 for d, k in zip(dilation, (kh, kw))]
+    if padded[0] < dilated[0] or padded[1] < dilated[1]:
+        raise RuntimeError(f"Calculated padded input size per channel: ({padded[0]} x "
+                           f"{padded[1]}). Kernel size: ({dilated[0]} x {dilated[1]}). "
+                           "Kernel size can't be greater than actual input size")
+    if kh <= 0 or kw <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: "
+                           f"{kh} kernel_width: {kw}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     check_same_device(input, weight, *([bias] if bias is not None else []))
-    if input.dtype is not weight.dtype:
-        raise RuntimeError(f"Input type ({_tname(input)}) and weight type ({_tname(weight)}) "
-                           "should be the same")
-    for i, (size, p, d, k) in enumerate(zip(input.shape[2:], padding, dilation, (kh, kw))):
-        if size + 2 * p < d * (k - 1) + 1:
-            raise RuntimeError(f"Calculated padded input size per channel: "
-                               f"({input.shape[2] + 2 * padding[0]} x "
-                               f"{input.shape[3] + 2 * padding[1]}). Kernel size: ({kh} x {kw}). "
-                               "Kernel size can't be greater than actual input size")
+    _check_conv_dtypes(input, weight, bias)
     out = _ops.Conv2d.apply(input, weight, bias, stride, padding, dilation, groups)
     return out.squeeze(0) if unbatched else out
 
 
-def _tname(t):
-    from ..autograd.function import _tensor_type_name
-
-    return "torch." + _tensor_type_name(t)
+def _check_conv_dtypes(input, weight, bias):
+    """One dtype for input, weight and bias, and one the convolution computes (PyTorch's
+    messages): every dtype but bool on the CPU, float32/float64 on CUDA."""
+    if weight.dtype is not input.dtype:
+        raise RuntimeError(f"expected scalar type {_scalar_name(input.dtype)} but found "
+                           f"{_scalar_name(weight.dtype)}")
+    if bias is not None and bias.dtype is not input.dtype:
+        raise RuntimeError(f"Input type ({_C_NAMES[input.dtype.name]}) and bias type "
+                           f"({_C_NAMES[bias.dtype.name]}) should be the same")
+    cpu = input.device.type == "cpu"
+    if input.dtype is _dtype.bool_ or (not cpu and not input.dtype.is_floating_point):
+        kernel = "slow_conv2d_cpu" if cpu else "slow_conv2d_cuda"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{_scalar_name(input.dtype)}'")
 
 
 def pad(input, pad, mode="constant", value=0.0):
-    """Pad the last dims: ``pad = (left, right, top, bottom, ...)`` with a constant."""
+    """Pad the last dims: ``pad = (left, right, top, bottom, ...)`` with a constant ``value``.
+
+    A negative amount crops instead, as in PyTorch: ``pad(x, (-1, 2))`` drops the first column
+    and appends two. Cropping more than a dimension holds is a RuntimeError.
+    """
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, not "
+                        f"{type(pad).__name__}")
+    pad = _ints(pad, "pad", "pad", 2)
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if mode != "constant":
         raise NotImplementedError(f"pad mode '{mode}' is not implemented in microtorch")
-    if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise RuntimeError("Padding length must be divisible by 2 and at most twice the number "
-                           "of dimensions of the input")
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pad)} and input of dimension "
+                           f"{input.ndim}")
     shape = list(input.shape)
-    index = [slice(None)] * input.ndim
+    source = [slice(None)] * input.ndim  # the part of input that is kept (negative pads crop)
+    target = [slice(None)] * input.ndim  # where it lands in the output
     for i in range(len(pad) // 2):
         d = input.ndim - 1 - i
         lo, hi = pad[2 * i], pad[2 * i + 1]
+        crop_lo, crop_hi = max(-lo, 0), max(-hi, 0)
+        kept = shape[d] - crop_lo - crop_hi
+        if kept < 0:
+            raise RuntimeError("narrow(): length must be non-negative.")
+        source[d] = slice(crop_lo, crop_lo + kept)
+        target[d] = slice(max(lo, 0), max(lo, 0) + kept)
         shape[d] += lo + hi
-        index[d] = slice(lo, lo + input.shape[d])
+    numel = 1
+    for size in shape:
+        numel *= size
+    if numel * input.dtype.itemsize >= 2 ** 63:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={shape}")
     from .. import _creation
 
     out = _creation.full(shape, value, dtype=input.dtype, device=input.device)
-    out[tuple(index)] = input
+    out[tuple(target)] = input[tuple(source)]
     return out
 
 
-def _pool_args(kernel_size, stride, padding):
-    kernel = _pair(kernel_size)
-    stride = kernel if stride is None or stride == [] else _pair(stride)
-    padding = _pair(padding)
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
-                           f"pad={padding[0]}, kernel_size={kernel[0]} and dilation=1")
-    return kernel, stride, padding
-
-
-def _check_3d_4d(input, name):
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"{name}: Expected 3D or 4D (batch mode) tensor for input, but got: "
-                           f"{list(input.shape)}")
+def _pool_dtype(op, input, cpu_dtypes):
+    """PyTorch's NotImplementedError when pooling ``op`` has no kernel for the input's dtype:
+    ``cpu_dtypes`` on the CPU, floats only on CUDA for average pooling."""
+    cpu = input.device.type == "cpu"
+    if cpu and input.dtype in cpu_dtypes:
+        return
+    if not cpu and (input.dtype.is_floating_point or op == "max_pool2d") and \
+            input.dtype is not _dtype.bool_:
+        return
+    name = op if cpu else {"avg_pool2d": "avg_pool2d_out_cuda_frame",
+                           "adaptive_avg_pool2d": "adaptive_avg_pool2d_cuda"}.get(op, op)
+    raise NotImplementedError(f'"{name}" not implemented for \'{_scalar_name(input.dtype)}\'')
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """Max over windows of ``kernel_size`` (padding counts as -inf). With ``return_indices``,
-    also each maximum's flat index ``ih * W + iw`` within its (H, W) plane (int64), as torch."""
-    _check_3d_4d(input, "max_pool2d")
-    kernel, stride, padding = _pool_args(kernel_size, stride, padding)
-    return _ops.MaxPool2d.apply(input, kernel, stride, padding, _pair(dilation), ceil_mode,
+    """Max over windows of ``kernel_size`` (padding never wins). With ``return_indices``,
+    also each maximum's flat index ``ih * W + iw`` within its (H, W) plane (int64), as torch.
+
+    Arguments are checked as PyTorch checks them (:func:`_pool_geometry`); float and integer
+    inputs are pooled (each window starts from the dtype's lowest value), bool is refused.
+    """
+    kernel, stride, padding, dilation = _pool_geometry("max_pool2d", input, kernel_size, stride,
+                                                       padding, dilation, ceil_mode)
+    _pool_dtype("max_pool2d", input, (_dtype.float32, _dtype.float64, _dtype.int64,
+                                      _dtype.int32, _dtype.uint8))
+    return _ops.MaxPool2d.apply(input, kernel, stride, padding, dilation, ceil_mode,
                                 bool(return_indices))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """Mean over windows of ``kernel_size``: each window's sum divided by its size (see
-    ``count_include_pad``), or by ``divisor_override`` when given."""
-    _check_3d_4d(input, "avg_pool2d")
+    ``count_include_pad``), or by ``divisor_override`` when given.
+
+    Arguments are checked as PyTorch checks them (:func:`_pool_geometry`). Float and int64
+    inputs are pooled (int64 divides rounding toward zero, as PyTorch); others are refused.
+    """
+    _check_bool(count_include_pad, "count_include_pad", "avg_pool2d")
+    if divisor_override is not None and not _is_int(divisor_override):
+        raise TypeError(f"avg_pool2d(): argument 'divisor_override' must be int, not "
+                        f"{type(divisor_override).__name__}")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    kernel, stride, padding = _pool_args(kernel_size, stride, padding)
+    kernel, stride, padding, _ = _pool_geometry("avg_pool2d", input, kernel_size, stride,
+                                                padding, 1, ceil_mode)
+    _pool_dtype("avg_pool2d", input, (_dtype.float32, _dtype.float64, _dtype.int64))
+    if divisor_override is not None:
+        divisor_override = operator.index(divisor_override)
     return _ops.AvgPool2d.apply(input, kernel, stride, padding, ceil_mode, count_include_pad,
                                 divisor_override)
 
 
 def adaptive_avg_pool2d(input, output_size):
-    """Mean over an ``output_size`` grid of bins covering the input (1x1 is a global mean)."""
-    _check_3d_4d(input, "adaptive_avg_pool2d")
-    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-    oh = input.shape[-2] if oh is None else oh
-    ow = input.shape[-1] if ow is None else ow
-    if (oh, ow) == (1, 1):
+    """Mean over an ``output_size`` grid of bins covering the input (1x1 is a global mean).
+
+    ``output_size``: an int or a pair whose entries are ints >= 0 or None (keep that input
+    size). Checked as PyTorch checks it; float inputs only, as PyTorch.
+    """
+    op = "adaptive_avg_pool2d"
+    if isinstance(output_size, (tuple, list)):
+        for i, v in enumerate(output_size):
+            if v is not None and not _is_int(v):
+                raise TypeError(f"{op}(): argument 'output_size' (position 2) must be tuple of "
+                                f"ints, but found element of type {type(v).__name__} at pos {i}")
+        sizes = [None if v is None else operator.index(v) for v in output_size]
+    elif _is_int(output_size) or isinstance(output_size, bool):
+        sizes = list(_ints(output_size, "output_size", op, 2)) * 2
+    else:
+        raise TypeError(f"object of type '{type(output_size).__name__}' has no len()")
+    if len(sizes) != 2:
+        raise RuntimeError(f"{op}: output_size must be 2")
+    oh = input.shape[-2] if sizes[0] is None else sizes[0]
+    ow = input.shape[-1] if sizes[1] is None else sizes[1]
+    if oh < 0 or ow < 0:
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {{{oh}, {ow}}}")
+    if (oh, ow) == (1, 1):  # as PyTorch: a mean over the last two dims, whatever the input's rank
+        if not input.dtype.is_floating_point:
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
+                               "a floating point or complex dtype. Got: "
+                               f"{_scalar_name(input.dtype)}")
         return input.mean((-2, -1), keepdim=True)
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"{op}(): Expected 3D or 4D tensor, but got {list(input.shape)}")
+    for d in (input.ndim - 2, input.ndim - 1):
+        if input.shape[d] == 0:
+            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {d} being empty")
+    _pool_dtype(op, input, (_dtype.float32, _dtype.float64))
     return _ops.AdaptiveAvgPool2d.apply(input, (oh, ow))
 
 
