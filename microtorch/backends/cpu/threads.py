@@ -20,6 +20,13 @@ runs its calls itself, one after another, and so does a share of a fork-join tha
 :func:`run` again (:func:`get_num_threads` is 1 inside a share): a convolution can give each
 thread whole images and call the GEMM inside. After ``os.fork`` the child starts with no
 workers.
+
+An interrupt (Ctrl-C's ``KeyboardInterrupt``, or any exception a signal handler raises) can
+arrive in the calling thread between any two steps of a fork-join. So nothing here depends on
+a step having run to its end: each hand-over is written down as numbers both sides read again
+after every wake-up (:class:`_Worker`), the caller waits again for its workers when a wait is
+interrupted, and a fork-join that an interrupt cut short is finished by the next one before it
+starts (:func:`run`).
 """
 
 import os
@@ -50,7 +57,6 @@ def _default_threads():
 
 
 _threads = _default_threads()
-_lock = threading.Lock()
 _workers = []
 _local = threading.local()  # .inside: this thread is running its share of a fork-join
 
@@ -161,55 +167,118 @@ def _spins(us):
 
 
 class _Worker:
-    """One daemon thread that runs the batch of calls it is handed, then signals it is done.
+    """One daemon thread that runs the batches of calls it is handed, one after another.
 
-    Hand-overs are numbered: the caller publishes job ``seq`` in ``flags[0]`` after releasing
-    ``go``, the worker publishes ``seq`` in ``flags[1]`` after releasing ``done``; each side
-    spins on the other's number before blocking on its lock (see the module docstring).
+    The hand-over is written down in plain numbers that either side can read again at any
+    time: ``posted`` counts the batches the caller handed over, ``finished`` the batches the
+    worker has run (each side writes only its own). ``flags`` mirrors both for :func:`_spin`
+    (``flags[0]`` = posted, ``flags[1]`` = finished), and each side spins on the other's
+    number before it sleeps on a lock (see the module docstring).
+
+    The locks are only wake-up calls, never the record of what happened: a waiting side checks
+    the numbers again after every wake-up. So a wake-up lost or doubled by an interrupt (a
+    signal handler's exception, which Python raises in the main thread between any two steps)
+    costs a spurious wake-up at worst, never a hang: whoever waits on a batch can simply wait
+    again.
     """
 
     def __init__(self):
-        self._go = threading.Lock()
-        self._go.acquire()
-        self._done = threading.Lock()
-        self._done.acquire()
-        self._flags = np.zeros(2, np.int64)
-        self._seq = 0
+        self.posted = 0
+        self.finished = 0
         self._calls = ()
         self._error = None
+        self._go = threading.Lock()  # released (a wake-up) when there is a batch to run
+        self._go.acquire()
+        self._done = threading.Lock()  # released (a wake-up) when a batch has finished
+        self._done.acquire()
+        self._flags = np.zeros(2, np.int64)
         self._budget = _spins(SPIN_US)
         self._grace = _spins(GRACE_US)
         threading.Thread(target=self._loop, name="microtorch-cpu", daemon=True).start()
 
     def _loop(self):
+        # Python runs signal handlers in the main thread only: nothing interrupts this loop.
         _local.inside = True
-        seq = 0
         while True:
-            # publish job seq as done (the flag is set after the GIL is released), wait for
-            # job seq + 1
-            _publish_and_spin(self._flags, 1, seq, 0, seq + 1, self._budget, self._grace)
-            seq += 1
-            self._go.acquire()
+            # publish batch `finished` as done (the flag is set after the GIL is released),
+            # then wait for the next one
+            _publish_and_spin(self._flags, 1, self.finished, 0, self.finished + 1,
+                              self._budget, self._grace)
+            while self.posted == self.finished:
+                self._go.acquire()
             try:
                 for fn, args in self._calls:
                     fn(*args)
             except BaseException as exc:  # handed back to the caller by join()
                 self._error = exc
-            self._calls = ()
-            self._done.release()
+            self.finished += 1
+            _wake(self._done)
 
-    def submit(self, calls):
+    def post(self, calls):
+        """Hand over a batch of ``(fn, args)`` calls (the worker must be idle)."""
         self._calls = calls
-        self._seq += 1
-        self._go.release()
-        self._flags[0] = self._seq
+        self._error = None
+        self.posted = self.finished + 1  # from here on, the batch is handed over
+        self._flags[0] = self.posted
+        _wake(self._go)
+
+    def busy(self):
+        """Whether a batch handed over has not finished yet."""
+        return self.finished != self.posted
 
     def join(self):
-        """Wait for the batch; return the exception it raised, or None."""
-        _spin(self._flags, 1, self._seq, self._budget)
+        """Wait for the batch handed over last; return the exception it raised, or None.
+
+        May be called again after an interrupt: it waits for the same batch.
+        """
+        if self.busy():
+            _spin(self._flags, 1, self.posted, self._budget)
+        while self.busy():
+            _wake(self._go)  # again, in case the post() was interrupted before its wake-up
+            self._sleep_until_done()
+        return self._error
+
+    def _sleep_until_done(self):
+        """Sleep until the worker's next wake-up (the caller checks the numbers again)."""
         self._done.acquire()
-        error, self._error = self._error, None
-        return error
+
+
+def _wake(lock):
+    """Leave a wake-up in ``lock`` (a lock that only one thread releases and only one other
+    acquires) unless one is already waiting there."""
+    if lock.locked():
+        lock.release()
+
+
+#: {"owner": thread id} while a thread uses the workers. ``setdefault`` claims it in one step:
+#: an interrupt cannot leave it claimed without the record saying by whom.
+_pool = {}
+
+
+def _claim_pool():
+    """Claim the workers for this thread; False when another thread has them."""
+    me = threading.get_ident()
+    return _pool.setdefault("owner", me) == me
+
+
+def _release_pool():
+    if _pool.get("owner") == threading.get_ident():
+        del _pool["owner"]
+
+
+def _settle(workers):
+    """Wait until every worker in ``workers`` is idle, even if interrupted meanwhile; return
+    the first exception raised by the batches or by interrupts, or None."""
+    error = None
+    for worker in workers:
+        while True:
+            try:
+                failure = worker.join()
+                break
+            except BaseException as exc:  # e.g. KeyboardInterrupt: wait again
+                error = error or exc
+        error = error or failure
+    return error
 
 
 def run(calls, threads=None):
@@ -218,40 +287,43 @@ def run(calls, threads=None):
     all have finished.
 
     The calls must write disjoint memory. Call ``i`` runs on thread ``i % threads``. The first
-    exception raised by any call is re-raised here, after every thread has finished.
+    exception raised by any call, or by a signal handler while the calling thread waits, is
+    re-raised here, after every thread has finished.
+
+    An interrupt can arrive between any two steps of this function. Whatever step it stops,
+    the pool stays usable: every batch handed out is waited for before the exception leaves
+    here, and if the exception escapes from a point where nothing can catch it, the pool is
+    left claimed by this thread with its state written down, and the next call here settles
+    it first (:func:`_settle`).
     """
     threads = min(threads or _threads, get_num_threads(), len(calls))
-    if threads <= 1 or not _lock.acquire(blocking=False):
+    if threads <= 1 or not _claim_pool():
         for fn, args in calls:
             fn(*args)
         return
+    error = None
     try:
+        _settle(_workers)  # batches left by an interrupted call (normally none)
         while len(_workers) < threads - 1:
             _workers.append(_Worker())
         workers = _workers[:threads - 1]
-        for t, worker in enumerate(workers, start=1):
-            worker.submit(calls[t::threads])
-        error = None
-        _local.inside = True
         try:
+            for t, worker in enumerate(workers, start=1):
+                worker.post(calls[t::threads])
+            _local.inside = True
             for fn, args in calls[::threads]:
                 fn(*args)
         except BaseException as exc:
             error = exc
         finally:
             _local.inside = False
-        for worker in workers:
-            while True:  # every worker must be done before the pool is used again
-                try:
-                    failure = worker.join()
-                    break
-                except BaseException as exc:  # e.g. KeyboardInterrupt during the wait
-                    error = error or exc
-            error = error or failure
+        # every batch handed out must be done before the pool is used again
+        failure = _settle(_workers)
+        error = error or failure
         if error is not None:
             raise error
     finally:
-        _lock.release()
+        _release_pool()
 
 
 def split(n, parts=None):
@@ -273,8 +345,7 @@ def parallel_for(kernel, n, *args, serial=False):
 
 def _after_fork():
     """In a forked child the workers do not exist: start without them."""
-    global _lock
-    _lock = threading.Lock()
+    _pool.clear()
     _workers.clear()
 
 
