@@ -865,6 +865,8 @@ class _ZipReader:
                 and info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 64):
             raise corrupt(f"{info.compress_size} compressed bytes cannot hold "
                           f"{info.file_size} bytes")
+        if not 0 <= info.header_offset <= self.file_size - 30:
+            raise corrupt(f"local header offset {info.header_offset} outside the file")
         self.fh.seek(info.header_offset)
         header = self.fh.read(30)
         if len(header) != 30 or header[:4] != b"PK\x03\x04":

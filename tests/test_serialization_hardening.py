@@ -432,6 +432,24 @@ def test_corrupt_and_unsupported_records(tmp_path):
     expect(bytes(raw), RuntimeError, "bad local file header", "data/0")
 
 
+def central_entry(raw, name):
+    """Offset of the central directory entry of record ``name`` in the zip bytes ``raw``."""
+    at = raw.index(b"PK\x01\x02")
+    while raw[at + 46:at + 46 + len(name)] != name:
+        at = raw.index(b"PK\x01\x02", at + 1)
+    return at
+
+
+@pytest.mark.parametrize("offset", [0xFFFFFFF0, 2 ** 31])
+def test_local_header_offset_outside_the_file(offset):
+    """A central directory entry pointing outside the file is refused before any seek (a
+    negative or huge offset made seek raise a bare ValueError/OverflowError)."""
+    raw = bytearray(tensor_file())
+    at = central_entry(raw, b"archive/data/0")
+    raw[at + 42:at + 46] = offset.to_bytes(4, "little")
+    expect(bytes(raw), RuntimeError, f"local header offset {offset} outside the file", "data/0")
+
+
 def test_deflate_bomb_claim_is_refused(tmp_path):
     """A deflated record cannot expand more than 1032 times: a larger claim is refused before
     the array is allocated."""
@@ -440,9 +458,7 @@ def test_deflate_bomb_claim_is_refused(tmp_path):
         z.writestr("archive/data.pkl", pickled(rebuild(Storage(numel=numel))))
         z.writestr("archive/data/0", bytes(40_000))
     raw = bytearray((tmp_path / "d.pt").read_bytes())
-    at = raw.index(b"PK\x01\x02")  # the central directory entry of data/0 claims numel * 4
-    while raw[at + 46:at + 46 + 14] != b"archive/data/0":
-        at = raw.index(b"PK\x01\x02", at + 1)
+    at = central_entry(raw, b"archive/data/0")  # which claims numel * 4 bytes
     raw[at + 24:at + 28] = (4 * numel).to_bytes(4, "little")
     expect(bytes(raw), RuntimeError, f"compressed bytes cannot hold {4 * numel} bytes",
            "data/0")
