@@ -41,6 +41,7 @@ import builtins
 import codecs
 import io
 import math
+import mmap as _mmap
 import os
 import pickle
 import struct
@@ -790,8 +791,9 @@ class _ZipReader:
     never a temporary ``bytes``), after the size each record claims has been checked against
     what the file really holds."""
 
-    def __init__(self, fh):
+    def __init__(self, fh, mapped=None):
         self.fh = fh
+        self.mapped = mapped  # the whole file memory-mapped copy-on-write (load(mmap=True))
         try:
             self.zip = zipfile.ZipFile(fh)
             names = self.zip.namelist()
@@ -830,6 +832,9 @@ class _ZipReader:
             raise RuntimeError(f"PytorchStreamReader failed reading file {name}: expected "
                                f"{nbytes} bytes, the record holds {info.file_size}")
         start = self._data_start(name, info)
+        if (self.mapped is not None and info.compress_type == zipfile.ZIP_STORED
+                and start % dtype.itemsize == 0):  # a view of the mapped file: no copy at all
+            return np.frombuffer(self.mapped, dtype=dtype, count=numel, offset=start)
         out = np.empty(numel, dtype=dtype)
         buf = memoryview(out.view(np.uint8))
 
@@ -937,7 +942,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
             :class:`pickle.UnpicklingError` and nothing runs. False unpickles anything, mapping
             ``torch.X`` names to ``microtorch.X``: only for files you trust.
         pickle_module: must be None with ``weights_only=True`` (accepted for compatibility).
-        mmap: accepted for compatibility and ignored (storages are read into memory).
+        mmap: True maps the file into memory (copy-on-write, as ``torch.load``'s default
+            mmap options) and makes each storage a view of it, so pages are read from disk
+            when first used; ``f`` must then be a path. Otherwise each storage is read
+            straight into its own array (one copy of the data in memory).
 
     Raises:
         RuntimeError: a broken archive (truncated, a record missing or shorter than its
@@ -960,6 +968,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     if weights_only and pickle_module is not None:
         raise RuntimeError("Can not safely load weights when explicit pickle_module is "
                            "specified")
+    if mmap and not isinstance(f, (str, os.PathLike)):
+        raise ValueError("f must be a file path in order to use the mmap argument")
     restore = _restore_location_fn(map_location)
     fh, owned = _open_for_read(f)
     where = _Where(f)
@@ -974,7 +984,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
                 "Invalid checkpoint: not a zip archive. microtorch.load reads the zip format "
                 "written by torch.save (PyTorch >= 1.6) and microtorch.save; the file is corrupt "
                 "or in PyTorch's legacy format (re-save it with a recent torch.save).")
-        return _load_zip(_ZipReader(fh), restore, weights_only, where)
+        mapped = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_COPY) if mmap else None
+        return _load_zip(_ZipReader(fh, mapped), restore, weights_only, where)
     except (RuntimeError, pickle.UnpicklingError) as e:
         where.annotate(e)
         raise

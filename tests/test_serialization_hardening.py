@@ -3,6 +3,7 @@ copy, ``weights_only=True`` accepts only the tensor state PyTorch accepts, and e
 a RuntimeError or UnpicklingError that names the file and the record."""
 
 import io
+import mmap
 import os
 import pickle
 import re
@@ -140,6 +141,24 @@ def test_file_object_without_readinto(tmp_path, monkeypatch):
     microtorch.save(microtorch.arange(25.0), f)
     np.testing.assert_array_equal(microtorch.load(Plain(f.getvalue())).numpy(),
                                   np.arange(25.0, dtype=np.float32))
+
+
+def test_mmap_maps_storages_copy_on_write(tmp_path):
+    torch = pytest.importorskip("torch")
+    x = microtorch.arange(10.0)
+    microtorch.save({"x": x, "odd": x[1::2], "i": microtorch.arange(3)}, tmp_path / "m.pt")
+    out = microtorch.load(tmp_path / "m.pt", mmap=True)
+    th = torch.load(tmp_path / "m.pt", mmap=True)
+    for k in ("x", "odd", "i"):
+        np.testing.assert_array_equal(out[k].numpy(), th[k].numpy())
+    root = S._root_array(out["x"].numpy())
+    assert isinstance(root.base.obj, mmap.mmap)  # a view of the mapped file
+    out["x"].add_(1)  # copy-on-write: the views see it, the file does not
+    np.testing.assert_array_equal(out["odd"].numpy(), np.arange(2.0, 11.0, 2))
+    np.testing.assert_array_equal(microtorch.load(tmp_path / "m.pt")["x"].numpy(),
+                                  np.arange(10.0))
+    with pytest.raises(ValueError, match="f must be a file path in order to use the mmap"):
+        microtorch.load(io.BytesIO((tmp_path / "m.pt").read_bytes()), mmap=True)
 
 
 # ---- weights_only: the tensor state PyTorch accepts ----------------------------------------
