@@ -31,7 +31,7 @@ def run_child(source, env=None, limit=LIMIT_S):
     environ = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     try:
         done = subprocess.run([sys.executable, "-c", textwrap.dedent(source)], env=environ,
-                              capture_output=True, text=True, timeout=limit)
+                              capture_output=True, text=True, timeout=limit, cwd=ROOT)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"the child hung (no exit within {limit} s); its output:\n{exc.stdout}\n"
                     f"{exc.stderr}")
