@@ -12,10 +12,10 @@ from ..backends.geometry import pooled_size
 from ..ops._util import check_same_device, normalize_dim
 
 
-def _pair(v, name="value"):
+def _pair(v, name="value", op="Conv2d"):
     """``v`` (an int or a sequence of one or two ints) as a pair of ints, for the modules'
     attributes; TypeError for floats and bools, as PyTorch's argument parser."""
-    v = _ints(v, name, "_pair")
+    v = _ints(v, name, op)
     if len(v) not in (1, 2):
         raise ValueError(f"expected {name} to be a single integer value or a list of 2 values")
     return (v[0], v[-1])
@@ -263,14 +263,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if min(dilation) <= 0:
         raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     check_same_device(input, weight, *([bias] if bias is not None else []))
-    _check_conv_dtypes(input, weight, bias)
+    _check_conv_dtypes(input, weight, bias, dilation)
+    if c == 0:  # as PyTorch: an input without channels gives an output without channels
+        weight, bias = weight[:0], (bias[:0] if bias is not None else None)
     out = _ops.Conv2d.apply(input, weight, bias, stride, padding, dilation, groups)
     return out.squeeze(0) if unbatched else out
 
 
-def _check_conv_dtypes(input, weight, bias):
+def _check_conv_dtypes(input, weight, bias, dilation):
     """One dtype for input, weight and bias, and one the convolution computes (PyTorch's
-    messages): every dtype but bool on the CPU, float32/float64 on CUDA."""
+    messages): every dtype but bool on the CPU (int32 and uint8 not dilated), float32/float64
+    on CUDA."""
     if weight.dtype is not input.dtype:
         raise RuntimeError(f"expected scalar type {_scalar_name(input.dtype)} but found "
                            f"{_scalar_name(weight.dtype)}")
@@ -278,6 +281,9 @@ def _check_conv_dtypes(input, weight, bias):
         raise RuntimeError(f"Input type ({_C_NAMES[input.dtype.name]}) and bias type "
                            f"({_C_NAMES[bias.dtype.name]}) should be the same")
     cpu = input.device.type == "cpu"
+    if cpu and dilation != (1, 1) and input.dtype in (_dtype.int32, _dtype.uint8, _dtype.bool_):
+        raise NotImplementedError('"slow_conv_dilated<>" not implemented for '
+                                  f"'{_scalar_name(input.dtype)}'")
     if input.dtype is _dtype.bool_ or (not cpu and not input.dtype.is_floating_point):
         kernel = "slow_conv2d_cpu" if cpu else "slow_conv2d_cuda"
         raise NotImplementedError(f'"{kernel}" not implemented for '
@@ -325,7 +331,8 @@ def pad(input, pad, mode="constant", value=0.0):
     from .. import _creation
 
     out = _creation.full(shape, value, dtype=input.dtype, device=input.device)
-    out[tuple(target)] = input[tuple(source)]
+    if numel:  # (an empty output has nothing to copy)
+        out[tuple(target)] = input[tuple(source)]
     return out
 
 

@@ -556,6 +556,9 @@ def conv2d(x, w, stride, padding, dilation, groups):
     y = np.empty((N, O, plan.OH, plan.OW), dtype=x.dtype)
     if y.size == 0:
         return y
+    if plan.K == 0:  # no input channels: every sum is empty
+        y[...] = 0
+        return y
     if x.dtype.kind != "f":
         parallel_for(_direct_conv, N, x, w, plan.geom, plan.G, y,
                      serial=x.size * plan.K < _PARALLEL_COPY)

@@ -33,12 +33,12 @@ class Conv2d(Module):
                              "{'valid', 'same'}")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = F._pair(kernel_size)
-        self.stride = F._pair(stride)
+        self.kernel_size = F._pair(kernel_size, "kernel_size")
+        self.stride = F._pair(stride, "stride")
         if isinstance(padding, str) and padding == "same" and self.stride != (1, 1):
             raise ValueError("padding='same' is not supported for strided convolutions")
-        self.padding = padding if isinstance(padding, str) else F._pair(padding)
-        self.dilation = F._pair(dilation)
+        self.padding = padding if isinstance(padding, str) else F._pair(padding, "padding")
+        self.dilation = F._pair(dilation, "dilation")
         self.groups = groups
         self.padding_mode = padding_mode
         self.weight = Parameter(_creation.empty(out_channels, in_channels // groups,
