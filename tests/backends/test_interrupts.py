@@ -212,11 +212,26 @@ def test_another_thread_runs_serially_while_the_pool_is_owned(three_threads):
     _check_pool_works()
 
 
-# Timer signals raising KeyboardInterrupt while Numba compiles a kernel (fresh cache folder, so it
-# really compiles): the compile must finish (no abort), the interrupt arrives after it, and the
-# kernel works afterwards.
-INTERRUPTED_COMPILE = """
-    import signal, time
+# Signals whose handler raises KeyboardInterrupt arrive while Numba compiles a kernel: sent when
+# Numba's "numba:compile" event starts (fresh cache folder, so it really compiles). The compile
+# must finish (no abort, no half-compiled kernel), the interrupt arrives after it, and the kernel
+# works afterwards.
+SIGNAL_AT_COMPILE = """
+    import os, signal
+    from numba.core import event
+
+    class SignalAtCompile(event.Listener):
+        def on_start(self, event):
+            {send}
+
+        def on_end(self, event):
+            pass
+
+    event.register("numba:compile", SignalAtCompile())
+"""
+
+INTERRUPTED_COMPILE = SIGNAL_AT_COMPILE.replace(
+    "{send}", "signal.setitimer(signal.ITIMER_REAL, 0.001, 0.002)") + """
     import numpy as np
     from microtorch.backends._numba import jit
 
@@ -231,12 +246,11 @@ INTERRUPTED_COMPILE = """
     hits = []
 
     def interrupt(signum, frame):
-        hits.append(time.perf_counter())
+        hits.append(signum)
         if len(hits) == 1:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 0.05, 0.01)
     x = np.ones((3, 4))
     try:
         kernel(x)
@@ -257,8 +271,8 @@ def test_an_interrupt_during_the_first_compile_waits_for_the_compile(tmp_path):
     assert value[1] == value[2]
 
 
-INTERRUPTED_SIGINT_COMPILE = """
-    import os, signal, threading
+INTERRUPTED_SIGINT_COMPILE = SIGNAL_AT_COMPILE.replace(
+    "{send}", "os.kill(os.getpid(), signal.SIGINT)") + """
     import numpy as np
     from microtorch.backends._numba import jit
 
@@ -266,7 +280,6 @@ INTERRUPTED_SIGINT_COMPILE = """
     def kernel(x):
         return np.tanh(x).sum() + np.exp(-x).sum()
 
-    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
     try:
         kernel(np.ones(5))
         print("no interrupt")
