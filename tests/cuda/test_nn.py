@@ -162,3 +162,44 @@ def test_softmax(K, axis, log):
         gref = ref * (gy - (gy * ref).sum(axis, keepdims=True))
     np.testing.assert_allclose(K.to_numpy(K.softmax_backward(K.from_numpy(gy), y, axis, log)),
                                gref, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_max_pool_integers(K, dtype):
+    """The kernel started every window from dtype(-inf): garbage for integers. Windows of the
+    dtype's minimum (with padding around them) must give the minimum, as on the CPU."""
+    cpu = _cpu("pool")
+    low = np.iinfo(dtype).min
+    x = np.full((1, 2, 3, 3), low, dtype)
+    x[0, 1] = np.arange(9).reshape(3, 3).astype(dtype)
+    params = ((2, 2), (2, 2), (1, 1), (1, 1), False)
+    y, am = K.max_pool2d(K.from_numpy(x), *params)
+    ry, ram = cpu.max_pool2d(x, *params)
+    np.testing.assert_array_equal(K.to_numpy(y), ry)
+    np.testing.assert_array_equal(K.to_numpy(am), ram)
+    np.testing.assert_array_equal(ry[0, 0], np.full((2, 2), low, dtype))
+    np.testing.assert_array_equal(ry[0, 1], np.array([[0, 2], [6, 8]], dtype))
+
+
+def test_conv2d_without_channels_is_zero(K):
+    x, w = np.ones((1, 0, 4, 4), np.float32), np.ones((2, 0, 2, 2), np.float32)
+    y = K.to_numpy(K.conv2d(K.from_numpy(x), K.from_numpy(w), (1, 1), (0, 0), (1, 1), 1))
+    np.testing.assert_array_equal(y, np.zeros((1, 2, 3, 3), np.float32))
+
+
+def test_kernels_refuse_bad_geometry(K):
+    """Each entry point checks the geometry itself: no launch reads outside its buffers."""
+    x, w = K.from_numpy(np.ones((1, 1, 2, 12), np.float32)), K.from_numpy(np.ones((1, 1, 2, 1),
+                                                                                  np.float32))
+    calls = [lambda: K.conv2d(x, w, (1, 1), (0, 0), (-5, 1), 1),
+             lambda: K.conv2d(x, w, (1, 1), (0, -10), (1, 1), 1),
+             lambda: K.conv2d(x, w, (0, 1), (0, 0), (1, 1), 1),
+             lambda: K.max_pool2d(x, (2, 2), (2, 2), (2, 2), (1, 1), False),
+             lambda: K.max_pool2d(x, (3, 3), (1, 1), (0, 0), (1, 1), False),
+             lambda: K.avg_pool2d(x, (2, 2), (0, 2), (0, 0), False, True),
+             lambda: K.adaptive_avg_pool2d(x, (-1, 2)),
+             lambda: K.avg_pool2d(K.from_numpy(np.ones((1, 1, 4, 4), np.int64)), (2, 2), (2, 2),
+                                  (0, 0), False, True)]
+    for call in calls:
+        with pytest.raises(ValueError, match="kernel"):
+            call()
