@@ -2,13 +2,12 @@
 ``torch.nn.functional``). Shapes, dtypes and arguments are validated here, before any kernel."""
 
 import math
-
 import operator
 
 from .. import _dtype
 from .._tensor import Tensor
-from ..ops import nn as _ops
 from ..backends.geometry import pooled_size
+from ..ops import nn as _ops
 from ..ops._util import check_same_device, normalize_dim
 
 
