@@ -295,3 +295,14 @@ def test_ctrl_c_during_the_first_compile_arrives_after_it(tmp_path):
     lines = out.split("\n")
     assert lines[0] == "interrupted" and lines[1] == "compiled 1"
     assert float(lines[2].split()[1]) == pytest.approx(5 * (np.tanh(1) + np.exp(-1)), rel=1e-6)
+
+
+def test_an_old_error_of_an_unused_worker_is_not_raised_again(three_threads):
+    def fail():
+        raise ValueError("boom in worker 2")
+
+    with pytest.raises(ValueError, match="boom in worker 2"):
+        threads.run([(lambda: None, ()), (lambda: None, ()), (fail, ())])
+    out = np.zeros(10, np.int64)
+    threads.run([(_fill, (out, 0, 0, 5)), (_fill, (out, 0, 5, 10))])  # two threads only
+    np.testing.assert_array_equal(out, np.arange(10))

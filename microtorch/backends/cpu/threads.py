@@ -267,18 +267,19 @@ def _release_pool():
 
 
 def _settle(workers):
-    """Wait until every worker in ``workers`` is idle, even if interrupted meanwhile; return
-    the first exception raised by the batches or by interrupts, or None."""
-    error = None
+    """Wait until every worker in ``workers`` is idle, even if interrupted meanwhile. Return
+    ``(interrupt, failure)``: the first exception raised while waiting (a signal handler's) and
+    the first raised by a batch, each None if there was none."""
+    interrupt = failure = None
     for worker in workers:
         while True:
             try:
-                failure = worker.join()
+                error = worker.join()
                 break
             except BaseException as exc:  # e.g. KeyboardInterrupt: wait again
-                error = error or exc
-        error = error or failure
-    return error
+                interrupt = interrupt or exc
+        failure = failure or error
+    return interrupt, failure
 
 
 def run(calls, threads=None):
@@ -303,7 +304,11 @@ def run(calls, threads=None):
         return
     error = None
     try:
-        _settle(_workers)  # batches left by an interrupted call (normally none)
+        # batches left by a call that an interrupt cut short (normally none); their errors
+        # were not this call's
+        interrupt, _ = _settle(_workers)
+        if interrupt is not None:
+            raise interrupt
         while len(_workers) < threads - 1:
             _workers.append(_Worker())
         workers = _workers[:threads - 1]
@@ -318,8 +323,8 @@ def run(calls, threads=None):
         finally:
             _local.inside = False
         # every batch handed out must be done before the pool is used again
-        failure = _settle(_workers)
-        error = error or failure
+        interrupt, failure = _settle(workers)
+        error = error or interrupt or failure
         if error is not None:
             raise error
     finally:
