@@ -5,6 +5,7 @@ bool inputs compute what PyTorch computes or raise its error; the kernels themse
 bad geometry even when called directly."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -557,3 +558,28 @@ def test_conv2d_module_refuses_float_sizes():
         mt.nn.Conv2d(1, 1, 2.0)
     with pytest.raises(TypeError, match="float"):
         mt.nn.Conv2d(1, 1, 2, stride=1.5)
+    with pytest.raises(TypeError, match="groups.*float"):
+        mt.nn.Conv2d(2, 2, 2, groups=2.0)
+
+
+@needs_torch
+@pytest.mark.parametrize("args, kw", [((1, -1, 2), {}), ((1, 1, -1), {}), ((2, 2, (2, -3)), {}),
+                                      ((3, 6, 3), dict(groups=2)), ((2, 3, 3), dict(groups=2)),
+                                      ((2, 2, 3), dict(groups=0)),
+                                      ((1, 1, 3), dict(padding="full")),
+                                      ((1, 1, 3), dict(padding="same", stride=2)),
+                                      ((1, 1, 3), dict(padding_mode="foo"))])
+def test_conv2d_module_constructor_errors_match_torch(args, kw):
+    with pytest.raises(Exception) as expected:
+        torch.nn.Conv2d(*args, **kw)
+    with pytest.raises(Exception) as got:
+        mt.nn.Conv2d(*args, **kw)
+    assert type(got.value) is type(expected.value)
+    assert _sets_sorted(str(got.value)) == _sets_sorted(str(expected.value))
+
+
+def _sets_sorted(message):
+    """The message with each ``{'a', 'b'}`` sorted: PyTorch prints Python sets, whose order
+    changes with the hash seed."""
+    return re.sub(r"\{([^{}]*)\}", lambda m: "{" + ", ".join(sorted(m.group(1).split(", ")))
+                  + "}", message)

@@ -20,12 +20,20 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
+        for pos, (name, value) in enumerate((("in_channels", in_channels),
+                                             ("out_channels", out_channels), ("groups", groups))):
+            if not F._is_int(value):
+                raise TypeError(f"Conv2d(): argument '{name}' (position {pos + 1}) must be int, "
+                                f"not {type(value).__name__}")
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
         if in_channels % groups:
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError("out_channels must be divisible by groups")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError("padding_mode must be one of {'circular', 'replicate', 'reflect', "
+                             f"'zeros'}}, but got padding_mode='{padding_mode}'")
         if padding_mode != "zeros":
             raise NotImplementedError(f"padding_mode '{padding_mode}' is not implemented")
         if isinstance(padding, str) and padding not in ("same", "valid"):
