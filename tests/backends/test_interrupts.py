@@ -6,6 +6,7 @@ not a stuck test run.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -21,8 +22,7 @@ from microtorch.backends.cpu import threads
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIMIT_S = 240
 
-pytestmark = pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"),
-                                reason="needs signal.setitimer")
+pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
 
 
 def run_child(source, env=None, limit=LIMIT_S):
@@ -35,7 +35,8 @@ def run_child(source, env=None, limit=LIMIT_S):
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"the child hung (no exit within {limit} s); its output:\n{exc.stdout}\n"
                     f"{exc.stderr}")
-    assert done.returncode == 0, f"child exited with {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, (f"child exited with {done.returncode}:\n{done.stdout}\n"
+                                  f"{done.stderr}")
     return done.stdout
 
 
