@@ -93,12 +93,11 @@ def _not_writable(path):
         return f"is not writable ({exc.strerror})"
 
 
-def _user_folders(uid=None):
+def _user_folders():
     """The current user's own cache folders, in order of preference."""
-    uid = os.getuid() if uid is None else uid
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return [os.path.join(base, "microtorch", "numba"),
-            os.path.join(tempfile.gettempdir(), f"microtorch-numba-cache-{uid}")]
+            os.path.join(tempfile.gettempdir(), f"microtorch-numba-cache-{os.getuid()}")]
 
 
 def cache_folder(source_file, user_dir=None, user_folders=None):
