@@ -845,7 +845,10 @@ class Tensor:
         memory cell: a 0 stride over a dim of size > 1, as ``expand()`` makes (or a checkpoint
         holding such a view). The result would depend on the order of the writes (``add_``
         would sum into one cell), so PyTorch refuses; ``fill_`` writes one value and is
-        allowed."""
+        allowed. A tensor with no elements has nothing to overlap (NumPy gives empty arrays
+        zero strides)."""
+        if self._data.size == 0:
+            return
         if any(st == 0 and n > 1 for n, st in zip(self.shape, self._data.strides)):
             raise RuntimeError("unsupported operation: more than one element of the written-to "
                                "tensor refers to a single memory location. Please clone() the "

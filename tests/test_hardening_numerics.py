@@ -541,3 +541,14 @@ class _NumpyView:
 
     def __iadd__(self, o):
         return self.add_(o)
+
+
+def test_inplace_into_empty_tensor_is_not_overlap():
+    """NumPy gives empty arrays zero strides; a tensor with no elements has nothing to overlap,
+    so in-place writes into it succeed as in PyTorch."""
+    out = mt.zeros(2, 3, 0)
+    out[...] = mt.ones(2, 3, 0)
+    out.add_(1)
+    out.copy_(mt.ones(2, 3, 0))
+    assert out.shape == (2, 3, 0)
+    assert out.numpy().shape == (2, 3, 0)
