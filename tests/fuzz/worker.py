@@ -43,15 +43,16 @@ STATS = {"cases": 0, "ops": 0, "seconds": 0.0}
 class Worker:
     """A child process that runs cases; restarted after each crash or hang."""
 
-    def __init__(self, timeout=60.0):
+    def __init__(self, timeout=60.0, command=(sys.executable, "-m", "tests.fuzz.worker")):
         self.timeout = timeout
+        self.command = list(command)
         self.process = None
         self.cases = 0
 
     def _start(self):
         path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
         env = dict(os.environ, PYTHONPATH=path)
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.fuzz.worker"], cwd=ROOT,
+        self.process = subprocess.Popen(self.command, cwd=ROOT,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
 
     def run(self, name, case):
@@ -72,7 +73,9 @@ class Worker:
             ready, _, _ = select.select([self.process.stdout], [], [],
                                         max(0.0, deadline - time.monotonic()))
         if not ready:
-            self.close()
+            self.process.kill()
+            self.process.wait()
+            self.process = None
             return f"the case hung: no answer within {self.timeout:g} s (child killed)"
         reply = receive(self.process.stdout)  # a 1-tuple: (verdict,)
         if reply is None:
