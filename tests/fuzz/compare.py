@@ -16,8 +16,8 @@ Reproduce a case printed by a failing test with::
     python -m tests.fuzz.compare OP "CASE"
 """
 
-import ast
 import builtins
+import math
 import sys
 import warnings
 
@@ -128,15 +128,15 @@ def flat_tensors(out, lib):
 def backward(lib, out, seed):
     """``sum(out_i * w_i)`` over the outputs that require grad, then ``backward()``."""
     rng = np.random.default_rng(seed)
-    total = None
-    for t in flat_tensors(out, lib):
-        if t.requires_grad and t.numel() <= MAX_COMPARED:
-            w = lib.tensor(rng.standard_normal(tuple(t.shape)), dtype=t.dtype)
-            term = (t * w).sum()
-            total = term if total is None else total + term
-    if total is None:
-        return None
     try:
+        total = None
+        for t in flat_tensors(out, lib):
+            if t.requires_grad and t.numel() <= MAX_COMPARED:
+                w = lib.tensor(rng.standard_normal(tuple(t.shape)), dtype=t.dtype)
+                term = (t * w).sum()
+                total = term if total is None else total + term
+        if total is None:
+            return None
         total.backward()
     except Exception as exc:
         return exc
@@ -193,7 +193,8 @@ def short(out):
 
 def main(argv):
     """``python -m tests.fuzz.compare OP "CASE"``: print both results and their disagreement."""
-    name, case = argv[1], ast.literal_eval(argv[2])
+    # a case is a Python literal, but for the floats inf and nan
+    name, case = argv[1], eval(argv[2], {"__builtins__": {}}, {"inf": math.inf, "nan": math.nan})
     import torch
 
     for lib in (torch, microtorch):

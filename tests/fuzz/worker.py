@@ -98,9 +98,19 @@ class Worker:
         self.process = None
 
 
+def limit_memory():
+    """Cap the child's address space (``MICROTORCH_FUZZ_MEMORY_GB``, default 8), so that a case
+    which allocates far too much fails inside the child instead of exhausting the machine."""
+    import resource
+
+    limit = int(float(os.environ.get("MICROTORCH_FUZZ_MEMORY_GB", "8")) * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main():
     """The child's loop: read ``(op name, case)``, answer with the disagreement or ``None``."""
     # the protocol owns the real stdout; anything printed by the libraries goes to stderr
+    limit_memory()
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
