@@ -11,7 +11,8 @@ the same cases). A long run with fresh random cases::
     MICROTORCH_FUZZ_EXAMPLES=5000 MICROTORCH_FUZZ_SEED=123 python -m pytest tests/fuzz -x
 
 ``MICROTORCH_FUZZ_OPS`` (a comma-separated list of op names) restricts a run to some ops, and
-``MICROTORCH_FUZZ_TIMEOUT`` (seconds, default 120) is the time one case may take.
+``MICROTORCH_FUZZ_TIMEOUT`` (seconds, default 120) is the time one case may take,
+``MICROTORCH_FUZZ_MEMORY_GB`` (default 4) the child's address space.
 """
 
 import os

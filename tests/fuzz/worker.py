@@ -99,11 +99,11 @@ class Worker:
 
 
 def limit_memory():
-    """Cap the child's address space (``MICROTORCH_FUZZ_MEMORY_GB``, default 8), so that a case
+    """Cap the child's address space (``MICROTORCH_FUZZ_MEMORY_GB``, default 4), so that a case
     which allocates far too much fails inside the child instead of exhausting the machine."""
     import resource
 
-    limit = int(float(os.environ.get("MICROTORCH_FUZZ_MEMORY_GB", "8")) * 2**30)
+    limit = int(float(os.environ.get("MICROTORCH_FUZZ_MEMORY_GB", "4")) * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
