@@ -11,7 +11,7 @@ the same cases). A long run with fresh random cases::
     MICROTORCH_FUZZ_EXAMPLES=5000 MICROTORCH_FUZZ_SEED=123 python -m pytest tests/fuzz -x
 
 ``MICROTORCH_FUZZ_OPS`` (a comma-separated list of op names) restricts a run to some ops, and
-``MICROTORCH_FUZZ_TIMEOUT`` (seconds, default 120) is the time one case may take,
+``MICROTORCH_FUZZ_TIMEOUT`` (seconds, default 300) is the time one case may take,
 ``MICROTORCH_FUZZ_MEMORY_GB`` (default 4) the child's address space.
 """
 
@@ -28,7 +28,7 @@ from tests.fuzz.worker import STATS, Worker  # noqa: E402
 
 EXAMPLES = int(os.environ.get("MICROTORCH_FUZZ_EXAMPLES", "25"))
 SEED = os.environ.get("MICROTORCH_FUZZ_SEED")
-TIMEOUT = float(os.environ.get("MICROTORCH_FUZZ_TIMEOUT", "120"))
+TIMEOUT = float(os.environ.get("MICROTORCH_FUZZ_TIMEOUT", "300"))
 ONLY = [n.strip() for n in os.environ.get("MICROTORCH_FUZZ_OPS", "").split(",") if n.strip()]
 OPS = [name for name in SPECS if not ONLY or name in ONLY]
 
