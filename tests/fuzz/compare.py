@@ -108,7 +108,8 @@ def compare_values(t, m, where):
                 return problem
         return None
     if type(t) is not type(m):
-        return f"{where}: torch returns {type(t).__name__} {t!r}, microtorch {type(m).__name__} {m!r}"
+        return (f"{where}: torch returns {type(t).__name__} {t!r}, "
+                f"microtorch {type(m).__name__} {m!r}")
     if isinstance(t, float) and np.isclose(t, m, rtol=1e-5, equal_nan=True):
         return None
     if t != m:

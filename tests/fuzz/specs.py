@@ -397,7 +397,8 @@ def matmul_pair(draw, a_dims=(1, 4), b_dims=(1, 4), dtypes=DTYPES):
 
 
 _MATMUL_DTYPES = FLOATS + ("int64", "int32")
-add_cases("matmul", lambda lib, x, y: lib.matmul(x, y), matmul_pair(dtypes=_MATMUL_DTYPES).map(case))
+add_cases("matmul", lambda lib, x, y: lib.matmul(x, y),
+          matmul_pair(dtypes=_MATMUL_DTYPES).map(case))
 add_cases("mm", lambda lib, x, y: lib.mm(x, y),
           matmul_pair((1, 3), (1, 3), _MATMUL_DTYPES).map(case))
 add_cases("bmm", lambda lib, x, y: lib.bmm(x, y),

@@ -5,7 +5,7 @@ negative, zero and too-large integer arguments); a child process (:mod:`tests.fu
 runs each case in PyTorch and in microtorch and reports any disagreement
 (:mod:`tests.fuzz.compare`), including a crash or a hang of the child.
 
-The normal test run is bounded (``MICROTORCH_FUZZ_EXAMPLES`` cases per op, default 25, always
+The normal test run is bounded (``MICROTORCH_FUZZ_EXAMPLES`` cases per op, default 40, always
 the same cases). A long run with fresh random cases::
 
     MICROTORCH_FUZZ_EXAMPLES=5000 MICROTORCH_FUZZ_SEED=123 python -m pytest tests/fuzz -x
@@ -26,7 +26,7 @@ pytest.importorskip("torch")
 from tests.fuzz.specs import SPECS  # noqa: E402
 from tests.fuzz.worker import STATS, Worker  # noqa: E402
 
-EXAMPLES = int(os.environ.get("MICROTORCH_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("MICROTORCH_FUZZ_EXAMPLES", "40"))
 SEED = os.environ.get("MICROTORCH_FUZZ_SEED")
 TIMEOUT = float(os.environ.get("MICROTORCH_FUZZ_TIMEOUT", "300"))
 ONLY = [n.strip() for n in os.environ.get("MICROTORCH_FUZZ_OPS", "").split(",") if n.strip()]
