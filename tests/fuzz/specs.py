@@ -71,6 +71,13 @@ add("Tensor.T", lambda lib, x: x.T, [tensors()])
 add("Tensor.mT", lambda lib, x: x.mT, [tensors()])
 add("Tensor.to", lambda lib, x, dtype: x.to(getattr(lib, dtype)), [tensors()],
     dtype=st.sampled_from(DTYPES))
+add("Tensor.size(dim)", lambda lib, x, dim: x.size(dim), [tensors()], dim=st.integers(-5, 4))
+add("Tensor.new_zeros", lambda lib, x, size: x.new_zeros(size), [tensors()],
+    size=st.lists(st.integers(-1, 3), max_size=3).map(tuple))
+add("Tensor.new_full", lambda lib, x, size, value: x.new_full(size, value), [tensors()],
+    size=st.lists(st.integers(-1, 3), max_size=3).map(tuple), value=st.integers(-3, 3))
+add("Tensor.new_tensor", lambda lib, x, data: x.new_tensor(data), [tensors()],
+    data=st.lists(st.floats(-3, 3), max_size=3))
 
 for _name in ("relu", "sigmoid", "tanh", "silu"):
     add(f"F.{_name}", lambda lib, x, _n=_name: getattr(F(lib), _n)(x), [tensors()])
