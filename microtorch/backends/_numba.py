@@ -40,7 +40,8 @@ import numba
 from numba.core import typeinfer
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator
 
-__all__ = ["jit", "cache_folder", "unsafe_reason", "signals_deferred"]
+__all__ = ["jit", "cache_folder", "unsafe_reason", "signals_deferred",
+           "compile_with_signals_deferred"]
 
 
 # --- where the cache lives ---------------------------------------------------------------------
@@ -230,9 +231,11 @@ def signals_deferred():
             signal.raise_signal(signum)
 
 
-def _compile_with_signals_deferred(compile):
+def compile_with_signals_deferred(compile):
     """Wrap a dispatcher's ``compile(sig)`` (called for each new signature, from the first call
-    with it or from the compile of a kernel that calls this one) in :func:`signals_deferred`."""
+    with it or from the compile of a kernel that calls this one) in :func:`signals_deferred`.
+    Used for the CPU kernels by :func:`jit`, and for the CUDA kernels at their first launch
+    (:func:`microtorch.backends.cuda._core.launch`)."""
     def deferred(sig):
         with signals_deferred():
             return compile(sig)
@@ -256,7 +259,7 @@ def jit(*args, **options):
 
     def decorate(fn):
         dispatcher = numba.njit(**options)(fn)
-        dispatcher.compile = _compile_with_signals_deferred(dispatcher.compile)
+        dispatcher.compile = compile_with_signals_deferred(dispatcher.compile)
         if cache:
             try:
                 dispatcher._cache = _KernelCache(dispatcher.py_func)  # what enable_caching does

@@ -16,6 +16,7 @@ import numpy as np
 from numba import cuda
 
 import microtorch.backends.cuda as _pkg
+from microtorch.backends._numba import compile_with_signals_deferred
 
 SIM = bool(numba.config.ENABLE_CUDASIM)
 RANK = 6                                  # fixed rank of strided kernel arguments
@@ -29,8 +30,15 @@ else:
 
 
 def launch(kernel, griddim, blockdim, *args):
-    """Launch ``kernel[griddim, blockdim](*args)`` and count it."""
+    """Launch ``kernel[griddim, blockdim](*args)`` and count it.
+
+    At a kernel's first launch its ``compile`` step is wrapped so that it runs with signals
+    deferred, as the CPU kernels' (Numba's compiler is not safe to interrupt; see
+    :mod:`microtorch.backends._numba`). The simulator does not compile.
+    """
     _pkg.launch_count += 1
+    if not SIM and "compile" not in vars(kernel):
+        kernel.compile = compile_with_signals_deferred(kernel.compile)
     kernel[griddim, blockdim](*args)
 
 
