@@ -14,6 +14,11 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+def _flat_outputs(fn, inputs):
+    """The outputs of ``fn(*inputs)`` as one flat NumPy vector."""
+    return np.concatenate([np.asarray(o).reshape(-1) for o in _as_tuple(fn(*inputs))])
+
+
 def _numerical_jacobian(fn, inputs, i, eps):
     """d(outputs, flattened)/d(inputs[i], flattened) by central differences."""
     from .grad_mode import no_grad
@@ -22,15 +27,17 @@ def _numerical_jacobian(fn, inputs, i, eps):
     flat = x._data.reshape(-1)  # inputs are contiguous float64 leaves (checked by the caller)
     columns = []
     with no_grad():
+        if flat.size == 0:  # no column to perturb: a (number of outputs, 0) Jacobian
+            return np.zeros((_flat_outputs(fn, inputs).size, 0))
         for k in range(flat.size):
             orig = flat[k]
             flat[k] = orig + eps
-            plus = np.concatenate([np.asarray(o).reshape(-1) for o in _as_tuple(fn(*inputs))])
+            plus = _flat_outputs(fn, inputs)
             flat[k] = orig - eps
-            minus = np.concatenate([np.asarray(o).reshape(-1) for o in _as_tuple(fn(*inputs))])
+            minus = _flat_outputs(fn, inputs)
             flat[k] = orig
             columns.append((plus - minus) / (2 * eps))
-    return np.stack(columns, axis=1) if columns else np.zeros((0, 0))
+    return np.stack(columns, axis=1)
 
 
 def _analytical_jacobian(fn, inputs, diff_inputs):
@@ -49,8 +56,9 @@ def _analytical_jacobian(fn, inputs, diff_inputs):
             grads = autograd_grad(out, diff_inputs, v, retain_graph=True, allow_unused=True)
             rows.append([np.zeros(x.numel()) if g is None else np.asarray(g).reshape(-1)
                          for g, x in zip(grads, diff_inputs)])
-    return [np.array([r[i] for r in rows]).reshape(sum(sizes), -1)
-            for i in range(len(diff_inputs))]
+    # sizes spelled out: -1 cannot be inferred when there are no outputs or no input elements
+    return [np.array([r[i] for r in rows]).reshape(sum(sizes), x.numel())
+            for i, x in enumerate(diff_inputs)]
 
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):

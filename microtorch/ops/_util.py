@@ -93,7 +93,10 @@ def normalize_dims(dim, ndim):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
-    dims = tuple(sorted({normalize_dim(d, ndim) for d in dim}))
-    if len(dims) != len(tuple(dim)):
-        raise RuntimeError(f"dim {dim} appears multiple times in the list of dims")
-    return tuple(d for d in dims if d < ndim) if ndim else ()
+    seen = set()
+    for d in dim:  # one at a time, as PyTorch: a repeat is reported before a later bad dim
+        d = normalize_dim(d, ndim)
+        if d in seen:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        seen.add(d)
+    return tuple(sorted(seen)) if ndim else ()

@@ -4,6 +4,8 @@ For out = a @ b the gradients are  da = g @ b^T  and  db = a^T @ g,  summed over
 dimensions that broadcasting added.
 """
 
+import numpy as np
+
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import broadcast_shapes, check_same_device, sum_to_shape
@@ -14,6 +16,23 @@ def _check_dtypes(a, b):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{_c_name(a.dtype)} != {_c_name(b.dtype)}")
     check_same_device(a, b)
+
+
+def _product(kernel, be, a, b):
+    """The backend's ``matmul`` of arrays ``a`` and ``b``, both at least 2-D.
+
+    The kernels take float32/float64/int64/int32. A uint8 product is computed in int64 and
+    wrapped back to uint8 (the low byte of the exact sum is what uint8 arithmetic gives). PyTorch
+    has no bool product (its error names its ``kernel``) unless the result is empty, when there
+    is nothing to multiply.
+    """
+    if a.dtype == np.uint8 or a.dtype == np.bool_:
+        out_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+        if a.dtype == np.bool_ and 0 not in out_shape:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+        wide = be.matmul(be.astype(a, np.int64), be.astype(b, np.int64))
+        return be.astype(wide, a.dtype)
+    return be.matmul(a, b)
 
 
 def _c_name(d):
@@ -30,7 +49,7 @@ class Mm(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
                               b if ctx.needs_input_grad[0] else None)
-        return Tensor._make(a._backend.matmul(a._data, b._data), a.device)
+        return Tensor._make(_product("addmm_impl_cpu_", a._backend, a._data, b._data), a.device)
 
     @staticmethod
     def backward(ctx, g):
@@ -50,7 +69,7 @@ class Bmm(Function):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
                               b if ctx.needs_input_grad[0] else None)
         ctx.shapes = (a.shape, b.shape)
-        return Tensor._make(a._backend.matmul(a._data, b._data), a.device)
+        return Tensor._make(_product("bmm", a._backend, a._data, b._data), a.device)
 
     @staticmethod
     def backward(ctx, g):
@@ -70,8 +89,8 @@ class Dot(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         be = a._backend
-        out = be.matmul(be.view(be.contiguous(a._data), (1, a.shape[0])),
-                        be.view(be.contiguous(b._data), (b.shape[0], 1)))
+        out = _product("dot", be, be.view(be.contiguous(a._data), (1, a.shape[0])),
+                       be.view(be.contiguous(b._data), (b.shape[0], 1)))
         return Tensor._make(be.view(out, ()), a.device)
 
     @staticmethod
@@ -89,7 +108,8 @@ class Mv(Function):
     def forward(ctx, m, v):
         ctx.save_for_backward(m, v)
         be = m._backend
-        out = be.matmul(m._data, be.view(be.contiguous(v._data), (v.shape[0], 1)))
+        out = _product("addmv_impl_cpu", be, m._data,
+                       be.view(be.contiguous(v._data), (v.shape[0], 1)))
         return Tensor._make(be.view(out, (m.shape[0],)), m.device)
 
     @staticmethod

@@ -9,6 +9,7 @@ import builtins
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ._util import normalize_dim, normalize_dims, wrap
 from .elementwise import where
 from .indexing import Gather, ScatterAdd
@@ -200,7 +201,7 @@ class Var(Function):
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
         diff = x - x.mean(dims, keepdim=True)
-        denom = builtins.max(_numel(x.shape, dims) - correction, 0)
+        denom = _var_denominator(x.shape, dims, correction)
         ctx.save_for_backward(x)
         ctx.args = (dims, keepdim, denom)
         return (diff * diff).sum(dims, keepdim=keepdim) / denom
@@ -213,15 +214,23 @@ class Var(Function):
         return _unsqueeze_to(g, x.shape, dims, keepdim) * diff * 2.0 / denom, None, None, None
 
 
+def _var_denominator(shape, dims, correction):
+    """``n - correction`` (at least 0) for a variance over ``dims``; NaN when the reduction is
+    empty, so that the variance of no elements is NaN, as in PyTorch (its mean is undefined)."""
+    n = _numel(shape, dims)
+    return builtins.max(n - correction, 0) if n else float("nan")
+
+
 class Std(Function):
-    """out = sqrt(var(x));  dx = g * (x - mean) / ((n - correction) * out)"""
+    """out = sqrt(var(x));  dx = g * (x - mean) / ((n - correction) * out), and 0 where out = 0
+    (a constant input: PyTorch's choice for the undefined derivative of sqrt at 0)"""
 
     node_name = "StdBackward0"
 
     @staticmethod
     def forward(ctx, x, dims, correction, keepdim):
         diff = x - x.mean(dims, keepdim=True)
-        denom = builtins.max(_numel(x.shape, dims) - correction, 0)
+        denom = _var_denominator(x.shape, dims, correction)
         out = ((diff * diff).sum(dims, keepdim=keepdim) / denom).sqrt()
         ctx.save_for_backward(x, out)
         ctx.args = (dims, keepdim, denom)
@@ -232,7 +241,8 @@ class Std(Function):
         x, out = ctx.saved_tensors
         dims, keepdim, denom = ctx.args
         diff = x - x.mean(dims, keepdim=True)
-        scale = _unsqueeze_to(g / (out * denom), x.shape, dims, keepdim)
+        scale = where(out == 0, wrap(0.0, out), g / (out * denom))
+        scale = _unsqueeze_to(scale, x.shape, dims, keepdim)
         return scale * diff, None, None, None
 
 
@@ -266,50 +276,71 @@ class LogSumExp(Function):
 
 # ---- public functions ----------------------------------------------------------------------
 
+def _cast_to_dtype_arg(input, dtype):
+    """``input`` cast to the ``dtype=`` argument of a reduction. Gradients flow through floating
+    point results only, so an integer or bool ``dtype`` is refused for an input that requires
+    grad (PyTorch's error)."""
+    if not dtype.is_floating_point and input.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"Autograd not support dtype: {_type_word(dtype)}")
+    return input.to(dtype)
+
+
+def _in_dtype_arg(out, dtype):
+    """A reduction's result in its ``dtype=`` argument: integers are summed and multiplied in
+    int64, and the cast back wraps as arithmetic in the narrower type would."""
+    return out if dtype is None or out.dtype is dtype else out.to(dtype)
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
-    """Sum over ``dim`` (all dims when None); bool and integer inputs sum to int64."""
+    """Sum over ``dim`` (all dims when None); bool and integer inputs sum to int64, unless
+    ``dtype`` is given: the input is cast to it and the sum has that dtype."""
     if dtype is not None:
-        input = input.to(dtype)
+        input = _cast_to_dtype_arg(input, dtype)
     if dim is None:
-        return SumAll.apply(input, tuple(range(input.ndim)), False)
-    return Sum.apply(input, normalize_dims(dim, input.ndim), keepdim)
+        out = SumAll.apply(input, tuple(range(input.ndim)), False)
+    else:
+        out = Sum.apply(input, normalize_dims(dim, input.ndim), keepdim)
+    return _in_dtype_arg(out, dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean over ``dim`` (all dims when None); needs a floating point input."""
-    if dtype is not None:
-        input = input.to(dtype)
-    if not input.dtype.is_floating_point:
-        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {_type_word(input.dtype)}")
+    given = "Optional" if dtype is not None else "Input"
+    dtype = input.dtype if dtype is None else dtype
+    if not dtype.is_floating_point:
+        raise RuntimeError(f"mean(): could not infer output dtype. {given} dtype must be either "
+                           f"a floating point or complex dtype. Got: {_type_word(dtype)}")
+    input = input.to(dtype)
     if dim is None:
         return MeanAll.apply(input, tuple(range(input.ndim)), False)
     return Mean.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
 def _type_word(d):
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}.get(d.name, d.name)
+    return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte", "float32": "Float",
+            "float64": "Double"}.get(d.name, d.name)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over one ``dim`` (all elements when None)."""
     if dtype is not None:
-        input = input.to(dtype)
+        input = _cast_to_dtype_arg(input, dtype)
     if dim is None:
-        return ProdAll.apply(input, tuple(range(input.ndim)), False)
-    return Prod.apply(input, (normalize_dim(dim, input.ndim),) if input.ndim else (), keepdim)
+        return _in_dtype_arg(ProdAll.apply(input, tuple(range(input.ndim)), False), dtype)
+    dim = normalize_dim(dim, input.ndim)  # a 0-d input takes dim 0 or -1 and reduces nothing
+    return _in_dtype_arg(Prod.apply(input, (dim,) if input.ndim else (), keepdim), dtype)
 
 
-def _check_nonempty(input, name, dims, shown=None):
+def _check_nonempty(input, name, dims):
     """PyTorch's errors for a max/min-like reduction of an empty tensor (``dims`` empty: no dim
-    was given). ``shown`` are the dims as the user wrote them (amax/amin print those, max/min
-    the normalised ones)."""
+    was given); the dims are shown as given (amax/amin get the user's, max/min normalised
+    ones)."""
     if input.numel():
         return
     if not dims:
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
                            "== 0. Specify the reduction dim with the 'dim' argument.")
-    for s in shown if shown is not None else dims:
+    for s in dims:
         if input.shape[normalize_dim(s, input.ndim)] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {s} to have non-zero size.")
 
@@ -320,16 +351,14 @@ def _as_tuple(dim):
 
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
-    dims = normalize_dims(dim if dim != () else None, input.ndim)
-    _check_nonempty(input, "amax", dims if dim != () else (), _as_tuple(dim))
-    return Amax.apply(input, dims, keepdim)
+    _check_nonempty(input, "amax", _as_tuple(dim))  # before duplicate dims, as in PyTorch
+    return Amax.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
-    dims = normalize_dims(dim if dim != () else None, input.ndim)
-    _check_nonempty(input, "amin", dims if dim != () else (), _as_tuple(dim))
-    return Amin.apply(input, dims, keepdim)
+    _check_nonempty(input, "amin", _as_tuple(dim))
+    return Amin.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
 def _extremum(name, all_fn, dim_fn, elementwise, input, dim, keepdim):
@@ -364,6 +393,8 @@ def min(input, dim=None, keepdim=False):
 
 
 def _arg(op, input, dim, keepdim):
+    if input.dtype is _dtype.bool_:
+        raise RuntimeError(f"{op}(): does not support bool input")
     if dim is None:
         flat = input.reshape(-1)
         if input.numel() == 0:
@@ -371,7 +402,9 @@ def _arg(op, input, dim, keepdim):
                              "== 0.")
         return Tensor._make(flat._backend.arg_reduce(op, flat._data, 0, False), input.device)
     d = normalize_dim(dim, input.ndim)
-    if input.ndim and input.shape[d] == 0:
+    if input.ndim == 0:  # a 0-d tensor is its own extremum, at index 0
+        return Tensor._make(input._backend.full((), 0, _dtype.int64.np), input.device)
+    if input.shape[d] == 0:
         raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
     return Tensor._make(input._backend.arg_reduce(op, input._data, d, keepdim), input.device)
 
@@ -384,6 +417,26 @@ def argmax(input, dim=None, keepdim=False):
 def argmin(input, dim=None, keepdim=False):
     """Index of the minimum (of the flattened input when ``dim`` is None)."""
     return _arg("argmin", input, dim, keepdim)
+
+
+def all(input):
+    """True when every element is nonzero: a 0-d bool tensor (uint8 for a uint8 input, as in
+    PyTorch); True for an empty tensor."""
+    if input.numel():
+        out = input.bool().amin()
+    else:
+        out = Tensor._make(input._backend.full((), True, _dtype.bool_.np), input.device)
+    return out.to(_dtype.uint8) if input.dtype is _dtype.uint8 else out
+
+
+def any(input):
+    """True when some element is nonzero: a 0-d bool tensor (uint8 for a uint8 input, as in
+    PyTorch); False for an empty tensor."""
+    if input.numel():
+        out = input.bool().amax()
+    else:
+        out = Tensor._make(input._backend.full((), False, _dtype.bool_.np), input.device)
+    return out.to(_dtype.uint8) if input.dtype is _dtype.uint8 else out
 
 
 def _correction(unbiased, correction):

@@ -20,6 +20,10 @@ def infer_shape(shape, numel):
         if s != -1:
             known *= s
     if unknown:
+        if known == 0 and numel == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} "
+                               "because the unspecified dimension size -1 can be any value and "
+                               "is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = shape[:unknown[0]] + (numel // known,) + shape[unknown[0] + 1:]
@@ -107,10 +111,13 @@ def permute(x, *dims):
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {x.ndim} is not equal to len(dims) = {len(dims)}")
-    dims = tuple(normalize_dim(d, x.ndim) for d in dims)
-    if len(set(dims)) != len(dims):
-        raise RuntimeError("permute(): duplicate dims are not allowed.")
-    return Permute.apply(x, dims)
+    seen = []
+    for d in dims:  # one at a time, as PyTorch: a repeat is reported before a later bad dim
+        d = normalize_dim(d, x.ndim)
+        if d in seen:
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
+        seen.append(d)
+    return Permute.apply(x, tuple(seen))
 
 
 class Transpose(Function):
@@ -122,7 +129,8 @@ class Transpose(Function):
     def forward(ctx, x, d0, d1):
         ctx.pair = (d0, d1)
         order = list(range(x.ndim))
-        order[d0], order[d1] = d1, d0
+        if x.ndim:  # a 0-d tensor has nothing to swap (dims 0 and -1 both name it)
+            order[d0], order[d1] = d1, d0
         return _view_of(x, x._backend.permute(x._data, tuple(order)))
 
     @staticmethod
@@ -139,6 +147,17 @@ class T(Transpose):
 def transpose(x, dim0, dim1):
     """A view of ``x`` with ``dim0`` and ``dim1`` swapped."""
     return Transpose.apply(x, normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim))
+
+
+def matrix_transpose(x):
+    """``x.mT``: the last two dims swapped; a 0-d tensor is returned as is (PyTorch's
+    deprecated identity), a 1-d tensor is refused."""
+    if x.ndim == 0:
+        return x
+    if x.ndim < 2:
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                           f"Got {x.ndim}-D tensor.")
+    return transpose(x, -2, -1)
 
 
 def t(x):
@@ -234,13 +253,39 @@ def unsqueeze(x, dim):
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dims ``start_dim..end_dim`` into one (a view when possible)."""
-    if x.ndim == 0:
-        return x.reshape(1)
     s = normalize_dim(start_dim, x.ndim)
     e = normalize_dim(end_dim, x.ndim)
+    if x.ndim == 0:
+        return x.reshape(1)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:]) if s != e else x
+    if s == e:
+        return x
+    merged = 1  # counted, not inferred with -1, which is ambiguous when another dim is 0
+    for size in x.shape[s:e + 1]:
+        merged *= size
+    return x.reshape(x.shape[:s] + (merged,) + x.shape[e + 1:])
+
+
+def repeat(x, *sizes):
+    """``x`` tiled ``sizes[i]`` times along dim i (leading sizes add new dims): a copy.
+
+    Each dim of size s repeated r times is viewed as (1, s), broadcast to (r, s) without a copy,
+    copied, and the copy viewed as r * s; the backward of that broadcast sums the tiles.
+    """
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                           "number of dimensions of tensor")
+    own = (1,) * (len(sizes) - x.ndim) + x.shape
+    target = tuple(r * s for r, s in zip(sizes, own))
+    if min(target, default=0) < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(target)}: "
+                           f"{list(target)}")
+    pairs = tuple(n for s in own for n in (1, s))
+    # a negative count passes only for an empty dim (as in PyTorch); it tiles 0 times
+    tiled = tuple(n for r, s in zip(sizes, own) for n in (max(r, 0), s))
+    return x.reshape(pairs).expand(tiled).clone().reshape(target)
 
 
 class Clone(Function):
