@@ -6,11 +6,13 @@ import numpy as np
 class dtype:
     """A tensor element type, printed as PyTorch prints it (``torch.float32``)."""
 
-    def __init__(self, name, np_dtype, category, itemsize):
+    def __init__(self, name, np_dtype, category, itemsize, scalar_name, c_name):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.category = category  # 0 bool, 1 integer, 2 floating point
         self.itemsize = itemsize
+        self.scalar_name = scalar_name  # PyTorch's ScalarType name, as its errors print it
+        self.c_name = c_name  # the C type name some PyTorch errors print instead
 
     @property
     def is_floating_point(self):
@@ -29,12 +31,12 @@ class dtype:
         return (_by_name, (self.name,))
 
 
-bool_ = dtype("bool", np.bool_, 0, 1)
-uint8 = dtype("uint8", np.uint8, 1, 1)
-int32 = dtype("int32", np.int32, 1, 4)
-int64 = dtype("int64", np.int64, 1, 8)
-float32 = dtype("float32", np.float32, 2, 4)
-float64 = dtype("float64", np.float64, 2, 8)
+bool_ = dtype("bool", np.bool_, 0, 1, "Bool", "bool")
+uint8 = dtype("uint8", np.uint8, 1, 1, "Byte", "unsigned char")
+int32 = dtype("int32", np.int32, 1, 4, "Int", "int")
+int64 = dtype("int64", np.int64, 1, 8, "Long", "long int")
+float32 = dtype("float32", np.float32, 2, 4, "Float", "float")
+float64 = dtype("float64", np.float64, 2, 8, "Double", "double")
 
 ALL = (bool_, uint8, int32, int64, float32, float64)
 _FROM_NP = {d.np: d for d in ALL}
@@ -59,6 +61,19 @@ def from_numpy_dtype(np_dtype):
             f"can't convert np.ndarray of type numpy.{np_dtype}. The only supported types are: "
             "float64, float32, int64, int32, uint8, and bool."
         ) from None
+
+
+def can_cast(from_, to):
+    """PyTorch's rule for writing a result into an existing tensor (in-place ops, ``out=``):
+    no conversion to a lower category (float to integer, integer to bool)."""
+    return from_.category <= to.category
+
+
+def check_can_cast(result, output):
+    """Raise PyTorch's error when an op's ``result`` dtype can't be written into ``output``'s."""
+    if not can_cast(result, output):
+        raise RuntimeError(f"result type {result.scalar_name} can't be cast to the desired "
+                           f"output type {output.scalar_name}")
 
 
 def get_default_dtype():

@@ -294,10 +294,17 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar_for_python())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar_for_python())
+
+    def _scalar_for_python(self):
+        """The one element, for ``float(x)`` and ``int(x)`` (a ValueError otherwise, as
+        Python's conversions raise)."""
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self):
         if self.dtype.category != 1 or self.numel() != 1:
@@ -482,6 +489,8 @@ class Tensor:
         return _ew.Neg.apply(self)
 
     def __pos__(self):
+        if self.dtype is _dtype.bool_:
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
         return self
 
     def __abs__(self):
@@ -506,18 +515,16 @@ class Tensor:
         return _ew.compare("ge", self, other)
 
     def __and__(self, other):
-        return _ew.logical("and", self, other)
+        return _ew.bitwise("and", self, other)
 
     def __or__(self, other):
-        return _ew.logical("or", self, other)
+        return _ew.bitwise("or", self, other)
 
     def __xor__(self, other):
-        return _ew.logical("xor", self, other)
+        return _ew.bitwise("xor", self, other)
 
     def __invert__(self):
-        if self.dtype is not _dtype.bool_:
-            raise RuntimeError("microtorch supports ~ on bool tensors only")
-        return self == False  # noqa: E712
+        return _ew.bitwise_not(self)
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
@@ -530,11 +537,11 @@ class Tensor:
     # ---- math methods ----------------------------------------------------------------------
     def add(self, other, *, alpha=1):
         """``self + alpha * other``."""
-        return self + (other * alpha if alpha != 1 else other)
+        return _ew.add(self, other, alpha)
 
     def sub(self, other, *, alpha=1):
         """``self - alpha * other``."""
-        return self - (other * alpha if alpha != 1 else other)
+        return _ew.sub(self, other, alpha)
 
     def mul(self, other):
         """``self * other``."""
@@ -647,7 +654,12 @@ class Tensor:
         return self.shape == other.shape and bool((self == other).all())
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        """True when ``|self - other| <= atol + rtol * |other|`` everywhere."""
+        """True when ``|self - other| <= atol + rtol * |other|`` everywhere (same dtypes,
+        broadcastable shapes)."""
+        if self.dtype is not other.dtype:
+            raise RuntimeError(f"{self.dtype.scalar_name} did not match "
+                               f"{other.dtype.scalar_name}")
+        _util.broadcast_shapes(self.shape, other.shape)
         a, b = np.asarray(self), np.asarray(other)
         return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
@@ -824,10 +836,14 @@ class Tensor:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                                "operation.")
         if recording and self._base is not None and self._base.requires_grad:
+            if self._base.is_leaf:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                                   "in an in-place operation.")
             raise RuntimeError("microtorch does not support in-place operations on a view of a "
                                "tensor that requires grad; use the out-of-place op or clone() "
                                "the view first")
         out = fn.apply(self, *args)
+        _dtype.check_can_cast(out.dtype, self.dtype)
         if recording:
             self._snapshot_saved(out.grad_fn)
         if out.shape != self.shape:
@@ -874,18 +890,15 @@ class Tensor:
             from .ops._util import check_same_device
 
             check_same_device(self, other)
-        needs_graph = is_grad_enabled() and (self.requires_grad or (
-            isinstance(other, Tensor) and other.requires_grad))
+        o = _wrap(other, self)
+        needs_graph = is_grad_enabled() and (self.requires_grad or o.requires_grad)
         if needs_graph:
-            return self._inplace(fn, _wrap(other, self))
-        result = _dtype.result_type(self, other)
+            return self._inplace(fn, o)
+        result = _dtype.result_type(self, o)
         if op == "div" and not result.is_floating_point:
             result = _dtype.float32
-        if result.category > self.dtype.category:
-            raise RuntimeError(f"result type {_type_word(result)} can't be cast to the desired "
-                               f"output type {_type_word(self.dtype)}")
+        _dtype.check_can_cast(result, self.dtype)
         be = self._backend
-        o = _wrap(other, self)
         from .ops._util import broadcast_shapes
 
         if broadcast_shapes(self.shape, o.shape) != self.shape:
@@ -898,15 +911,12 @@ class Tensor:
 
     def add_(self, other, *, alpha=1):
         """In-place ``self += alpha * other``."""
-        if alpha != 1:
-            other = other * alpha
-        return self._inplace_binary("add", _ew.Add, other)
+        return self._inplace_binary("add", _ew.Add, _ew.times_alpha(self, other, alpha))
 
     def sub_(self, other, *, alpha=1):
         """In-place ``self -= alpha * other``."""
-        if alpha != 1:
-            other = other * alpha
-        return self._inplace_binary("sub", _ew.Sub, other)
+        _ew.check_sub(self, _wrap(other, self))
+        return self._inplace_binary("sub", _ew.Sub, _ew.times_alpha(self, other, alpha))
 
     def mul_(self, other):
         """In-place ``self *= other``."""
@@ -918,14 +928,31 @@ class Tensor:
 
     def addcmul_(self, t1, t2, *, value=1):
         """In-place ``self += value * t1 * t2``."""
-        return self.add_(t1 * t2, alpha=value)
+        _dtype.check_can_cast(_dtype.result_type(self, t1, t2), self.dtype)
+        if self.dtype is _dtype.bool_:
+            raise _ew.not_implemented(f"addcmul_{self.device.type}_out", self.dtype)
+        return self.add_(t1 * t2 * value)
 
     def addcdiv_(self, t1, t2, *, value=1):
-        """In-place ``self += value * t1 / t2``."""
-        return self.add_(t1 / t2, alpha=value)
+        """In-place ``self += value * t1 / t2`` (``t1`` or ``t2`` must be floating point)."""
+        if not (t1.is_floating_point() or t2.is_floating_point()):
+            raise RuntimeError(
+                "Integer division with addcdiv is no longer supported, and in a future  release "
+                "addcdiv will perform a true division of tensor1 and tensor2. The historic "
+                "addcdiv behavior can be implemented as (input + value * torch.trunc(tensor1 / "
+                "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
+                "tensor2) for float inputs. The future addcdiv behavior is just the latter "
+                "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+        return self.add_(t1 / t2 * value)
 
     def lerp_(self, end, weight):
-        """In-place ``self += weight * (end - self)``."""
+        """In-place ``self += weight * (end - self)``; ``end`` has self's floating point dtype."""
+        if end.dtype is not self.dtype:
+            raise RuntimeError(f"expected dtype {self.dtype.c_name} for `end` but got dtype "
+                               f"{end.dtype.c_name}")
+        if not self.dtype.is_floating_point:
+            kind = "tensor" if isinstance(weight, Tensor) else "scalar"
+            raise _ew.not_implemented(f"lerp_kernel_{kind}", self.dtype)
         return self.add_((end - self) * weight)
 
     def pow_(self, exponent):
@@ -933,13 +960,20 @@ class Tensor:
         return self._inplace(_ew.PowScalar if not isinstance(exponent, Tensor) else _ew.Pow,
                              exponent)
 
+    def _inplace_float_op(self, fn):
+        """An in-place op whose result is floating point (sqrt, exp...): an integer or bool
+        tensor can't hold it."""
+        if not self.dtype.is_floating_point:
+            _dtype.check_can_cast(_dtype.float32, self.dtype)
+        return self._inplace(fn)
+
     def sqrt_(self):
         """In-place square root."""
-        return self._inplace(_ew.Sqrt)
+        return self._inplace_float_op(_ew.Sqrt)
 
     def exp_(self):
         """In-place exp."""
-        return self._inplace(_ew.Exp)
+        return self._inplace_float_op(_ew.Exp)
 
     def neg_(self):
         """In-place negation."""
@@ -951,35 +985,41 @@ class Tensor:
 
     def sigmoid_(self):
         """In-place sigmoid."""
-        return self._inplace(_ew.Sigmoid)
+        return self._inplace_float_op(_ew.Sigmoid)
 
     def tanh_(self):
         """In-place tanh."""
-        return self._inplace(_ew.Tanh)
+        return self._inplace_float_op(_ew.Tanh)
 
     def clamp_(self, min=None, max=None):
         """In-place clamp."""
-        return self._inplace(_ew.Clamp, min, max)
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        bounds = [b for b in (min, max) if b is not None]
+        _dtype.check_can_cast(_dtype.result_type(self, *bounds), self.dtype)
+        return self._inplace(_ew.Clamp, *_ew.clamp_bounds(self.dtype, min, max))
 
     clip_ = clamp_
 
     def zero_(self):
         """Fill with zeros in place."""
-        return self.fill_(0)
+        return self._fill(0, _Zero)
 
     def fill_(self, value):
         """Fill with ``value`` in place."""
-        if is_grad_enabled() and self.requires_grad and self.is_leaf:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
         if isinstance(value, Tensor):
             value = value.item()
+        return self._fill(value, _Fill)
+
+    def _fill(self, value, fn):
+        """``fill_``/``zero_``: on a tensor that requires grad, recorded as ``fn`` (whose gradient
+        is zero: the old values no longer matter); otherwise written directly (an expanded
+        tensor may be filled: every element gets the same value)."""
+        if is_grad_enabled() and self.requires_grad:
+            return self._inplace(fn, value)
         be = self._backend
         be.copy_(self._data, be.full((), value, self.dtype.np))
         self._version.value += 1
-        if self.requires_grad and is_grad_enabled():
-            self.grad_fn = None
-            self._requires_grad = False
         return self
 
     def copy_(self, src, non_blocking=False):
@@ -989,7 +1029,13 @@ class Tensor:
             from ._creation import tensor
 
             src = tensor(src)
-        recording = is_grad_enabled() and (self.requires_grad or src.requires_grad)
+        shape = _util.broadcast_shapes(self.shape, src.shape)
+        if shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
+                               f"shape {list(shape)}")
+        # only a floating point tensor can carry a gradient
+        recording = is_grad_enabled() and self.dtype.is_floating_point and (
+            self.requires_grad or src.requires_grad)
         if not recording:
             if src.device != self.device:
                 src = src.to(self.device)
@@ -1042,11 +1088,6 @@ def parse_to_args(args, dtype=None, device=None):
     return dtype, device
 
 
-def _type_word(d):
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-            "bool": "Bool", "uint8": "Byte"}[d.name]
-
-
 def _wrap(value, like):
     return _util.wrap(value, like)
 
@@ -1059,6 +1100,26 @@ from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduction as _red  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .autograd.function import Function as _Function  # noqa: E402
+
+
+class _Fill(_Function):
+    """out = value everywhere;  dself = 0 (the old values no longer matter)"""
+
+    node_name = "FillBackward2"
+
+    @staticmethod
+    def forward(ctx, dst, value):
+        return Tensor._make(dst._backend.full(dst.shape, value, dst.dtype.np), dst.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0, None
+
+
+class _Zero(_Fill):
+    """``zero_()``: the same node under PyTorch's name for it."""
+
+    node_name = "ZeroBackward0"
 
 
 class _CopyFrom(_Function):

@@ -7,7 +7,8 @@ layer before a kernel runs; kernels may assume:
 
 * binary inputs have the same dtype and broadcastable shapes (any strides, 0-strides included);
 * ``axes`` are non-negative, sorted and unique; ``axis`` is non-negative;
-* dtypes are numpy dtypes from :data:`microtorch._dtype` (float32, float64, int64, int32, bool).
+* dtypes are numpy dtypes from :data:`microtorch._dtype` (float32, float64, int64, int32, uint8,
+  bool); integer arithmetic wraps around on overflow, bitwise ops get bool or integer arrays.
 
 Functions that take ``out=`` write there (it has the result's shape and dtype) and return it.
 """
@@ -15,6 +16,7 @@ Functions that take ``out=`` write there (it has the result's shape and dtype) a
 UNARY_OPS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
              "relu", "sign", "reciprocal")
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum",
+              "bitwise_and", "bitwise_or", "bitwise_xor",
               "eq", "ne", "lt", "le", "gt", "ge")
 REDUCE_OPS = ("sum", "prod", "max", "min")
 

@@ -482,6 +482,7 @@ def tanh(input):
 
 def silu(input, inplace=False):
     """``x * sigmoid(x)``."""
+    _ops.check_float_activation(input, f"silu_{input.device.type}")
     if inplace:  # compute on a copy: the product saves its operands for backward
         return input.copy_(silu(input.clone()))
     return input * input.sigmoid()

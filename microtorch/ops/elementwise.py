@@ -6,6 +6,10 @@ does not upcast a float32 tensor); backward sums each gradient back to its input
 recorded (``create_graph=True``) and differentiated again.
 """
 
+import math
+
+import numpy as np
+
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import Function
@@ -26,7 +30,7 @@ def _binary_forward(ctx, op, a, b, dtype=None):
     return Tensor._make(be.binary(op, x, y), a.device)
 
 
-def _check_sub(a, b):
+def check_sub(a, b):
     """PyTorch refuses ``-`` on bool operands (it means xor or not)."""
     if a.dtype is _dtype.bool_ and b.dtype is _dtype.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
@@ -39,6 +43,38 @@ def _check_sub(a, b):
 
 def _unary(op, x):
     return Tensor._make(x._backend.unary(op, x._data), x.device)
+
+
+def not_implemented(kernel, dtype):
+    """PyTorch's error for an op that has no kernel for ``dtype``, e.g.
+    ``NotImplementedError: "abs_cpu" not implemented for 'Bool'``."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{dtype.scalar_name}'")
+
+
+def times_alpha(input, other, alpha):
+    """``alpha * other`` for ``add``/``sub``, computed in the dtype of ``input + other`` (so that
+    alpha does not change the result's dtype), with PyTorch's checks of alpha."""
+    dtype = _dtype.result_type(input, other)
+    if isinstance(alpha, (bool, np.bool_)):
+        if dtype is not _dtype.bool_:
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif isinstance(alpha, (float, np.floating)) and not dtype.is_floating_point:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    if alpha == 1:
+        return other
+    return (other.to(dtype) if isinstance(other, Tensor) else other) * alpha
+
+
+def add(input, other, alpha=1):
+    """``input + alpha * other``."""
+    return input + times_alpha(input, other, alpha)
+
+
+def sub(input, other, alpha=1):
+    """``input - alpha * other``."""
+    check_sub(input, wrap(other, input))
+    return input - times_alpha(input, other, alpha)
 
 
 class Add(Function):
@@ -63,7 +99,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_sub(a, b)
+        check_sub(a, b)
         return _binary_forward(ctx, "sub", a, b)
 
     @staticmethod
@@ -80,7 +116,7 @@ class Rsub(Function):
     @staticmethod
     def forward(ctx, a, c):
         c = wrap(c, a)
-        _check_sub(c, a)
+        check_sub(c, a)
         return _binary_forward(ctx, "sub", c, a)
 
     @staticmethod
@@ -129,6 +165,14 @@ class Div(Function):
         return ga, gb
 
 
+def _pow_forward(ctx, a, b):
+    """``a ** b`` for the three pow Functions; PyTorch has no bool ``pow``."""
+    dtype = _dtype.result_type(a, b)
+    if dtype is _dtype.bool_:
+        raise not_implemented("pow", dtype)
+    return _binary_forward(ctx, "pow", a, b, dtype)
+
+
 class PowScalar(Function):
     """out = a ** c for a Python scalar c;  da = g * c * a ** (c - 1)"""
 
@@ -140,7 +184,7 @@ class PowScalar(Function):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(a)
         ctx.c = c
-        return _binary_forward(ctx, "pow", a, wrap(c, a))
+        return _pow_forward(ctx, a, wrap(c, a))
 
     @staticmethod
     def backward(ctx, g):
@@ -152,13 +196,14 @@ class PowScalar(Function):
 
 
 class Pow(Function):
-    """out = a ** b;  da = g * b * a ** (b - 1),  db = g * out * log(a)"""
+    """out = a ** b;  da = g * b * a ** (b - 1) (0 where b = 0),
+    db = g * out * log(a) (0 where a = 0 and b >= 0, the limit of a ** b log a)"""
 
     node_name = "PowBackward1"
 
     @staticmethod
     def forward(ctx, a, b):
-        out = _binary_forward(ctx, "pow", a, b)
+        out = _pow_forward(ctx, a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -166,30 +211,34 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
-        ga = grad_for(g * b * a ** (b - 1), sa, da) if ctx.needs_input_grad[0] else None
-        gb = None
+        zero = wrap(0.0, g)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = grad_for(where(b == 0, zero, g * b * a ** (b - 1)), sa, da)
         if ctx.needs_input_grad[1]:
-            log_a = where(a == 0, wrap(0.0, a), a).log()
-            gb = grad_for(g * out * log_a, sb, db)
+            gb = grad_for(where((a == 0) & (b >= 0), zero, g * out * a.log()), sb, db)
         return ga, gb
 
 
 class RpowScalar(Function):
-    """out = c ** a for a Python scalar c;  da = g * out * log(c)"""
+    """out = c ** a for a Python scalar c;  da = g * out * log(c) (0 where c = 0 and a >= 0)"""
 
     node_name = "PowBackward2"
 
     @staticmethod
     def forward(ctx, a, c):
-        out = _binary_forward(ctx, "pow", wrap(c, a), a)
-        ctx.save_for_backward(out)
-        ctx.log_c = __import__("math").log(c) if c > 0 else float("nan")
+        out = _pow_forward(ctx, wrap(c, a), a)
+        ctx.save_for_backward(a if c == 0 else None, out)
+        ctx.log_c = math.log(c) if c > 0 else -math.inf if c == 0 else math.nan
         return out
 
     @staticmethod
     def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return grad_for(g * out * ctx.log_c, ctx.shapes[1], ctx.dtypes[1]), None
+        a, out = ctx.saved_tensors
+        ga = g * out * ctx.log_c
+        if a is not None:  # c = 0: 0 ** a is flat (0) for a > 0, so its gradient is 0
+            ga = where(a >= 0, wrap(0.0, g), ga)
+        return grad_for(ga, ctx.shapes[1], ctx.dtypes[1]), None
 
 
 class Maximum(Function):
@@ -267,6 +316,10 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype is _dtype.bool_:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                               "you are trying to invert a mask, use the `~` or `logical_not()` "
+                               "operator instead.")
         return _unary("neg", x)
 
     @staticmethod
@@ -281,6 +334,8 @@ class Abs(Function):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype is _dtype.bool_:
+            raise not_implemented(f"abs_{x.device.type}", x.dtype)
         ctx.save_for_backward(x)
         return _unary("abs", x)
 
@@ -441,12 +496,14 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """out = max(x, 0);  dx = g * (out > 0)"""
+    """out = max(x, 0);  dx = 0 where out <= 0, else g (so NaN passes g, as in PyTorch)"""
 
     node_name = "ReluBackward0"
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype is _dtype.bool_:
+            raise RuntimeError("Boolean inputs not supported for relu")
         out = _unary("relu", x)
         ctx.save_for_backward(out.detach())
         return out
@@ -454,7 +511,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * out.sign()  # relu output is >= 0, so its sign is the 0/1 mask
+        return where(out <= 0, wrap(0.0, g), g)
 
 
 class Clamp(Function):
@@ -494,7 +551,27 @@ def clamp(input, min=None, max=None):
     dtype = _dtype.result_type(input, *(b for b in (min, max) if b is not None))
     if dtype is not input.dtype:  # an integer tensor clamped to float bounds becomes float
         input = input.to(dtype)
-    return Clamp.apply(input, min, max)
+    return Clamp.apply(input, *clamp_bounds(input.dtype, min, max))
+
+
+def clamp_bounds(dtype, min, max):
+    """``(min, max)`` converted as PyTorch converts clamp's bounds to an integer dtype: a bound
+    must fit the dtype, except that a negative bound wraps around for uint8 (-1 is 255, as in
+    C), so ``uint8_tensor.clamp(-1, 1)`` is all ones."""
+    if dtype.category != 1:
+        return min, max
+    info = np.iinfo(dtype.np)
+    lowest = -info.max if not dtype.is_signed else info.min
+
+    def convert(bound):
+        if bound is None:
+            return None
+        if not lowest <= bound <= info.max:
+            raise RuntimeError(f"value cannot be converted to type {dtype.c_name} without "
+                               "overflow")
+        return int(bound) % (info.max + 1) if not dtype.is_signed else int(bound)
+
+    return convert(min), convert(max)
 
 
 def maximum(input, other):
@@ -519,18 +596,28 @@ def compare(op, a, b):
     return Tensor._make(be.binary(op, x, y), a.device)
 
 
-_LOGICAL = {"and": "minimum", "or": "maximum", "xor": "ne"}
-
-
-def logical(op, a, b):
-    """``&``, ``|`` or ``^`` of bool tensors (as min, max and != of booleans)."""
+def bitwise(op, a, b):
+    """``&``, ``|`` or ``^`` (``op`` is ``"and"``, ``"or"`` or ``"xor"``) of bool or integer
+    tensors, bit by bit; never part of the graph."""
     b = wrap(b, a)
-    if a.dtype is not _dtype.bool_ or b.dtype is not _dtype.bool_:
-        raise RuntimeError(f"microtorch supports bitwise {op} on bool tensors only, got "
-                           f"{a.dtype} and {b.dtype}")
     check_same_device(a, b)
+    dtype = _dtype.result_type(a, b)
+    if dtype.is_floating_point:
+        raise not_implemented(f"bitwise_{op}_{a.device.type}", dtype)
     broadcast_shapes(a.shape, b.shape)
-    return Tensor._make(a._backend.binary(_LOGICAL[op], a._data, b._data), a.device)
+    be = a._backend
+    x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
+    y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
+    return Tensor._make(be.binary(f"bitwise_{op}", x, y), a.device)
+
+
+def bitwise_not(x):
+    """``~x``: logical not of a bool tensor, every bit flipped in an integer tensor."""
+    if x.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    all_ones = {_dtype.bool_: True, _dtype.uint8: 255}.get(x.dtype, -1)
+    return bitwise("xor", x, Tensor._make(x._backend.full((), all_ones, x.dtype.np), x.device))
 
 
 class Sign(Function):
@@ -540,6 +627,8 @@ class Sign(Function):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype is _dtype.bool_:  # the sign of False and True is themselves
+            return Tensor._make(x._backend.astype(x._data, x.dtype.np), x.device)
         return _unary("sign", x)
 
     @staticmethod

@@ -11,7 +11,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ._util import wrap
-from .elementwise import where
+from .elementwise import not_implemented, where
 from .indexing import Gather, ScatterAdd
 
 
@@ -381,6 +381,12 @@ class BinaryCrossEntropyWithLogits(Function):
         return gx, None, None, None, None
 
 
+def check_float_activation(x, kernel):
+    """PyTorch's activations other than relu have floating point kernels only."""
+    if not x.dtype.is_floating_point:
+        raise not_implemented(kernel, x.dtype)
+
+
 class LeakyRelu(Function):
     """y = x if x > 0 else slope * x;  dx = g * (1 if x > 0 else slope)"""
 
@@ -388,6 +394,7 @@ class LeakyRelu(Function):
 
     @staticmethod
     def forward(ctx, x, slope):
+        check_float_activation(x, f"leaky_relu_{x.device.type}")
         ctx.save_for_backward(x)
         ctx.slope = slope
         pos = (x > 0).to(x.dtype)
@@ -413,6 +420,7 @@ class Gelu(Function):
 
     @staticmethod
     def forward(ctx, x, approximate):
+        check_float_activation(x, "GeluKernelImpl")
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         return x * _gelu_cdf(x, approximate)

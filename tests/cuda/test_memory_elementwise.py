@@ -135,7 +135,8 @@ def test_unary_strided_out_and_int(K):
 _BINARY_REF = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
                "pow": np.power, "maximum": np.maximum, "minimum": np.minimum, "eq": np.equal,
                "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
-               "ge": np.greater_equal}
+               "ge": np.greater_equal, "bitwise_and": np.bitwise_and,
+               "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor}
 
 
 @pytest.mark.parametrize("op", BINARY_OPS)
@@ -144,6 +145,8 @@ def test_binary_broadcast(K, op):
     b = _rand((3, 1))
     if op == "pow":
         a = np.abs(a) + np.float32(0.5)
+    if op.startswith("bitwise"):  # bool and integer arrays only
+        a, b = (a * 10).astype(np.int64), (b * 10).astype(np.int64)
     got = K.to_numpy(K.binary(op, K.from_numpy(a), K.from_numpy(b)))
     ref = _BINARY_REF[op](a, b)
     assert got.dtype == ref.dtype and got.shape == ref.shape
@@ -197,3 +200,17 @@ def test_compare_with_cpu_backend(K):
     for op in ("tanh", "sigmoid", "relu"):
         np.testing.assert_allclose(K.to_numpy(K.unary(op, K.from_numpy(a))), cpu.unary(op, a),
                                    rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "pow"])
+def test_uint8_arithmetic_wraps_around(K, op):
+    a = np.array([0, 1, 3, 200, 255], np.uint8)
+    b = np.array([1, 3, 1, 100, 2], np.uint8)
+    got = K.to_numpy(K.binary(op, K.from_numpy(a), K.from_numpy(b)))
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, _BINARY_REF[op](a, b))   # NumPy's uint8 also wraps
+
+
+def test_sign_of_nan_is_zero(K):
+    x = np.array([np.nan, -2.0, 0.0, 3.0], np.float32)
+    np.testing.assert_array_equal(K.to_numpy(K.unary("sign", K.from_numpy(x))), [0, -1, 0, 1])

@@ -67,7 +67,8 @@ UNARY_OPS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", 
              "relu", "sign", "reciprocal")
 _INT_UNARY = ("neg", "abs", "relu", "sign")
 
-ARITH_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "maximum": 5, "minimum": 6}
+ARITH_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "maximum": 5, "minimum": 6,
+               "bitwise_and": 7, "bitwise_or": 8, "bitwise_xor": 9}
 COMPARE_CODES = {"eq": 0, "ne": 1, "lt": 2, "le": 3, "gt": 4, "ge": 5}
 _NUMPY_INT_SCALAR = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
 
@@ -191,23 +192,59 @@ def _pow_impl(x, y):
     return ipow
 
 
+def _bitwise(code, x, y):
+    """x & y, x | y or x ^ y (code 7, 8 or 9) for bool and integer x and y."""
+
+
+@overload(_bitwise)
+def _bitwise_impl(code, x, y):
+    if isinstance(x, types.Float):
+        # _arith is compiled for floats too, so this branch must type; the ops layer never
+        # sends a bitwise op on floats
+        return lambda code, x, y: x
+
+    def bits(code, x, y):
+        if code == 7:
+            return x & y
+        if code == 8:
+            return x | y
+        return x ^ y
+    return bits
+
+
+@intrinsic
+def _cast(typingctx, v, x):
+    """``v`` cast to the type of ``x`` (wrapping for integers, like a C cast)."""
+    def codegen(context, builder, signature, args):
+        return context.cast(builder, args[0], signature.args[0], signature.return_type)
+
+    return x(v, x), codegen
+
+
 @jit(error_model="numpy")
 def _arith(code, x, y):
-    """The arithmetic op ``code`` (see ARITH_CODES) on two scalars of one dtype."""
+    """The arithmetic op ``code`` (see ARITH_CODES) on two scalars of one dtype, giving that
+    dtype: integer results wrap around on overflow (uint8 0 - 1 = 255), as in PyTorch.
+
+    Numba computes uint8 - uint8 in uint64 and int32 + int32 in int64, so each branch casts its
+    result back (which also gives every branch one type: mixing uint64 with an int64 branch
+    would make Numba unify them to float64)."""
     if code == 0:
-        return x + y
+        return _cast(x + y, x)
     elif code == 1:
-        return x - y
+        return _cast(x - y, x)
     elif code == 2:
-        return x * y
+        return _cast(x * y, x)
     elif code == 3:
-        return _div(x, y)
+        return _cast(_div(x, y), x)
     elif code == 4:
-        return _pow(x, y)
+        return _cast(_pow(x, y), x)
     elif code == 5:
         return x if (x > y or x != x) else y       # NaN propagates, like torch.maximum
-    else:
+    elif code == 6:
         return x if (x < y or x != x) else y
+    else:
+        return _cast(_bitwise(code, x, y), x)
 
 
 @jit
@@ -308,7 +345,7 @@ def _relu(x, out):
 def _sign(x, out):
     for i in range(x.shape[0]):
         v = x[i]
-        out[i] = (v > 0) - (v < 0) if v == v else v     # sign(NaN) = NaN
+        out[i] = (v > 0) - (v < 0)      # sign(NaN) = 0, as in PyTorch
 
 
 @jit(error_model="numpy")
@@ -609,7 +646,7 @@ def unary(op, x, out=None):
     x: float32/float64 array of any shape and strides (0-d included); int32/int64 for neg, abs,
     relu and sign. The result has x's dtype; ``out`` (x's shape and dtype, may be x itself for
     the in-place variants) receives it when given, else a new C-contiguous array is returned.
-    NaN and inf follow NumPy/torch (``relu(nan) = nan``, ``sign(nan) = nan``, ``log(-1) = nan``).
+    NaN and inf follow torch (``relu(nan) = nan``, ``sign(nan) = 0``, ``log(-1) = nan``).
     """
     kernel = _UNARY_KERNELS[op]
     if x.dtype == np.bool_ or (x.dtype.kind in "iu" and op not in _INT_UNARY):
@@ -634,9 +671,10 @@ def binary(op, a, b, out=None):
     broadcastable shapes and any strides (0-strides and 0-d included). Arithmetic ops return that
     dtype, comparisons return bool. ``div`` is true division on floats and floor division on
     integers; ``pow`` on integers is exact integer power; ``maximum``/``minimum`` propagate NaN.
-    On bool, add/mul/maximum/minimum act as or/and/or/and. ``out`` (the broadcast shape and the
-    result dtype; it may alias a or b element-for-element, as in ``a.add_(b)``) receives the
-    result when given; otherwise a new C-contiguous array is returned.
+    Integer results wrap around on overflow. ``bitwise_and/or/xor`` take bool and integer
+    arrays only. On bool, add/mul/maximum/minimum act as or/and/or/and. ``out`` (the broadcast
+    shape and the result dtype; it may alias a or b element-for-element, as in ``a.add_(b)``)
+    receives the result when given; otherwise a new C-contiguous array is returned.
     """
     if op in ARITH_CODES:
         code = ARITH_CODES[op]

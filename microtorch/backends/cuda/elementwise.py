@@ -25,6 +25,7 @@ UNARY_CODES = {name: i for i, name in enumerate(
 BINARY_CODES = {name: i for i, name in enumerate(
     ("add", "sub", "mul", "div", "pow", "maximum", "minimum"))}
 COMPARE_CODES = {name: i for i, name in enumerate(("eq", "ne", "lt", "le", "gt", "ge"))}
+BITWISE_CODES = {name: i for i, name in enumerate(("bitwise_and", "bitwise_or", "bitwise_xor"))}
 _FLOAT_ONLY_UNARY = {"exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
                      "reciprocal"}
 
@@ -58,25 +59,39 @@ def _unary(code, v, zero, one):
             return one
         if v < zero:
             return -one
-        return v  # 0, -0 and nan keep their value
+        return zero  # 0, -0 and nan give 0, as in PyTorch
     return one / v
 
 
 @cuda.jit(device=True, inline=True)
-def _binary(code, a, b):
+def _binary_store(code, a, b, out, j):
+    """out[j] = op(a, b). Each branch stores its own value, which the store casts to out's
+    dtype: integer results wrap around (uint8 0 - 1 = 255, as in PyTorch), and a float32 op
+    stays float32 (a shared return value would unify the branches' types, to float64)."""
     if code == 0:
-        return a + b
+        out[j] = a + b
+    elif code == 1:
+        out[j] = a - b
+    elif code == 2:
+        out[j] = a * b
+    elif code == 3:
+        out[j] = a / b
+    elif code == 4:
+        out[j] = a ** b
+    elif code == 5:
+        out[j] = a if (a > b or a != a) else b   # nan propagates, as torch.maximum
+    else:
+        out[j] = a if (a < b or a != a) else b
+
+
+@cuda.jit(device=True, inline=True)
+def _bitwise(code, a, b):
+    """a & b, a | b or a ^ b; its own kernels, compiled for bool and integer dtypes only."""
+    if code == 0:
+        return a & b
     if code == 1:
-        return a - b
-    if code == 2:
-        return a * b
-    if code == 3:
-        return a / b
-    if code == 4:
-        return a ** b
-    if code == 5:
-        return a if (a > b or a != a) else b   # nan propagates, as torch.maximum
-    return a if (a < b or a != a) else b
+        return a | b
+    return a ^ b
 
 
 @cuda.jit(device=True, inline=True)
@@ -123,14 +138,27 @@ def unary_nd(code, zero, one, x, out):
 @cuda.jit
 def binary_1d(code, a, b, out):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        out[i] = _binary(code, a[i], b[i])
+        _binary_store(code, a[i], b[i], out, i)
 
 
 @cuda.jit
 def binary_nd(code, a, b, out):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         j = unravel6(i, out.shape)
-        out[j] = _binary(code, a[j], b[j])
+        _binary_store(code, a[j], b[j], out, j)
+
+
+@cuda.jit
+def bitwise_1d(code, a, b, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = _bitwise(code, a[i], b[i])
+
+
+@cuda.jit
+def bitwise_nd(code, a, b, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        j = unravel6(i, out.shape)
+        out[j] = _bitwise(code, a[j], b[j])
 
 
 @cuda.jit
@@ -256,6 +284,9 @@ def binary(op, a, b, out=None):
     if op in COMPARE_CODES:
         out = _out(out, shape, np.bool_)
         return run((compare_1d, compare_nd), (COMPARE_CODES[op],), [a, b], out)
+    if op in BITWISE_CODES:  # bool and integer dtypes only (the ops layer checks)
+        out = _out(out, shape, a.dtype)
+        return run((bitwise_1d, bitwise_nd), (BITWISE_CODES[op],), [a, b], out)
     dtype = np.dtype(a.dtype)
     if op == "div" and dtype.kind != "f":
         a, b, dtype = astype(a, np.float32), astype(b, np.float32), np.dtype(np.float32)
