@@ -86,15 +86,22 @@ def normalize_dim(dim, ndim):
     return dim % n
 
 
-def normalize_dims(dim, ndim):
+def normalize_dims(dim, ndim, *, one_at_a_time=False):
     """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative dims; None and
-    ``()`` mean every dim, as in PyTorch."""
+    ``()`` mean every dim, as in PyTorch.
+
+    PyTorch's reductions check every dim's range before looking for a repeated dim; var and
+    std check each dim in turn (``one_at_a_time``), so a repeat is reported before a later
+    out-of-range dim.
+    """
     if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
+    if not one_at_a_time:
+        dim = [normalize_dim(d, ndim) for d in dim]
     seen = set()
-    for d in dim:  # one at a time, as PyTorch: a repeat is reported before a later bad dim
+    for d in dim:
         d = normalize_dim(d, ndim)
         if d in seen:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")

@@ -455,8 +455,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     _check_floating(input)
-    return Var.apply(input, normalize_dims(dim, input.ndim), _correction(unbiased, correction),
-                     keepdim)
+    dims = normalize_dims(dim, input.ndim, one_at_a_time=True)
+    return Var.apply(input, dims, _correction(unbiased, correction), keepdim)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -464,8 +464,8 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     _check_floating(input)
-    return Std.apply(input, normalize_dims(dim, input.ndim), _correction(unbiased, correction),
-                     keepdim)
+    dims = normalize_dims(dim, input.ndim, one_at_a_time=True)
+    return Std.apply(input, dims, _correction(unbiased, correction), keepdim)
 
 
 def logsumexp(input, dim, keepdim=False):

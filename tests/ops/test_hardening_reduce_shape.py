@@ -58,7 +58,14 @@ def _grad(lib, fn, data):
 # ---- dim lists: checked one at a time, as PyTorch ----------------------------------------
 
 @pytest.mark.parametrize("call", [
-    lambda lib: lib.ones(1, 4, 4, 1).std((1, 1, 4), keepdim=True),     # repeat before range
+    lambda lib: lib.ones(2, 3, 4).sum((0, 0, 3)),                         # every range first
+    lambda lib: lib.ones(2, 3, 4).mean((0, 3, 0)),
+    lambda lib: lib.ones(2, 3).sum((1, 0, 1)),
+    lambda lib: lib.ones((), dtype=lib.int32).amax((0, 0, 1)),
+    lambda lib: lib.ones(2, 3, 4).logsumexp((0, 0, 3)),
+    lambda lib: lib.ones(2, 3, 4).var((0, 0, 3)),                         # var/std: in turn
+    lambda lib: lib.ones(2, 3, 4).std((0, 3, 0)),
+    lambda lib: lib.ones(1, 4, 4, 1).std((1, 1, 4), keepdim=True),
     lambda lib: lib.ones(4, 1, 4, 3).std((-4, 0, 4), unbiased=False),
     lambda lib: lib.ones(()).var((-1, -1, 1)),                           # 0-d: -1 is dim 0
     lambda lib: lib.ones(2).var((-1, -1, 1), unbiased=True),
@@ -66,6 +73,7 @@ def _grad(lib, fn, data):
     lambda lib: lib.zeros(0, 0, dtype=lib.bool).amax((0, 0), keepdim=True),  # empty first
     lambda lib: lib.zeros(0, 3, dtype=lib.uint8).amin((0, 0)),
     lambda lib: lib.ones(2, 3).amax((0, 0)),
+    lambda lib: lib.zeros(0, 3).amax((0, 5, 5)),                          # empty dim 0 first
     lambda lib: lib.zeros(0, 4, 3).permute(0, 0, 3),                     # repeat before range
     lambda lib: lib.zeros(0, 4, 3).permute(0, 5, 5),
 ])
