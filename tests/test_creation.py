@@ -88,7 +88,7 @@ def test_arange_linspace_eye():
     assert mt.eye(2, 3).tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     with pytest.raises(RuntimeError, match="step must be nonzero"):
         mt.arange(0, 1, 0)
-    with pytest.raises(RuntimeError, match="upper bound and larger bound inconsistent"):
+    with pytest.raises(RuntimeError, match="upper bound and lower bound inconsistent"):
         mt.arange(0, 5, -1)
 
 

@@ -670,17 +670,22 @@ def one_hot(tensor, num_classes=-1):
 
     if tensor.dtype is not _dtype.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if tensor.numel() == 0:
+        if num_classes <= 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        return _creation.zeros(tensor.shape + (num_classes,), dtype=_dtype.int64,
+                               device=tensor.device)
+    if int(tensor.min().item()) < 0:
+        raise RuntimeError("Class values must be non-negative.")
     if num_classes == -1:
-        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+        num_classes = int(tensor.max().item()) + 1
+    elif int(tensor.max().item()) >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
     out = _creation.zeros(tensor.shape + (num_classes,), dtype=_dtype.int64,
                           device=tensor.device)
-    if tensor.numel():
-        if int(tensor.min().item()) < 0 or int(tensor.max().item()) >= num_classes:
-            raise RuntimeError("Class values must be smaller than num_classes.")
-        ones = _creation.ones(tensor.shape + (1,), dtype=_dtype.int64, device=tensor.device)
-        out = out.scatter_add(-1, tensor.unsqueeze(-1), ones)
-    return out
+    ones = _creation.ones(tensor.shape + (1,), dtype=_dtype.int64, device=tensor.device)
+    return out.scatter_add(-1, tensor.unsqueeze(-1), ones)
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "Tensor", "normalize_dim")]
+    "Tensor", "normalize_dim", "broadcast_shapes")]

@@ -20,6 +20,7 @@ def normalize_index(x, index):
     """
     if not isinstance(index, tuple):
         index = (index,)
+    index = _drop_extra_ellipses(index)
     out, kind, dim = [], "select", 0
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis and not
                  (_is_bool_mask(i)))
@@ -83,6 +84,24 @@ def normalize_index(x, index):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(i).__name__})")
     return tuple(out), kind
+
+
+def _drop_extra_ellipses(index):
+    """``index`` without the ``...`` after the first one.
+
+    NumPy allows one ``...``; PyTorch accepts more (``x[..., None, ...]``), the later ones then
+    matching no dims. Only ``...`` and ``:`` may follow a second ``...``: PyTorch runs any
+    other index there past the last dim (it ignores ``x[..., ..., 0:1]``'s slice and refuses
+    ``x[..., ..., 0]``), so microtorch refuses them all.
+    """
+    where = [k for k, i in enumerate(index) if i is Ellipsis]
+    if len(where) < 2:
+        return index
+    for i in index[where[1]:]:
+        if i is not Ellipsis and not (isinstance(i, slice) and i == slice(None)):
+            raise IndexError("an index with several ellipses ('...') can have only '...' and "
+                             f"':' after the second one (got {i!r})")
+    return index[:where[1]]
 
 
 def _is_bool_mask(i):
@@ -158,26 +177,89 @@ class CopySlices(Function):
 
     @staticmethod
     def forward(ctx, x, value, index):
-        ctx.meta = (index, value.shape, value.dtype)
+        # The index is checked here, after the in-place checks (as PyTorch orders its errors).
+        index, _ = normalize_index(x, index)
+        value_data = _setitem_value(x, index, value)
+        ctx.meta = (index, value_data.shape, value.shape, value.dtype)
         be = x._backend
         out = be.astype(x._data, x.dtype.np)
-        be.setitem(out, index, be.astype(value._data, x.dtype.np))
+        be.setitem(out, index, be.astype(value_data, x.dtype.np))
         return Tensor._make(out, x.device)
 
     @staticmethod
     def backward(ctx, g):
-        index, vshape, vdtype = ctx.meta
+        index, written_shape, vshape, vdtype = ctx.meta
         gx = g.clone()
         gx._backend.setitem(gx._data, index, gx._backend.full((), 0, g.dtype.np))
-        gv = sum_to_shape(g[index], vshape) if ctx.needs_input_grad[1] else None
+        gv = None
+        if ctx.needs_input_grad[1]:
+            gv = sum_to_shape(g[index], written_shape).reshape(vshape)
         return gx, gv if gv is None or gv.dtype is vdtype else gv.to(vdtype), None
+
+
+def _setitem_value(x, index, value):
+    """The data of ``value`` to write at ``x[index]``, checked as PyTorch checks it.
+
+    Leading size-1 dims of ``value`` are dropped (``x0d[()] = tensor([5.])`` is allowed); the
+    rest must broadcast to the indexed part. With an advanced index (PyTorch's ``index_put_``)
+    a tensor value must have ``x``'s dtype, unless it is a single value written through one
+    bool mask (``masked_fill_``); Python numbers are always converted.
+    """
+    arrays = [i for i in index if isinstance(i, np.ndarray)]
+    shape = value.shape
+    while shape and shape[0] == 1:
+        shape = shape[1:]
+    if arrays and not value._wrapped_number and value.dtype is not x.dtype:
+        is_mask_fill = (len(arrays) == 1 and arrays[0].dtype == np.bool_ and arrays[0].ndim
+                        and value.numel() == 1)
+        if not is_mask_fill:
+            raise RuntimeError("Index put requires the source and destination dtypes match, got "
+                               f"{x.dtype.scalar_name} for the destination and "
+                               f"{value.dtype.scalar_name} for the source.")
+    if shape:  # a single value broadcasts anywhere: only a shaped value needs the target shape
+        target = _indexed_shape(x, index)
+        fits = len(shape) <= len(target) and all(
+            s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
+        if not fits:
+            raise RuntimeError(_setitem_shape_error(shape, target, value, bool(arrays)))
+    return value._backend.view(value._backend.contiguous(value._data), shape)
+
+
+def _indexed_shape(x, index):
+    """The shape of ``x[index]``: a view for a basic index; for an advanced one, NumPy indexes
+    a stand-in of ``x``'s shape with no memory (one bool per selected element is made)."""
+    if not any(isinstance(i, np.ndarray) for i in index):
+        return tuple(x._backend.getitem(x._data, index).shape)
+    stand_in = np.broadcast_to(np.zeros((), dtype=np.bool_), x.shape)
+    return stand_in[index].shape
+
+
+def _setitem_shape_error(shape, target, value, advanced):
+    """PyTorch's message for a value of ``shape`` that does not fit ``target``."""
+    if advanced:
+        return (f"shape mismatch: value tensor of shape {list(shape)} cannot be broadcast to "
+                f"indexing result of shape {list(target)}")
+    if len(shape) > len(target):
+        return (f"expand({_type_name(value)}{{{list(shape)}}}, size={list(target)}): the number "
+                f"of sizes provided ({len(target)}) must be greater or equal to the number of "
+                f"dimensions in the tensor ({len(shape)})")
+    for d in range(1, len(shape) + 1):
+        if shape[-d] not in (1, target[-d]):
+            break
+    return (f"The expanded size of the tensor ({target[-d]}) must match the existing size "
+            f"({shape[-d]}) at non-singleton dimension {len(target) - d}.  Target sizes: "
+            f"{list(target)}.  Tensor sizes: {list(shape)}")
+
+
+def _type_name(t):
+    """PyTorch's legacy type name of a tensor (``torch.FloatTensor``)."""
+    return f"torch.{t.dtype.scalar_name}Tensor"
 
 
 def setitem(x, index, value):
     """``x[index] = value`` in place (recorded in the graph as ``CopySlices``)."""
     from ._util import wrap
 
-    index, _ = normalize_index(x, index)
     value = wrap(value, x)
     check_same_device(x, value)
     x._inplace(CopySlices, value, index)
@@ -312,16 +394,46 @@ def chunk(x, chunks, dim=0):
     return split(x, max(-(-n // chunks), 1), dim)
 
 
-def _check_gather(x, dim, index, name):
-    if index.dtype is not _dtype.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
-    if index.ndim != x.ndim:
-        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+def _check_gather(x, dim, index, src=None):
+    """PyTorch's checks of ``gather`` (``src`` None) and ``scatter_add``, in its order.
+
+    A 0-d tensor counts as a 1-d tensor of one element. ``index`` may be smaller than ``x``
+    (and than ``src``) but not larger, except along ``dim`` for ``gather``; its values must be
+    valid positions along ``dim``.
+    """
+    name = "gather" if src is None else "scatter"
+    if index.dtype not in (_dtype.int64, _dtype.int32):
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if src is not None and src.dtype is not x.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if max(index.ndim, 1) != max(x.ndim, 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as "
+                           f"{'input' if src is None else 'self'} tensor")
+    for d in range(index.ndim):
+        too_big = d != dim and index.shape[d] > _size(x, d)
+        if src is None and too_big:
+            raise RuntimeError(f"Size does not match at dimension {d} expected index "
+                               f"{list(index.shape)} to be no larger than self {list(x.shape)} "
+                               f"apart from dimension {dim}")
+        if src is not None and (too_big or index.shape[d] > _size(src, d)):
+            raise RuntimeError(f"Expected index {list(index.shape)} to be no larger than self "
+                               f"{list(x.shape)} apart from dimension {dim} and to be no larger "
+                               f"size than src {list(src.shape)}")
     idx = index._backend.to_numpy(index._data)
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[dim]):
+    if idx.size and (idx.min() < 0 or idx.max() >= _size(x, dim)):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size "
-                           f"{x.shape[dim]}")
+                           f"{_size(x, dim)}")
+
+
+def _size(t, d):
+    """``t.shape[d]``, where a 0-d tensor has one element along dim 0 (PyTorch's rule)."""
+    return t.shape[normalize_dim(d, t.ndim)] if t.ndim else 1
+
+
+def _as_1d(t):
+    """``t``, or a 0-d ``t`` as a 1-element 1-d tensor (the kernels index real dims)."""
+    return t if t.ndim else t.reshape(1)
 
 
 class Gather(Function):
@@ -347,8 +459,11 @@ class Gather(Function):
 def gather(x, dim, index):
     """Pick values of ``x`` along ``dim`` at ``index`` (same rank as ``x``)."""
     dim = normalize_dim(dim, x.ndim)
-    _check_gather(x, dim, index, "gather")
-    return Gather.apply(x, dim, index)
+    _check_gather(x, dim, index)
+    index = index.to(_dtype.int64)
+    if x.ndim and index.ndim:
+        return Gather.apply(x, dim, index)
+    return Gather.apply(_as_1d(x), dim, _as_1d(index)).reshape(index.shape)
 
 
 class ScatterAdd(Function):
@@ -374,5 +489,10 @@ class ScatterAdd(Function):
 def scatter_add(x, dim, index, src):
     """A copy of ``x`` with ``src`` summed into the positions ``index`` along ``dim``."""
     dim = normalize_dim(dim, x.ndim)
-    _check_gather(x, dim, index, "scatter_add")
-    return ScatterAdd.apply(x, dim, index, src)
+    _check_gather(x, dim, index, src)
+    index, src = _as_1d(index.to(_dtype.int64)), _as_1d(src)
+    if src.shape != index.shape:  # only the part of src that index covers is added
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    if x.ndim:
+        return ScatterAdd.apply(x, dim, index, src)
+    return ScatterAdd.apply(_as_1d(x), dim, index, src).reshape(x.shape)
