@@ -294,12 +294,13 @@ def _in_dtype_arg(out, dtype):
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all dims when None); bool and integer inputs sum to int64, unless
     ``dtype`` is given: the input is cast to it and the sum has that dtype."""
+    dims = None if dim is None else normalize_dims(dim, input.ndim)  # checked before dtype
     if dtype is not None:
         input = _cast_to_dtype_arg(input, dtype)
-    if dim is None:
+    if dims is None:
         out = SumAll.apply(input, tuple(range(input.ndim)), False)
     else:
-        out = Sum.apply(input, normalize_dims(dim, input.ndim), keepdim)
+        out = Sum.apply(input, dims, keepdim)
     return _in_dtype_arg(out, dtype)
 
 
@@ -323,11 +324,12 @@ def _type_word(d):
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over one ``dim`` (all elements when None)."""
+    if dim is not None:
+        dim = normalize_dim(dim, input.ndim)  # a 0-d input takes dim 0 or -1, reduces nothing
     if dtype is not None:
         input = _cast_to_dtype_arg(input, dtype)
     if dim is None:
         return _in_dtype_arg(ProdAll.apply(input, tuple(range(input.ndim)), False), dtype)
-    dim = normalize_dim(dim, input.ndim)  # a 0-d input takes dim 0 or -1 and reduces nothing
     return _in_dtype_arg(Prod.apply(input, (dim,) if input.ndim else (), keepdim), dtype)
 
 

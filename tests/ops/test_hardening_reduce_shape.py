@@ -216,6 +216,8 @@ def test_std_var_over_empty_dim_tuple_are_over_all_dims():
     lambda lib: lib.tensor([3.0, 2.0], requires_grad=True).sum(dtype=lib.uint8),
     lambda lib: lib.tensor(3.0, requires_grad=True).prod(dtype=lib.int32),
     lambda lib: lib.tensor([1.0, 2.0], requires_grad=True).sum(dtype=lib.float64),
+    lambda lib: lib.zeros(0, 0, requires_grad=True).sum((2,), dtype=lib.int32),  # dim first
+    lambda lib: lib.ones(2, requires_grad=True).prod(1, dtype=lib.int32),
 ])
 def test_sum_prod_mean_dtype_argument(call):
     assert_same_as_torch(call)
