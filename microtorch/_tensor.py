@@ -719,17 +719,17 @@ class Tensor:
         """log(sum(exp(x))) over ``dim``, computed stably."""
         return _red.logsumexp(self, dim, keepdim)
 
-    def softmax(self, dim):
-        """Softmax along ``dim``."""
+    def softmax(self, dim, dtype=None):
+        """Softmax along ``dim`` (computed in ``dtype`` when given)."""
         from .nn import functional as F
 
-        return F.softmax(self, dim)
+        return F.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim):
-        """Log-softmax along ``dim``."""
+    def log_softmax(self, dim, dtype=None):
+        """Log-softmax along ``dim`` (computed in ``dtype`` when given)."""
         from .nn import functional as F
 
-        return F.log_softmax(self, dim)
+        return F.log_softmax(self, dim, dtype=dtype)
 
     def matmul(self, other):
         """``self @ other``."""

@@ -8,7 +8,7 @@ from .. import _dtype
 from .._tensor import Tensor
 from ..backends.geometry import pooled_size
 from ..ops import nn as _ops
-from ..ops._util import check_same_device, normalize_dim
+from ..ops._util import broadcast_shapes, check_same_device, normalize_dim
 
 
 def _pair(v, name="value", op="Conv2d"):
@@ -496,6 +496,8 @@ def softmax(input, dim=None, dtype=None):
     dim = normalize_dim(_implicit_dim(dim, input), input.ndim)
     if not input.dtype.is_floating_point:
         return _refuse_integer("softmax", input, dim)
+    if input.ndim == 0:  # a 0-d tensor is its own (one-element) row
+        return _ops.Softmax.apply(input.reshape(1), 0).reshape(())
     return _ops.Softmax.apply(input, dim)
 
 
@@ -507,6 +509,8 @@ def log_softmax(input, dim=None, dtype=None):
     dim = normalize_dim(_implicit_dim(dim, input), input.ndim)
     if not input.dtype.is_floating_point:
         return _refuse_integer("log_softmax", input, dim)
+    if input.ndim == 0:  # a 0-d tensor is its own (one-element) row
+        return _ops.LogSoftmax.apply(input.reshape(1), 0).reshape(())
     return _ops.LogSoftmax.apply(input, dim)
 
 
@@ -538,90 +542,139 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return input * _ops.dropout_mask(input, p)
 
 
-def _check_loss_shapes(input, target):
-    if input.shape != target.shape:
-        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
-                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
-                         "size.")
+def _check_reduction(reduction):
+    """PyTorch's ValueError for a reduction other than 'mean', 'sum' or 'none'. Every loss
+    checks it first, before shapes and dtypes, as PyTorch does."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _pointwise_loss_operands(input, target, reduction):
+    """``input`` and ``target`` of a loss of ``input - target``, checked (shapes that
+    broadcast, then the reduction, as PyTorch) and cast to their promoted dtype.
+
+    PyTorch's pointwise losses promote their operands fully: a 0-d float64 target makes a
+    float32 input's loss float64 (``input - target`` alone would stay float32). The casts are
+    recorded, so each gradient comes back in its operand's own dtype.
+    """
+    broadcast_shapes(input.shape, target.shape)
+    _check_reduction(reduction)
+    dtype = _dtype.promote_types(input.dtype, target.dtype)
+    return input.to(dtype), target.to(dtype)
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean squared error."""
-    if input.shape != target.shape:
-        from ..ops._util import broadcast_shapes
-
-        broadcast_shapes(input.shape, target.shape)
+    """Mean squared error ``reduce((input - target) ** 2)``; the operands broadcast."""
+    input, target = _pointwise_loss_operands(input, target, reduction)
     return _ops.MseLoss.apply(input, target, reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean absolute error."""
+    """Mean absolute error ``reduce(|input - target|)``; the operands broadcast."""
+    input, target = _pointwise_loss_operands(input, target, reduction)
     return _ops._reduce_loss((input - target).abs(), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """Huber-like loss: quadratic below ``beta``, linear above."""
-    from ..ops.elementwise import where
-
-    d = (input - target).abs()
-    loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta) if beta > 0 else d
-    return _ops._reduce_loss(loss, reduction)
+    """Huber-like loss: quadratic where ``|input - target| < beta``, linear above
+    (``beta=0`` is the L1 loss)."""
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    input, target = _pointwise_loss_operands(input, target, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return _ops.SmoothL1Loss.apply(input, target, reduction, beta)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
-    """Negative log-likelihood of ``target`` class indices under log-probabilities ``input``
-    (N, C) or (N, C, d1, ...)."""
-    if input.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
+    """Negative log-likelihood of ``target`` class indices under log-probabilities ``input``:
+    (C,) with a 0-d target, (N, C) with (N,), or (N, C, d1, ...) with (N, d1, ...).
+
+    ``mean`` divides by the summed weights of the targets that are not ``ignore_index``.
+    """
+    _check_reduction(reduction)
+    _check_nll_args(input, target, weight)
+    check_same_device(input, target, *([weight] if weight is not None else []))
+    if input.ndim == 1:  # one sample: a batch of one, squeezed back
+        loss = nll_loss(input.unsqueeze(0), target.reshape(1), weight,
+                        ignore_index=ignore_index, reduction=reduction)
+        return loss.squeeze(0) if reduction == "none" else loss
+    if input.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C), class dim last
         c = input.shape[1]
-        x = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)  # class dim last
-        loss = nll_loss(x, target.reshape(-1), weight, ignore_index=ignore_index,
+        rows = math.prod(target.shape)  # counted: reshape(-1, 0) is ambiguous
+        x = input.permute(0, *range(2, input.ndim), 1).reshape(rows, c)
+        loss = nll_loss(x, target.reshape(rows), weight, ignore_index=ignore_index,
                         reduction=reduction)
-        if reduction == "none":
-            return loss.reshape(target.shape)
-        return loss
-    if input.ndim == 1:
-        input, target = input.unsqueeze(0), target.reshape(1)
-        return nll_loss(input, target, weight, ignore_index=ignore_index,
-                        reduction=reduction).squeeze(0) if reduction == "none" else \
-            nll_loss(input, target, weight, ignore_index=ignore_index, reduction=reduction)
-    if target.dtype.category != 1:
-        raise RuntimeError(f"expected scalar type Long but found {_c(target.dtype)}")
-    if target.shape[0] != input.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
-                         f"batch_size ({target.shape[0]}).")
-    check_same_device(input, target)
+        return loss.reshape(target.shape) if reduction == "none" else loss
     if target.device.type == "cpu":  # on a GPU this would cost a host round trip: see NllLoss
         t = target._data
         bad = (t != ignore_index) & ((t < 0) | (t >= input.shape[1]))
         if bad.any():
             raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
     return _ops.NllLoss.apply(input, target.long(), weight, reduction, ignore_index)
+
+
+def _check_nll_args(input, target, weight):
+    """PyTorch's checks of ``nll_loss``'s operands, in its order: dims and batch sizes
+    (ValueError), the target's shape, the weight's length, then the dtypes (int64 or uint8
+    targets; floating point scores, with a weight of the same dtype)."""
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    target_batch = target.shape[0] if target.ndim else 0  # (what PyTorch reads for a 0-d one)
+    if input.ndim != 1 and input.shape[0] != target_batch:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target_batch}).")
+    c = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if input.ndim <= 2:
+        if target.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if input.ndim == 1 and target.ndim == 1 and target.shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: "
+                             f"{target.shape[0]}")
+        if weight is not None and weight.shape != (c,):
+            raise RuntimeError(f"weight tensor should be defined either for all {c} classes or "
+                               f"no classes but got weight tensor of shape: "
+                               f"{list(weight.shape)}")
+    else:
+        if target.shape[1:] != input.shape[2:]:
+            expected = [input.shape[0], *input.shape[2:]]
+            raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+        if weight is not None and weight.shape != (c,):
+            raise RuntimeError("weight tensor should be defined either for all or no classes")
+    if target.dtype not in (_dtype.int64, _dtype.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_scalar_name(target.dtype)}")
+    if input.ndim == 2 and target.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    if input.ndim > 2 and target.dtype is _dtype.uint8:
+        raise RuntimeError("expected scalar type Long but found Byte")
+    if not input.dtype.is_floating_point:
+        kernel = "nll_loss2d_forward_out_frame" if input.ndim > 2 else "nll_loss_out_frame"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{_scalar_name(input.dtype)}'")
+    if weight is not None and weight.dtype is not input.dtype:
+        raise RuntimeError(f"expected scalar type {_scalar_name(input.dtype)} but found "
+                           f"{_scalar_name(weight.dtype)}")
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
-    """Cross-entropy of logits ``input`` (N, C, ...) against class indices or class
-    probabilities ``target``; ``label_smoothing`` mixes in the uniform distribution."""
+    """Cross-entropy of logits ``input`` (C,), (N, C) or (N, C, d1, ...) against class indices
+    or class probabilities ``target``; ``label_smoothing`` mixes in the uniform distribution.
+
+    As in PyTorch, a ``target`` of the input's shape holds probabilities (and must be floating
+    point); any other shape holds class indices.
+    """
+    _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    class_dim = 1 if input.ndim > 1 else 0
+    if input.shape == target.shape:
+        return _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
+                                            label_smoothing)
+    class_dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, class_dim)
     c = input.shape[class_dim]
-    if target.dtype.is_floating_point:  # class probabilities
-        if target.shape != input.shape:
-            raise RuntimeError(f"Expected target size {list(input.shape)}, got "
-                               f"{list(target.shape)}")
-        if label_smoothing > 0:
-            target = target * (1 - label_smoothing) + label_smoothing / c
-        w = weight.reshape((c,) + (1,) * (input.ndim - 2)) if weight is not None and \
-            input.ndim > 1 else weight
-        loss = -(logp * target * w if w is not None else logp * target).sum(class_dim)
-        if reduction == "mean":
-            return loss.sum() / (input.numel() // c) if input.ndim > 1 else loss
-        return _ops._reduce_loss(loss, reduction)
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0:
         return nll
@@ -640,10 +693,50 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return nll * (1 - label_smoothing) + ret * (label_smoothing / c)
 
 
+def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
+                                 label_smoothing):
+    """``cross_entropy`` with class probabilities: ``-sum(w * target * log_softmax(input))``
+    over the class dim; ``mean`` averages over the samples (NaN when there are none)."""
+    if not target.dtype.is_floating_point:
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                           f"got {_scalar_name(target.dtype)}")
+    if ignore_index >= 0:
+        raise RuntimeError("ignore_index is not supported for floating point target")
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    class_dim = 1 if input.ndim > 1 else 0
+    c = input.shape[class_dim]
+    if weight is not None and weight.shape != (c,):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {c} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    logp = log_softmax(input, class_dim)
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / c
+    w = weight.reshape((c,) + (1,) * (input.ndim - 2)) if weight is not None and \
+        input.ndim > 1 else weight
+    loss = -(logp * target * w if w is not None else logp * target).sum(class_dim)
+    if reduction == "mean" and input.ndim > 1:
+        samples = input.numel() // c if c else 0
+        return loss.sum() / samples  # (0 samples: 0 / 0 = NaN, as PyTorch)
+    return _ops._reduce_loss(loss, reduction)
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
-    """Binary cross-entropy of probabilities ``input`` against ``target``."""
-    _check_loss_shapes(input, target)
+    """Binary cross-entropy of probabilities ``input`` against ``target`` (same shape and
+    dtype; the input's values in [0, 1]). Both ``input`` and ``target`` get gradients."""
+    _check_reduction(reduction)
+    if input.shape != target.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         "size.")
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {_scalar_name(target.dtype)} but expected "
+                           f"{_scalar_name(input.dtype)}")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError('"binary_cross_entropy" not implemented for '
+                                  f"'{_scalar_name(input.dtype)}'")
     data = input.detach()
     if data.device.type == "cpu" and bool(((data < 0) | (data > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -652,10 +745,14 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
-    """Binary cross-entropy of ``sigmoid(input)``, computed stably from logits."""
+    """Binary cross-entropy of ``sigmoid(input)``, computed stably from logits. Both ``input``
+    and ``target`` get gradients; mixed float dtypes compute in the promoted one."""
+    _check_reduction(reduction)
     if input.shape != target.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
+    dtype = _dtype.promote_types(input.dtype, target.dtype)
+    input, target = input.to(dtype), target.to(dtype)
     return _ops.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 

@@ -10,7 +10,7 @@ import math
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ._util import wrap
+from ._util import sum_to_shape, wrap
 from .elementwise import not_implemented, where
 from .indexing import Gather, ScatterAdd
 
@@ -250,7 +250,7 @@ def _reduce_loss(loss, reduction):
 
 class NllLoss(Function):
     """loss_i = -w[t_i] * x[i, t_i] (ignored targets give 0); mean divides by sum of w[t_i];
-    dx[i, t_i] = -w[t_i] * g (/ that sum)"""
+    dx[i, t_i] = -w[t_i] * g (/ that sum), 0 for ignored targets"""
 
     node_name = "NllLossBackward0"
 
@@ -264,12 +264,16 @@ class NllLoss(Function):
             in_range = (safe >= 0) & (safe < x.shape[1])  # ones give NaN, never a wild read
             safe = safe * in_range.long()
             valid = valid & in_range
-        if weight is not None:
-            w = Gather.apply(weight, 0, safe.reshape(-1)).reshape(safe.shape)
+        if x.shape[1] == 0:  # no classes: every target was ignored, nothing to pick
+            w = _creation.zeros(safe.shape, dtype=x.dtype, device=x.device)
+            picked = w
         else:
-            w = _creation.ones(safe.shape, dtype=x.dtype, device=x.device)
-        w = w * valid.to(x.dtype)
-        picked = Gather.apply(x, 1, safe.unsqueeze(1)).squeeze(1)
+            if weight is not None:
+                w = Gather.apply(weight, 0, safe.reshape(-1)).reshape(safe.shape)
+            else:
+                w = _creation.ones(safe.shape, dtype=x.dtype, device=x.device)
+            w = w * valid.to(x.dtype)
+            picked = Gather.apply(x, 1, safe.unsqueeze(1)).squeeze(1)
         if x.device.type != "cpu":
             picked = where((target != ignore_index) & ~valid, wrap(float("nan"), x), picked)
         loss = -picked * w
@@ -280,24 +284,27 @@ class NllLoss(Function):
             denom, out = None, loss.sum()
         else:
             denom, out = None, loss
-        ctx.saved = (x.shape, safe, w, denom, reduction)
+        ctx.saved = (x.shape, safe, valid, w, denom, reduction)
         return out
 
     @staticmethod
     def backward(ctx, g):
         from .. import _creation
 
-        shape, safe, w, denom, reduction = ctx.saved
-        scale = -w * g if reduction == "none" else -w * g.expand(w.shape)
-        if denom is not None:
-            scale = scale / denom
+        shape, safe, valid, w, denom, reduction = ctx.saved
         gx = _creation.zeros(shape, dtype=g.dtype, device=g.device)
+        if shape[1] == 0:
+            return gx, None, None, None, None
+        scale = -w * g if reduction == "none" else -w * g.expand(w.shape)
+        if denom is not None:  # ignored targets get 0, even when every one is (0 / 0)
+            scale = where(valid, scale / denom, wrap(0.0, scale))
         return ScatterAdd.apply(gx, 1, safe.unsqueeze(1), scale.unsqueeze(1)), None, None, None, \
             None
 
 
 class MseLoss(Function):
-    """loss = reduce((x - y)^2);  dx = 2 (x - y) g (/ n for mean),  dy = -dx"""
+    """d = x - y;  loss = reduce(d^2);  dx = 2 d g (/ n for mean),  dy = -dx (each summed back
+    to its operand's shape when x and y broadcast)"""
 
     node_name = "MseLossBackward0"
 
@@ -305,20 +312,57 @@ class MseLoss(Function):
     def forward(ctx, x, y, reduction):
         diff = x - y
         ctx.save_for_backward(diff)
-        ctx.reduction = reduction
+        ctx.args = (x.shape, y.shape, reduction)
         return _reduce_loss(diff * diff, reduction)
 
     @staticmethod
     def backward(ctx, g):
         (diff,) = ctx.saved_tensors
-        scale = 2.0 / diff.numel() if ctx.reduction == "mean" else 2.0
-        gx = diff * g * scale
-        return gx, -gx, None
+        x_shape, y_shape, reduction = ctx.args
+        n = diff.numel()
+        gd = diff * g * (2.0 / n if reduction == "mean" and n else 2.0)  # (n = 0: nothing to scale)
+        return _pointwise_loss_grads(ctx, gd, x_shape, y_shape)
+
+
+def _pointwise_loss_grads(ctx, gd, x_shape, y_shape):
+    """``(dx, dy, None...)`` of a loss of ``x - y``, from ``gd`` (the gradient of that
+    difference): ``dx = gd``, ``dy = -gd``, each summed back to its operand's shape."""
+    gx = sum_to_shape(gd, x_shape) if ctx.needs_input_grad[0] else None
+    gy = sum_to_shape(-gd, y_shape) if ctx.needs_input_grad[1] else None
+    return (gx, gy) + (None,) * (len(ctx.needs_input_grad) - 2)
+
+
+class SmoothL1Loss(Function):
+    """d = x - y;  loss = reduce(d^2 / (2 beta) where |d| < beta, else |d| - beta / 2);
+    dx = g clamp(d / beta, -1, 1) (/ n for mean),  dy = -dx (beta > 0: beta = 0 is the L1 loss)
+
+    The derivative is written out rather than left to autograd through ``where``: the branch
+    that ``where`` drops would still send ``0 * inf = nan`` back at an infinite difference."""
+
+    node_name = "SmoothL1LossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y, reduction, beta):
+        diff = x - y
+        d = diff.abs()
+        loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+        ctx.save_for_backward(diff)
+        ctx.args = (x.shape, y.shape, reduction, beta)
+        return _reduce_loss(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved_tensors
+        x_shape, y_shape, reduction, beta = ctx.args
+        gd = (diff / beta).clamp(-1, 1) * g
+        if reduction == "mean" and diff.numel():
+            gd = gd / diff.numel()
+        return _pointwise_loss_grads(ctx, gd, x_shape, y_shape)
 
 
 class BinaryCrossEntropy(Function):
     """loss = -w (y log p + (1 - y) log(1 - p)) (logs clamped at -100);
-    dp = g w (p - y) / max(p (1 - p), 1e-12)"""
+    dp = g w (p - y) / max(p (1 - p), 1e-12),  dy = g w (log(1 - p) - log p)"""
 
     node_name = "BinaryCrossEntropyBackward0"
 
@@ -337,23 +381,25 @@ class BinaryCrossEntropy(Function):
     def backward(ctx, g):
         p, y = ctx.saved_tensors
         weight, reduction = ctx.args
-        gp = g * (p - y) / (p * (1 - p)).clamp(min=1e-12)
-        if weight is not None:
-            gp = gp * weight
+        scale = g if weight is None else g * weight
         if reduction == "mean":
-            gp = gp / p.numel()
-        return gp, None, None, None
+            scale = scale / p.numel()
+        gp = scale * (p - y) / (p * (1 - p)).clamp(min=1e-12) if ctx.needs_input_grad[0] else None
+        gy = scale * ((1 - p).log() - p.log()) if ctx.needs_input_grad[1] else None
+        return gp, gy, None, None
 
 
 class BinaryCrossEntropyWithLogits(Function):
-    """loss = (1 - y) x + log(1 + e^-x) (stable form, with pos_weight);
-    dx = g (sigmoid(x) (1 + (pw - 1) y) - pw y)"""
+    """loss = (1 - y) x - (1 + (pw - 1) y) log_sigmoid(x) (the stable form of
+    -(pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))));
+    dx = g (sigmoid(x) (1 + (pw - 1) y) - pw y),
+    dy = g (log_sigmoid(-x) - pw log_sigmoid(x)) (= -g x without pos_weight)"""
 
     node_name = "BinaryCrossEntropyWithLogitsBackward0"
 
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
-        softplus_neg = (1 + (-x.abs()).exp()).log() + (-x).clamp(min=0)  # log(1 + e^-x)
+        softplus_neg = -_log_sigmoid(x)  # log(1 + e^-x)
         if pos_weight is not None:
             lw = 1 + (pos_weight - 1) * y
             loss = (1 - y) * x + lw * softplus_neg
@@ -369,16 +415,27 @@ class BinaryCrossEntropyWithLogits(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         weight, pos_weight, reduction = ctx.args
-        s = x.sigmoid()
-        if pos_weight is not None:
-            gx = g * (s * (1 + (pos_weight - 1) * y) - pos_weight * y)
-        else:
-            gx = g * (s - y)
-        if weight is not None:
-            gx = gx * weight
+        scale = g if weight is None else g * weight
         if reduction == "mean":
-            gx = gx / x.numel()
-        return gx, None, None, None, None
+            scale = scale / x.numel()
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            s = x.sigmoid()
+            if pos_weight is not None:
+                gx = scale * (s * (1 + (pos_weight - 1) * y) - pos_weight * y)
+            else:
+                gx = scale * (s - y)
+        if ctx.needs_input_grad[1]:
+            if pos_weight is not None:
+                gy = scale * (_log_sigmoid(-x) - pos_weight * _log_sigmoid(x))
+            else:
+                gy = scale * -x
+        return gx, gy, None, None, None
+
+
+def _log_sigmoid(x):
+    """log(sigmoid(x)) = -(log(1 + e^-|x|) + max(-x, 0)), stable for large |x|."""
+    return -((1 + (-x.abs()).exp()).log() + (-x).clamp(min=0))
 
 
 def check_float_activation(x, kernel):
