@@ -317,7 +317,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     if end is None:
         start, end = 0, start
     start, end, step = _as_number(start), _as_number(end), _as_number(step)
-    orig_step = step  # an integer dtype truncates step, but its length uses the original
+    orig_start, orig_step = start, step  # an integer dtype truncates them; checks use these
     if dtype is None:
         dtype = _dtype.result_type(start, end, step)
     if dtype is _dtype.bool_:
@@ -327,17 +327,17 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     if not dtype.is_floating_point:
         step = _to_int64(step)
         start = _to_int64(start) if math.isfinite(start) else start
-        if step == 0 and dtype is _dtype.int64:
-            raise ValueError("step must be nonzero")
     if not (math.isfinite(start) and math.isfinite(end)):
         raise RuntimeError(f"unsupported range: {start:g} -> {end:g}")
-    if (step > 0 and end < start) or (step < 0 and end > start):  # (a 0 step is int32/uint8's)
+    if (orig_step > 0 and end < orig_start) or (orig_step < 0 and end > orig_start):
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if step == 0 and dtype is _dtype.int64:  # a fractional step truncated to 0
+        raise ValueError("step must be nonzero")
     if dtype is _dtype.int64:  # exact integer arithmetic, as PyTorch does for int64
         end = _to_int64(end)
         length = -((end - start) // -step)
     else:
-        length = (float(end) - float(start)) / float(step or _as_number(orig_step))
+        length = (float(end) - float(orig_start)) / float(orig_step)
         if not length <= _MAX_BYTES:
             raise RuntimeError("invalid size, possible overflow?")
         length = math.ceil(length)
@@ -349,7 +349,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     acc = _dtype.float64 if dtype.is_floating_point else _dtype.int64
     be = get_backend(device)
     with _allocation((length,), acc):
-        data = be.arange(start, start + length * step, step, acc.np)[:length]
+        stop = end if dtype.is_floating_point else start + length * step  # (exact for ints)
+        data = be.arange(start, stop, step, acc.np)[:length]
         data = data if dtype is acc else be.astype(data, dtype.np)
     return _finish(Tensor._make(data, device), requires_grad)
 
@@ -367,8 +368,9 @@ def _spaced(start, end, steps, dtype, name):
         raise NotImplementedError(f'"{name}_cpu" not implemented for \'Bool\'')
     start, end = _as_number(start), _as_number(end)
     step_np = dtype.np.type if dtype.is_floating_point else np.float64
-    if not dtype.is_floating_point:
-        start, end = _fill_value(start, dtype), _fill_value(end, dtype)
+    if not dtype.is_floating_point:  # (only the values used: none for 0 steps, start for 1)
+        start = _fill_value(start, dtype) if steps >= 1 else 0
+        end = _fill_value(end, dtype) if steps >= 2 else start
     with _allocation((steps,), _dtype.float64):
         i = np.arange(steps, dtype=step_np)
         with np.errstate(invalid="ignore", over="ignore"):

@@ -262,7 +262,22 @@ def setitem(x, index, value):
 
     value = wrap(value, x)
     check_same_device(x, value)
+    if not _is_advanced(index):
+        # PyTorch applies a basic index (ints, slices) first, as a view, so its errors come
+        # before the in-place checks; an advanced index is checked by the write itself.
+        index, _ = normalize_index(x, index)
     x._inplace(CopySlices, value, index)
+
+
+def _is_advanced(index):
+    """True when ``index`` has a list, array, bool or non-0-d/non-integer tensor part."""
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, Tensor):
+            if i.ndim or i.dtype.category != 1:
+                return True
+        elif isinstance(i, (list, np.ndarray, bool, np.bool_)):
+            return True
+    return False
 
 
 class Cat(Function):
