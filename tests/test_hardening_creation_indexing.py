@@ -138,6 +138,8 @@ def _setitem(x, index, value):
     lambda L: _setitem(L.zeros(4, 3), (slice(None), L.tensor([1, 2])), L.ones(1, 4, 2)),
     lambda L: _setitem(L.zeros(3, 4, requires_grad=True).expand(3, 4),
                        (L.tensor([False, True, False, True]), ...), 1.0),
+    lambda L: _setitem(L.zeros((), requires_grad=True), L.tensor([], dtype=L.int64), 1.0),
+    lambda L: _setitem(L.zeros(2, requires_grad=True).expand(3, 2), 5, 1.0),
 ])
 def test_setitem(case):
     _same(case)
@@ -173,6 +175,11 @@ def test_setitem_gradient_through_dropped_leading_ones():
     lambda L: L.zeros(3).scatter_add(0, L.zeros((), dtype=L.int64), L.ones(2)),
     lambda L: L.zeros(()).scatter_add(0, L.zeros(5, dtype=L.int64), L.ones(5)),
     lambda L: L.tensor(1).scatter_add(0, L.tensor(3), L.tensor(2)),
+    lambda L: L.tensor(1.0).scatter_add(0, L.zeros(0, 0, dtype=L.int64), L.zeros(0, 0)),
+    lambda L: L.tensor(1.0).scatter_add(0, L.zeros(0, 0, dtype=L.uint8), L.zeros(0, 0)),
+    lambda L: L.tensor(1.0).scatter_add(0, L.zeros(0, 0, dtype=L.int64),
+                                        L.zeros(0, 0, dtype=L.float64)),
+    lambda L: L.zeros(2, 3).gather(0, L.zeros(0, 5, 4, dtype=L.int64)),
 ])
 def test_gather_scatter_add(case):
     _same(case)

@@ -22,11 +22,7 @@ def normalize_index(x, index):
         index = (index,)
     index = _drop_extra_ellipses(index)
     out, kind, dim = [], "select", 0
-    n_real = sum(1 for i in index if i is not None and i is not Ellipsis and not
-                 (_is_bool_mask(i)))
-    n_real += sum(_mask_ndim(i) for i in index if _is_bool_mask(i))
-    if n_real > x.ndim:
-        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    n_real = _count_indexed_dims(x, index)
     for i in index:
         if i is Ellipsis:
             out.append(i)
@@ -102,6 +98,15 @@ def _drop_extra_ellipses(index):
             raise IndexError("an index with several ellipses ('...') can have only '...' and "
                              f"':' after the second one (got {i!r})")
     return index[:where[1]]
+
+
+def _count_indexed_dims(x, index):
+    """How many dims of ``x`` the index tuple consumes; PyTorch's IndexError when too many."""
+    n_real = sum(_mask_ndim(i) if _is_bool_mask(i) else 1 for i in index
+                 if i is not None and i is not Ellipsis)
+    if n_real > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    return n_real
 
 
 def _is_bool_mask(i):
@@ -264,8 +269,12 @@ def setitem(x, index, value):
     check_same_device(x, value)
     if not _is_advanced(index):
         # PyTorch applies a basic index (ints, slices) first, as a view, so its errors come
-        # before the in-place checks; an advanced index is checked by the write itself.
+        # before the in-place checks; an advanced index is checked by the write itself,
+        # except for the number of dims it indexes.
         index, _ = normalize_index(x, index)
+    else:
+        _count_indexed_dims(x, _drop_extra_ellipses(index if isinstance(index, tuple)
+                                                    else (index,)))
     x._inplace(CopySlices, value, index)
 
 
@@ -414,13 +423,15 @@ def _check_gather(x, dim, index, src=None):
 
     A 0-d tensor counts as a 1-d tensor of one element. ``index`` may be smaller than ``x``
     (and than ``src``) but not larger, except along ``dim`` for ``gather``; its values must be
-    valid positions along ``dim``.
+    valid positions along ``dim``. An empty ``index`` selects nothing and is not checked.
     """
     name = "gather" if src is None else "scatter"
-    if index.dtype not in (_dtype.int64, _dtype.int32):
-        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     if src is not None and src.dtype is not x.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if index.numel() == 0:
+        return
+    if index.dtype not in (_dtype.int64, _dtype.int32):
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     if max(index.ndim, 1) != max(x.ndim, 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as "
                            f"{'input' if src is None else 'self'} tensor")
@@ -475,6 +486,8 @@ def gather(x, dim, index):
     """Pick values of ``x`` along ``dim`` at ``index`` (same rank as ``x``)."""
     dim = normalize_dim(dim, x.ndim)
     _check_gather(x, dim, index)
+    if index.numel() == 0:  # nothing to pick: an empty tensor of index's shape
+        return x.reshape(-1)[:0].reshape(index.shape)
     index = index.to(_dtype.int64)
     if x.ndim and index.ndim:
         return Gather.apply(x, dim, index)
@@ -505,6 +518,8 @@ def scatter_add(x, dim, index, src):
     """A copy of ``x`` with ``src`` summed into the positions ``index`` along ``dim``."""
     dim = normalize_dim(dim, x.ndim)
     _check_gather(x, dim, index, src)
+    if index.numel() == 0:  # nothing to add
+        return x.clone()
     index, src = _as_1d(index.to(_dtype.int64)), _as_1d(src)
     if src.shape != index.shape:  # only the part of src that index covers is added
         src = src[tuple(slice(0, n) for n in index.shape)]
