@@ -53,7 +53,8 @@ def test_sizes_too_large_raise_pytorchs_errors(name, size):
 
 
 def test_storage_overflow_message():
-    with pytest.raises(RuntimeError, match=r"Storage size calculation overflowed with sizes=\[2305843009213693952, 4\]"):
+    with pytest.raises(RuntimeError, match=r"Storage size calculation overflowed with "
+                                           r"sizes=\[2305843009213693952, 4\]"):
         microtorch.zeros(2**61, 4)
 
 
@@ -115,6 +116,35 @@ def test_getitem_several_ellipses(index):
     _same(lambda lib: lib.arange(24).reshape(2, 3, 4)[index])
 
 
+@pytest.mark.parametrize("index", [
+    (0, slice(None), [0, 1]), (0, ..., [1, 2]), (0, ..., [1, 2], slice(None)),
+    (slice(None), 0, None, [1, 2]), (1, slice(None), 2, [[0, 1]]),
+    ([0, 1], 0, slice(None), [1, 2]), (0, slice(None), [True, False, True, True]),
+    (..., None, ..., None), (..., ..., 0, 1, 2, 3), (slice(None, None, 0),)])
+def test_getitem_ints_apart_from_index_tensors(index):
+    """PyTorch applies ints first: ``x[0, :, idx]`` has the index dims last (NumPy: first)."""
+    _same(lambda lib: lib.arange(120).reshape(2, 3, 4, 5)[index])
+
+
+@pytest.mark.parametrize("index", [
+    (0, slice(None), [0, 1]), (0, ..., [1, 2]), (slice(None), 0, None, [1, 2]),
+    (1, slice(None), 2, [[0, 1]]), ([0, 1], 0, slice(None), [1, 2])])
+def test_setitem_ints_apart_from_index_tensors_with_gradient(index):
+    shape = tuple(torch.zeros(2, 3, 4, 5)[index].shape)
+    results = []
+    for lib in (torch, microtorch):
+        v = lib.arange(math.prod(shape), dtype=lib.float64).reshape(shape).requires_grad_()
+        w = lib.arange(120, dtype=lib.float64).reshape(2, 3, 4, 5)
+        x = lib.zeros(2, 3, 4, 5, dtype=lib.float64)
+        x[index] = v * 1
+        (x * w).sum().backward()
+        y = lib.zeros(2, 3, 4, 5, dtype=lib.float64)
+        y[index] = v.detach()[..., :1]  # broadcast along the last dim
+        results.append((x.detach().numpy(), v.grad.numpy(), y.numpy()))
+    for t, m in zip(*results):
+        np.testing.assert_array_equal(m, t)
+
+
 def _setitem(x, index, value):
     x[index] = value
     return x
@@ -148,7 +178,8 @@ def test_setitem(case):
 def test_setitem_messages():
     with pytest.raises(RuntimeError, match=r"shape mismatch: value tensor of shape \[4, 4\] cannot "
                                            r"be broadcast to indexing result of shape \[0, 4\]"):
-        microtorch.zeros(4, 4)[microtorch.tensor([], dtype=microtorch.int64)] = microtorch.ones(4, 4)
+        x = microtorch.zeros(4, 4)
+        x[microtorch.tensor([], dtype=microtorch.int64)] = microtorch.ones(4, 4)
     with pytest.raises(RuntimeError, match="Index put requires the source and destination dtypes"):
         microtorch.zeros(4, dtype=microtorch.int32)[[1]] = microtorch.tensor([1.5])
 

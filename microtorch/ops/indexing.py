@@ -20,7 +20,10 @@ def normalize_index(x, index):
     """
     if not isinstance(index, tuple):
         index = (index,)
-    index = _drop_extra_ellipses(index)
+    for i in index:  # PyTorch reads every slice before it indexes anything
+        if isinstance(i, slice) and i.step == 0:
+            raise ValueError("slice step cannot be zero")
+    index = _drop_extra_ellipses(x, index)
     out, kind, dim = [], "select", 0
     n_real = _count_indexed_dims(x, index)
     for i in index:
@@ -82,17 +85,21 @@ def normalize_index(x, index):
     return tuple(out), kind
 
 
-def _drop_extra_ellipses(index):
+def _drop_extra_ellipses(x, index):
     """``index`` without the ``...`` after the first one.
 
-    NumPy allows one ``...``; PyTorch accepts more (``x[..., None, ...]``), the later ones then
-    matching no dims. Only ``...`` and ``:`` may follow a second ``...``: PyTorch runs any
-    other index there past the last dim (it ignores ``x[..., ..., 0:1]``'s slice and refuses
-    ``x[..., ..., 0]``), so microtorch refuses them all.
+    NumPy allows one ``...``; PyTorch accepts more (``x[..., None, ...]``), each one matching
+    the dims that the other indices leave, so the later ones match nothing when the first
+    took all of them. Otherwise only ``...`` and ``:`` may follow a second ``...``: PyTorch
+    runs any other index there past the last dim (it ignores ``x[..., ..., 0:1]``'s slice and
+    refuses ``x[..., ..., 0]``), so microtorch refuses them all.
     """
     where = [k for k, i in enumerate(index) if i is Ellipsis]
     if len(where) < 2:
         return index
+    rest = index[:where[1]] + tuple(i for i in index[where[1]:] if i is not Ellipsis)
+    if _count_indexed_dims(x, rest) == x.ndim:
+        return rest
     for i in index[where[1]:]:
         if i is not Ellipsis and not (isinstance(i, slice) and i == slice(None)):
             raise IndexError("an index with several ellipses ('...') can have only '...' and "
@@ -170,9 +177,49 @@ class IndexAdd(Function):
 
 
 def getitem(x, index):
-    """``x[index]`` with PyTorch's (= NumPy's) basic and advanced indexing rules."""
+    """``x[index]`` with PyTorch's basic and advanced indexing rules (NumPy's, except where an
+    int and an index tensor are apart: see :func:`_advanced_dims_moved`)."""
     index, kind = normalize_index(x, index)
-    return _INDEX_NODES[kind].apply(x, index)
+    out = _INDEX_NODES[kind].apply(x, index)
+    order = _advanced_dims_moved(index, x.ndim, out.ndim)
+    return out if order is None else out.permute(order)
+
+
+def _advanced_dims_moved(index, ndim, out_ndim):
+    """The permutation from NumPy's result dims to PyTorch's, or None when they agree.
+
+    Both put the dims of the broadcast index arrays in place of the arrays when these are
+    adjacent, and first otherwise. NumPy counts an int as one of those arrays, PyTorch
+    applies ints first (as ``select``), so ``x[0, :, idx]`` is ``(B, n)`` in NumPy and
+    ``(n, B)`` in PyTorch: the arrays are adjacent for PyTorch only.
+    """
+    if not any(isinstance(i, np.ndarray) for i in index) or not any(
+            isinstance(i, int) for i in index):
+        return None
+    def is_array(i):
+        return isinstance(i, np.ndarray)
+
+    def adjacent(kinds):
+        """True when the positions marked True in ``kinds`` are consecutive."""
+        where = [k for k, flag in enumerate(kinds) if flag]
+        return where[-1] - where[0] == len(where) - 1
+
+    used = sum(_mask_ndim(i) if is_array(i) and i.dtype == np.bool_ else 1 for i in index
+               if i is not None and i is not Ellipsis)
+    index = [j for i in index for j in ([slice(None)] * (ndim - used) if i is Ellipsis
+                                        else [i])]  # an Ellipsis as the ':'s it stands for
+    numpy_adjacent = adjacent([is_array(i) or isinstance(i, int) for i in index])
+    torch_items = [i for i in index if not isinstance(i, int)]
+    if numpy_adjacent or not adjacent([is_array(i) for i in torch_items]):
+        return None
+    n_adv = max(1 if i.dtype == np.bool_ else i.ndim for i in index if is_array(i))
+    before = 0  # PyTorch's result dims in front of the first array
+    for i in torch_items:
+        if is_array(i):
+            break
+        before += 1
+    rest = list(range(n_adv, out_ndim))
+    return rest[:before] + list(range(n_adv)) + rest[before:]
 
 
 class CopySlices(Function):
@@ -184,8 +231,8 @@ class CopySlices(Function):
     def forward(ctx, x, value, index):
         # The index is checked here, after the in-place checks (as PyTorch orders its errors).
         index, _ = normalize_index(x, index)
-        value_data = _setitem_value(x, index, value)
-        ctx.meta = (index, value_data.shape, value.shape, value.dtype)
+        value_data, written_shape = _setitem_value(x, index, value)
+        ctx.meta = (index, written_shape, value.shape, value.dtype)
         be = x._backend
         out = be.astype(x._data, x.dtype.np)
         be.setitem(out, index, be.astype(value_data, x.dtype.np))
@@ -203,7 +250,8 @@ class CopySlices(Function):
 
 
 def _setitem_value(x, index, value):
-    """The data of ``value`` to write at ``x[index]``, checked as PyTorch checks it.
+    """The data of ``value`` to write at ``x[index]`` (in NumPy's order of dims) and its shape
+    as PyTorch sees it, checked as PyTorch checks it.
 
     Leading size-1 dims of ``value`` are dropped (``x0d[()] = tensor([5.])`` is allowed); the
     rest must broadcast to the indexed part. With an advanced index (PyTorch's ``index_put_``)
@@ -221,13 +269,21 @@ def _setitem_value(x, index, value):
             raise RuntimeError("Index put requires the source and destination dtypes match, got "
                                f"{x.dtype.scalar_name} for the destination and "
                                f"{value.dtype.scalar_name} for the source.")
-    if shape:  # a single value broadcasts anywhere: only a shaped value needs the target shape
-        target = _indexed_shape(x, index)
-        fits = len(shape) <= len(target) and all(
-            s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
-        if not fits:
-            raise RuntimeError(_setitem_shape_error(shape, target, value, bool(arrays)))
-    return value._backend.view(value._backend.contiguous(value._data), shape)
+    be = value._backend
+    data = be.view(be.contiguous(value._data), shape)
+    if not shape:  # a single value broadcasts anywhere: only a shaped value needs the target
+        return data, shape
+    target = _indexed_shape(x, index)  # in NumPy's order of dims
+    order = _advanced_dims_moved(index, x.ndim, len(target))
+    if order is not None:
+        target = tuple(target[d] for d in order)  # PyTorch's
+    fits = len(shape) <= len(target) and all(
+        s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
+    if not fits:
+        raise RuntimeError(_setitem_shape_error(shape, target, value, bool(arrays)))
+    if order is None:
+        return data, shape
+    return be.permute(be.expand(data, target), tuple(np.argsort(order))), shape
 
 
 def _indexed_shape(x, index):
@@ -273,8 +329,8 @@ def setitem(x, index, value):
         # except for the number of dims it indexes.
         index, _ = normalize_index(x, index)
     else:
-        _count_indexed_dims(x, _drop_extra_ellipses(index if isinstance(index, tuple)
-                                                    else (index,)))
+        _count_indexed_dims(x, _drop_extra_ellipses(x, index if isinstance(index, tuple)
+                                                       else (index,)))
     x._inplace(CopySlices, value, index)
 
 
