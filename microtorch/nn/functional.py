@@ -4,7 +4,7 @@
 import math
 import operator
 
-from .. import _dtype
+from .. import _creation, _dtype
 from .._tensor import Tensor
 from ..backends.geometry import pooled_size
 from ..ops import nn as _ops
@@ -181,9 +181,13 @@ def _conv_args(input, stride, padding, dilation, groups):
 
 
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``: the input's last dim must equal ``weight``'s second."""
-    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        cols = input.shape[-1] if input.ndim else 1
+    """``input @ weight.T + bias``: the input's last dim must equal ``weight``'s second, and
+    ``bias`` must broadcast to the output's shape (it is added to the output in place)."""
+    if input.ndim == 0 or weight.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.ndim}D and {weight.ndim}D")
+    if input.shape[-1] != weight.shape[-1]:
+        cols = input.shape[-1]
         rows = input.numel() // max(cols, 1)
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{cols} and "
                            f"{weight.shape[1]}x{weight.shape[0]})")
@@ -191,14 +195,38 @@ def linear(input, weight, bias=None):
     if input.dtype is not weight.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                            f"{_c(input.dtype)} and {_c(weight.dtype)}")
-    if input.ndim == 2 and bias is not None:
+    if bias is not None:
+        _check_linear_bias(bias, input.shape[:-1] + weight.shape[:-1])
+    if bias is None or weight.ndim != 2 or bias.shape != weight.shape[:1]:
+        out = input.matmul(weight.t())
+        return out + bias if bias is not None else out
+    if input.ndim == 2:
         return _ops.Addmm.apply(bias, input, weight.t())
-    if bias is not None:  # as PyTorch: addmm on the flattened batch, viewed back (ViewBackward0)
-        rows = math.prod(input.shape[:-1])  # counted: reshape(-1, 0) is ambiguous
-        out = _ops.Addmm.apply(bias, input.reshape(rows, input.shape[-1]), weight.t())
-        return out.view(input.shape[:-1] + (weight.shape[0],))
-    out = input.matmul(weight.t())
-    return out + bias if bias is not None else out
+    # as PyTorch: addmm on the flattened batch, viewed back (ViewBackward0)
+    rows = math.prod(input.shape[:-1])  # counted: reshape(-1, 0) is ambiguous
+    out = _ops.Addmm.apply(bias, input.reshape(rows, input.shape[-1]), weight.t())
+    return out.view(input.shape[:-1] + (weight.shape[0],))
+
+
+def _check_linear_bias(bias, out_shape):
+    """PyTorch's RuntimeError when ``bias`` does not broadcast to ``out_shape`` unchanged: a
+    1-D bias is expanded to the flattened (rows, out_features) output of ``addmm``, any other
+    is added to the output in place."""
+    try:
+        shape = broadcast_shapes(out_shape, bias.shape)
+    except RuntimeError:
+        shape = None
+    if shape == tuple(out_shape):
+        return
+    if shape is not None and bias.ndim != 1:
+        raise RuntimeError(f"output with shape {list(out_shape)} doesn't match the broadcast "
+                           f"shape {list(shape)}")
+    target = [math.prod(out_shape[:-1]), out_shape[-1]] if bias.ndim == 1 else list(out_shape)
+    d = next(d for d in range(1, min(bias.ndim, len(target)) + 1)
+             if bias.shape[-d] not in (1, target[-d]))
+    raise RuntimeError(f"The expanded size of the tensor ({target[-d]}) must match the existing "
+                       f"size ({bias.shape[-d]}) at non-singleton dimension {len(target) - d}.  "
+                       f"Target sizes: {target}.  Tensor sizes: {list(bias.shape)}")
 
 
 def _c(d):
@@ -265,6 +293,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _check_conv_dtypes(input, weight, bias, dilation)
     if c == 0:  # as PyTorch: an input without channels gives an output without channels
         weight, bias = weight[:0], (bias[:0] if bias is not None else None)
+    if input.numel() == 0 and not input.dtype.is_floating_point:  # nothing to compute (and no
+        out_hw = [(p - d) // s + 1 for p, d, s in zip(padded, dilated, stride)]
+        out = _creation.zeros((input.shape[0], weight.shape[0], *out_hw), dtype=input.dtype,
+                              device=input.device)
+        return out.squeeze(0) if unbatched else out
     out = _ops.Conv2d.apply(input, weight, bias, stride, padding, dilation, groups)
     return out.squeeze(0) if unbatched else out
 
@@ -279,6 +312,8 @@ def _check_conv_dtypes(input, weight, bias, dilation):
     if bias is not None and bias.dtype is not input.dtype:
         raise RuntimeError(f"Input type ({_C_NAMES[input.dtype.name]}) and bias type "
                            f"({_C_NAMES[bias.dtype.name]}) should be the same")
+    if input.numel() == 0:  # no kernel runs on an empty input: PyTorch computes every dtype
+        return
     cpu = input.device.type == "cpu"
     if cpu and dilation != (1, 1) and input.dtype in (_dtype.int32, _dtype.uint8, _dtype.bool_):
         raise NotImplementedError('"slow_conv_dilated<>" not implemented for '
@@ -327,11 +362,8 @@ def pad(input, pad, mode="constant", value=0.0):
         numel *= size
     if numel * input.dtype.itemsize >= 2 ** 63:
         raise RuntimeError(f"Storage size calculation overflowed with sizes={shape}")
-    from .. import _creation
-
     out = _creation.full(shape, value, dtype=input.dtype, device=input.device)
-    if numel:  # (an empty output has nothing to copy)
-        out[tuple(target)] = input[tuple(source)]
+    out[tuple(target)] = input[tuple(source)]  # (also when empty: it records the graph)
     return out
 
 
@@ -395,6 +427,8 @@ def adaptive_avg_pool2d(input, output_size):
     size). Checked as PyTorch checks it; float inputs only, as PyTorch.
     """
     op = "adaptive_avg_pool2d"
+    if isinstance(output_size, (tuple, list)) and input.ndim <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
     if isinstance(output_size, (tuple, list)):
         for i, v in enumerate(output_size):
             if v is not None and not _is_int(v):
@@ -425,28 +459,46 @@ def adaptive_avg_pool2d(input, output_size):
             raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                                f"dimensions, but input has sizes {list(input.shape)} with "
                                f"dimension {d} being empty")
+    if oh * ow * math.prod(input.shape[:-2]) == 0 and not input.dtype.is_floating_point:
+        return _creation.zeros(input.shape[:-2] + (oh, ow), dtype=input.dtype,
+                               device=input.device)
     _pool_dtype(op, input, (_dtype.float32, _dtype.float64))
     return _ops.AdaptiveAvgPool2d.apply(input, (oh, ow))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
-    """Normalise each channel (dim 1) by batch statistics (training) or running statistics."""
+    """Normalise each channel (dim 1) by batch statistics (training) or running statistics.
+
+    Checked as PyTorch checks it: more than one value per channel when training, vectors of
+    one entry per channel, running statistics in evaluation mode, then floating point input
+    and one dtype for every operand. An input without elements is returned as a copy (times
+    ``weight[0]``, plus ``bias[0]``, as PyTorch), the running statistics untouched.
+    """
+    if training:
+        per_channel = math.prod(input.shape[:1] + input.shape[2:])
+        if per_channel == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {input.shape}")
+    if input.numel() == 0:
+        out = input.clone()
+        out = out * weight[0] if weight is not None else out
+        return out + bias[0] if bias is not None else out
     if input.ndim < 2:
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
     c = input.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
-                    ("running_var", running_var)):
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
-            raise RuntimeError(f"running_mean should contain {c} elements not {t.numel()}"
-                               if name.startswith("running") else
-                               f"{name} should contain {c} elements not {t.numel()}")
-    per_channel = input.shape[0] * math.prod(input.shape[2:])
-    if training and per_channel == 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
-                         f"{input.shape}")
-    if not training and (running_mean is None or running_var is None):
-        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+            raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
+        if t is None and name.startswith("running") and not training:
+            raise RuntimeError(f"{name} must be defined in evaluation mode")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"batch_norm" not implemented for '
+                                  f"'{_scalar_name(input.dtype)}'")
+    if any(t is not None and t.dtype is not input.dtype
+           for t in (weight, bias, running_mean, running_var)):
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
     return _ops.BatchNorm.apply(input, weight, bias, running_mean, running_var, training,
                                 momentum, eps)
 

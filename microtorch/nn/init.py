@@ -2,6 +2,7 @@
 recording a graph, and returns it."""
 
 import math
+import warnings
 
 from ..autograd.grad_mode import no_grad
 
@@ -82,14 +83,27 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
 
+def _zero_element(tensor):
+    """True (with PyTorch's warning) for a tensor without elements, which He initialisation
+    leaves as it is: its fan may be 0, and there is nothing to fill."""
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op")
+        return True
+    return False
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al.)."""
+    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al.); a no-op on a zero-element tensor."""
+    if _zero_element(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """N(0, std^2) with std = gain / sqrt(fan) (He et al.)."""
+    """N(0, std^2) with std = gain / sqrt(fan) (He et al.); a no-op on a zero-element tensor."""
+    if _zero_element(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)

@@ -17,15 +17,17 @@ def _tensors(lib, specs):
     """Tensors of ``lib`` from ``(values, dtype name, requires_grad)`` specs."""
     out = []
     for values, dtype, grad in specs:
-        t = lib.tensor(np.asarray(values).tolist(), dtype=getattr(lib, dtype))
+        values = np.asarray(values)  # (tolist() alone would lose an empty array's shape)
+        t = lib.tensor(values.tolist(), dtype=getattr(lib, dtype)).reshape(values.shape)
         out.append(t.requires_grad_() if grad else t)
     return out
 
 
-def both(fn, *specs):
+def both(fn, *specs, same_message=True):
     """Run ``fn(lib, *tensors)`` in PyTorch and microtorch; assert the same result (value,
     dtype, shape, requires_grad and the gradients of every input that requires grad) or the
-    same exception class and message. Returns microtorch's result."""
+    same exception class and message (class only without ``same_message``). Returns
+    microtorch's result."""
     results = []
     for lib in (torch, mt):
         inputs = _tensors(lib, specs)
@@ -44,7 +46,7 @@ def both(fn, *specs):
         results.append((out.detach().numpy(), str(out.dtype), out.requires_grad, grads))
     (t_res, m_res) = results
     if isinstance(t_res[0], type) or isinstance(m_res[0], type):
-        assert m_res == t_res
+        assert m_res == t_res if same_message else m_res[0] == t_res[0]
         return None
     np.testing.assert_allclose(m_res[0], t_res[0], rtol=1e-5, atol=1e-6)
     assert m_res[0].shape == t_res[0].shape
@@ -247,3 +249,148 @@ def test_cross_entropy_probabilities(reduction):
     both(lambda L, x, t: ce(L, x, t), (0.5, "float32", True), (1.0, "float32", False))
     both(lambda L, x, t, w: ce(L, x, t, w), (SCORES, "float32", True),
          (probs, "float32", False), ([1.0, 2.0], "float32", False))
+
+
+# ---- batch norm --------------------------------------------------------------------------------
+
+def bn(L, x, *stats, training=True, affine=False):
+    """F.batch_norm with running statistics (cloned, and compared) and, with ``affine``, the
+    last two specs as weight and bias."""
+    mean, var, *wb = stats if stats else (None, None)
+    mean, var = (None if t is None else t.clone() for t in (mean, var))
+    weight, bias = wb if affine else (None, None)
+    out = L.nn.functional.batch_norm(x, mean, var, weight, bias, training=training)
+    assert (mean is None) or np.array_equal(mean.numpy(), stats[0].numpy())  # (no update: empty)
+    return out
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_of_an_empty_input_is_a_copy(training):
+    """Running statistics untouched, dtype kept (int64 too), times weight[0] plus bias[0]."""
+    stats = [([0.5, -1.0, 2.0], "float64", False), ([1.0, 2.0, 0.5], "float64", False)]
+    both(lambda L, x, m, v: bn(L, x, m, v, training=training),
+         (np.zeros((0, 3, 2)), "float64", True), *stats)
+    both(lambda L, x, m, v, w, b: bn(L, x, m, v, w, b, training=training, affine=True),
+         (np.zeros((0, 3)), "float64", True), *stats, ([2.0, 3, 4], "float64", True),
+         ([1.0, 1, 1], "float64", True))
+    both(lambda L, x: bn(L, x, training=training), (np.zeros((3, 1, 1, 0)), "int64", False))
+    both(lambda L, x: bn(L, x, training=training), (np.zeros(0), "int64", False))
+
+
+def test_batch_norm_checks_as_pytorch():
+    x = np.arange(12.0).reshape(3, 2, 2)
+    both(lambda L, x: bn(L, x), (x, "int64", False))  # Long: not implemented
+    both(lambda L, x, m, v: bn(L, x, m, v, training=False), (x, "int64", False),
+         ([0, 1], "int64", False), ([1, 1], "int64", False))
+    both(lambda L, x, m, v: bn(L, x, m, v, training=False), (x, "float32", False),
+         ([0.0, 1, 2], "float32", False), ([1.0, 1, 1], "float32", False))
+    both(lambda L, x, m, v: bn(L, x, m, v), (x, "float64", False),  # mixed dtypes
+         ([0.0, 1], "float32", False), ([1.0, 1], "float32", False))
+    both(lambda L, x: bn(L, x, training=False), (x, "float32", False))  # eval needs stats
+
+
+@pytest.mark.parametrize("cls, shape", [("BatchNorm1d", (2, 2)), ("BatchNorm2d", (1, 3, 4, 1))])
+def test_batch_norm_modules_check_num_features_only_through_their_tensors(cls, shape):
+    """Without affine parameters or running statistics, num_features is never compared with
+    the input (PyTorch's module does not check it itself)."""
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    both(lambda L, x: getattr(L.nn, cls)(5, affine=False, track_running_stats=False)(x),
+         (x, "float32", True))
+    both(lambda L, x: getattr(L.nn, cls)(5, affine=False, track_running_stats=False)(x),
+         (x, "int64", False))
+    both(lambda L, x: getattr(L.nn, cls)(5)(x), (x, "float32", True))
+    both(lambda L, x: getattr(L.nn, cls)(1, track_running_stats=False).eval()(x[:1, :1]),
+         (x, "float32", True))
+
+
+def test_batch_norm_modules_with_zero_features():
+    both(lambda L, x: L.nn.BatchNorm1d(0, affine=False)(x), (np.zeros((3, 0)), "float32", True))
+    both(lambda L, x: L.nn.BatchNorm2d(0, affine=False)(x), (np.zeros((2, 0, 3, 3)), "float32",
+                                                             True))
+    # with affine parameters: weight[0] of an empty weight, an IndexError in both (PyTorch's
+    # message is its select()'s)
+    both(lambda L, x: L.nn.BatchNorm1d(0)(x), (np.zeros((3, 0)), "float32", True),
+         same_message=False)
+
+
+# ---- linear, convolution and the initialisers ------------------------------------------------
+
+@pytest.mark.parametrize("ctor, shape", [((0, 3), (2, 0)), ((0, 0, False), (0, 0)),
+                                         ((0, 3), ())])
+def test_linear_without_inputs(ctor, shape):
+    """fan_in 0: PyTorch's initialisers skip zero-element tensors (with a warning)."""
+    with pytest.warns(UserWarning, match="zero-element"):
+        mt.nn.Linear(*ctor)
+    both(lambda L, x: L.nn.Linear(*ctor)(x) * 0, (np.zeros(shape), "float32", True))
+
+
+def test_conv2d_without_input_channels():
+    with pytest.warns(UserWarning, match="zero-element"):
+        conv = mt.nn.Conv2d(0, 2, 3, bias=False)
+    assert conv.weight.shape == (2, 0, 3, 3)
+    both(lambda L, x: L.nn.Conv2d(0, 1, 3, bias=False)(x),
+         (np.zeros((0, 0, 5, 5)), "float32", True))
+
+
+@pytest.mark.parametrize("init", ["kaiming_uniform_", "kaiming_normal_"])
+def test_kaiming_init_of_an_empty_tensor_is_a_no_op(init):
+    t = mt.empty(3, 0)
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        assert getattr(mt.nn.init, init)(t) is t
+
+
+def test_linear_checks_its_operands():
+    lin = lambda L, x, w, b=None: L.nn.functional.linear(x, w, b)  # noqa: E731
+    both(lin, (1.0, "float32", True), (np.ones((3, 1)), "float32", True))
+    both(lin, (np.ones(0), "int64", False), (np.ones((2, 0)), "int64", False),
+         ([1, 2, 3], "int64", False))
+    both(lin, (np.ones((4, 2)), "float32", True), (np.ones((3, 2)), "float32", True),
+         ([1.0, 2.0], "float32", True))
+    both(lin, (np.ones((1, 0, 2, 2)), "int64", False), (np.ones((1, 2)), "int64", False),
+         ([1, 2], "int64", False))
+    both(lin, (np.ones((2,)), "float32", True), (np.ones((3, 2)), "float32", True),
+         (np.ones((4, 3)), "float32", True))
+
+
+def test_linear_bias_that_broadcasts():
+    lin = lambda L, x, w, b: L.nn.functional.linear(x, w, b)  # noqa: E731
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(5, 4, 2)), rng.normal(size=(3, 2))
+    for b in (rng.normal(size=(4, 3)), rng.normal(size=(1,)), np.float64(0.5)):
+        both(lin, (x, "float64", True), (w, "float64", True), (b, "float64", True))
+        both(lin, (x[0], "float64", True), (w, "float64", True), (b, "float64", True))
+
+
+def test_conv2d_of_an_empty_batch_in_any_dtype():
+    """No kernel runs on an empty input, so PyTorch computes it for uint8 (dilated) and bool."""
+    conv = lambda L, x, w, **kw: L.nn.functional.conv2d(x, w, **kw)  # noqa: E731
+    both(lambda L, x, w: conv(L, x, w, stride=2, padding=5, dilation=3),
+         (np.ones((0, 1, 3, 5)), "uint8", False), (np.ones((4, 1, 1, 2)), "uint8", False))
+    both(conv, (np.ones((0, 2, 3, 5)), "bool", False), (np.ones((4, 2, 1, 2)), "bool", False))
+    both(conv, (np.ones((2, 0, 3, 5)), "bool", False), (np.ones((4, 0, 1, 2)), "bool", False))
+    both(conv, (np.ones((1, 2, 3, 5)), "bool", False), (np.ones((4, 2, 1, 2)), "bool", False))
+
+
+# ---- adaptive average pooling and padding ----------------------------------------------------
+
+@pytest.mark.parametrize("shape, size", [((2, 2, 6), 0), ((0, 0, 4, 2), 5), ((1, 1, 4, 2), (0, 3)),
+                                         ((1, 1, 4, 2), 5)])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_adaptive_avg_pool2d_to_an_empty_output_in_any_dtype(shape, size, dtype):
+    both(lambda L, x: L.nn.functional.adaptive_avg_pool2d(x, size),
+         (np.ones(shape), dtype, False))
+
+
+@pytest.mark.parametrize("shape, size", [((3,), (3, 5)), ((3, 3), (3, 5)), ((), (0, -2)),
+                                         ((3, 3), (None, 5)), ((3, 3, 3), (3, 5, 1)),
+                                         ((3, 3), 3)])
+def test_adaptive_avg_pool2d_needs_more_dims_than_the_output_size(shape, size):
+    both(lambda L, x: L.nn.functional.adaptive_avg_pool2d(x, size),
+         (np.ones(shape), "float32", True))
+    both(lambda L, x: L.nn.AdaptiveAvgPool2d(size)(x), (np.ones(shape), "float32", True))
+
+
+@pytest.mark.parametrize("shape, pad", [((0,), ()), ((0, 2), (1, 1)), ((0, 2), (1, -2)),
+                                        ((2, 0), (0, 0, 1, 1))])
+def test_pad_of_an_empty_tensor_keeps_the_graph(shape, pad):
+    both(lambda L, x: L.nn.functional.pad(x, pad, value=1.5), (np.zeros(shape), "float32", True))

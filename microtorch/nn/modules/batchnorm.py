@@ -54,9 +54,6 @@ class _BatchNorm(Module):
         if input.ndim not in self._expected_dims:
             raise ValueError(f"expected {' or '.join(f'{d}D' for d in self._expected_dims)} "
                              f"input (got {input.ndim}D input)")
-        if input.shape[1] != self.num_features:
-            raise RuntimeError(f"running_mean should contain {input.shape[1]} elements not "
-                               f"{self.num_features}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
