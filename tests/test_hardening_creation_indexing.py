@@ -175,6 +175,35 @@ def test_setitem(case):
     _same(case)
 
 
+@pytest.mark.parametrize("case", [
+    lambda L: L.zeros(3, 4)[[0, 1], [0, 1, 2]],
+    lambda L: L.zeros(3, 4)[L.tensor([True, False, True]), [0, 1, 2]],
+    lambda L: L.zeros(3, 4)[[[0], [1]], [0, 1, 2]],
+    lambda L: L.zeros(2, 2)[[5], ::-1],
+    lambda L: L.zeros(2, 2)[[5], ::0],
+    lambda L: L.zeros(2, 2)[:, ::0, 0],
+])
+def test_index_errors_in_pytorchs_order(case):
+    _same(case)
+
+
+def test_setitem_into_integer_tensor_does_not_require_grad():
+    v = microtorch.tensor([1.5, 2.5], requires_grad=True)
+    x = microtorch.zeros(2, dtype=microtorch.int32)
+    x[:] = v
+    assert not x.requires_grad and x.tolist() == [1, 2]
+
+
+def test_scatter_add_of_an_empty_index_keeps_the_src_gradient():
+    grads = []
+    for lib in (torch, microtorch):
+        x = lib.zeros(3, 0, dtype=lib.float64, requires_grad=True)
+        src = lib.zeros(3, 0, dtype=lib.float64, requires_grad=True)
+        x.scatter_add(-2, lib.zeros(3, 0, dtype=lib.int64), src).sum().backward()
+        grads.append((tuple(x.grad.shape), tuple(src.grad.shape)))
+    assert grads[0] == grads[1]
+
+
 def test_setitem_messages():
     with pytest.raises(RuntimeError, match=r"shape mismatch: value tensor of shape \[4, 4\] cannot "
                                            r"be broadcast to indexing result of shape \[0, 4\]"):

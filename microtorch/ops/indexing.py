@@ -12,20 +12,22 @@ from ..autograd.function import Function
 from ._util import check_same_device, normalize_dim, sum_to_shape
 
 
-def normalize_index(x, index):
-    """Validate ``index`` for tensor ``x`` and convert tensors/lists to NumPy arrays.
+def normalize_index(x, index, check_bounds=True):
+    """Validate ``index`` for tensor ``x`` and convert tensors/lists to NumPy arrays (whose
+    values are checked against the sizes unless ``check_bounds`` is False).
 
     Returns (index tuple, kind) where kind is 'select' (ints only), 'slice' (basic indexing)
     or 'index' (advanced indexing with arrays), which names the backward node.
     """
     if not isinstance(index, tuple):
         index = (index,)
-    for i in index:  # PyTorch reads every slice before it indexes anything
-        if isinstance(i, slice) and i.step == 0:
-            raise ValueError("slice step cannot be zero")
     index = _drop_extra_ellipses(x, index)
     out, kind, dim = [], "select", 0
     n_real = _count_indexed_dims(x, index)
+    for i in index:  # PyTorch reads every slice before it indexes anything
+        if isinstance(i, slice) and i.step is not None and i.step <= 0:
+            raise ValueError("slice step cannot be zero" if i.step == 0 else
+                             "step must be greater than zero")
     for i in index:
         if i is Ellipsis:
             out.append(i)
@@ -54,8 +56,6 @@ def normalize_index(x, index):
             out.append(int(i))
             dim += 1
         elif isinstance(i, slice):
-            if i.step is not None and i.step <= 0:
-                raise ValueError("step must be greater than zero")
             out.append(i)
             kind = "slice" if kind == "select" else kind
             dim += 1
@@ -70,7 +70,7 @@ def normalize_index(x, index):
                 dim += max(i.ndim, 1)
             elif i.dtype.kind in "iu":
                 size = x.shape[dim]
-                if i.size and (i.max() >= size or i.min() < -size):
+                if check_bounds and i.size and (i.max() >= size or i.min() < -size):
                     bad = i.max() if i.max() >= size else i.min()
                     raise IndexError(f"index {bad} is out of bounds for dimension {dim} with "
                                      f"size {size}")
@@ -82,7 +82,23 @@ def normalize_index(x, index):
         else:
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(i).__name__})")
+    _check_arrays_broadcast(out)
     return tuple(out), kind
+
+
+def _check_arrays_broadcast(index):
+    """PyTorch's IndexError when the index arrays (a bool mask counting as its positions of
+    True along each of its dims) do not broadcast together."""
+    shapes = []
+    for i in index:
+        if isinstance(i, np.ndarray):
+            shapes += [(int(np.count_nonzero(i)),)] * i.ndim if i.dtype == np.bool_ and i.ndim \
+                else [i.shape]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together with "
+                         f"shapes {', '.join(str(list(s)) for s in shapes)}") from None
 
 
 def _drop_extra_ellipses(x, index):
@@ -229,9 +245,11 @@ class CopySlices(Function):
 
     @staticmethod
     def forward(ctx, x, value, index):
-        # The index is checked here, after the in-place checks (as PyTorch orders its errors).
-        index, _ = normalize_index(x, index)
+        # The index is checked here, after the in-place checks, and the positions of index
+        # tensors after the value (as PyTorch orders its errors).
+        index, _ = normalize_index(x, index, check_bounds=False)
         value_data, written_shape = _setitem_value(x, index, value)
+        index, _ = normalize_index(x, index)
         ctx.meta = (index, written_shape, value.shape, value.dtype)
         be = x._backend
         out = be.astype(x._data, x.dtype.np)
@@ -287,12 +305,25 @@ def _setitem_value(x, index, value):
 
 
 def _indexed_shape(x, index):
-    """The shape of ``x[index]``: a view for a basic index; for an advanced one, NumPy indexes
-    a stand-in of ``x``'s shape with no memory (one bool per selected element is made)."""
+    """The shape of ``x[index]`` (NumPy's order of dims), for an index whose arrays' values
+    are not checked yet: a view for a basic index; for an advanced one, NumPy indexes a
+    stand-in of ``x``'s shape with no memory (one bool per selected element is made), with
+    zeros for the arrays' values (which do not change the shape)."""
     if not any(isinstance(i, np.ndarray) for i in index):
         return tuple(x._backend.getitem(x._data, index).shape)
-    stand_in = np.broadcast_to(np.zeros((), dtype=np.bool_), x.shape)
-    return stand_in[index].shape
+    shape, safe, dim = list(x.shape), [], 0
+    n_real = _count_indexed_dims(x, index)
+    for i in index:
+        if i is Ellipsis:
+            dim += x.ndim - n_real
+        elif isinstance(i, np.ndarray) and i.dtype != np.bool_:
+            shape[dim] = max(shape[dim], 1)  # (a 0-size dim has no valid position)
+            i = np.zeros_like(i)
+            dim += 1
+        elif i is not None:
+            dim += _mask_ndim(i) if isinstance(i, np.ndarray) else 1
+        safe.append(i)
+    return np.broadcast_to(np.zeros((), dtype=np.bool_), shape)[tuple(safe)].shape
 
 
 def _setitem_shape_error(shape, target, value, advanced):
@@ -323,6 +354,8 @@ def setitem(x, index, value):
 
     value = wrap(value, x)
     check_same_device(x, value)
+    if value.requires_grad and not x.dtype.is_floating_point:  # no gradient flows there
+        value = value.detach()
     if not _is_advanced(index):
         # PyTorch applies a basic index (ints, slices) first, as a view, so its errors come
         # before the in-place checks; an advanced index is checked by the write itself,
@@ -574,8 +607,8 @@ def scatter_add(x, dim, index, src):
     """A copy of ``x`` with ``src`` summed into the positions ``index`` along ``dim``."""
     dim = normalize_dim(dim, x.ndim)
     _check_gather(x, dim, index, src)
-    if index.numel() == 0:  # nothing to add
-        return x.clone()
+    if index.numel() == 0 and (index.ndim != x.ndim or index.shape != src.shape):
+        return x.clone()  # nothing to add (and shapes PyTorch does not check then)
     index, src = _as_1d(index.to(_dtype.int64)), _as_1d(src)
     if src.shape != index.shape:  # only the part of src that index covers is added
         src = src[tuple(slice(0, n) for n in index.shape)]
