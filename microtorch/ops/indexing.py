@@ -209,30 +209,27 @@ def _advanced_dims_moved(index, ndim, out_ndim):
     applies ints first (as ``select``), so ``x[0, :, idx]`` is ``(B, n)`` in NumPy and
     ``(n, B)`` in PyTorch: the arrays are adjacent for PyTorch only.
     """
-    if not any(isinstance(i, np.ndarray) for i in index) or not any(
-            isinstance(i, int) for i in index):
-        return None
     def is_array(i):
         return isinstance(i, np.ndarray)
 
-    def adjacent(kinds):
-        """True when the positions marked True in ``kinds`` are consecutive."""
-        where = [k for k, flag in enumerate(kinds) if flag]
+    def adjacent(flags):
+        """True when the positions flagged True are consecutive."""
+        where = [k for k, flag in enumerate(flags) if flag]
         return where[-1] - where[0] == len(where) - 1
 
+    if not any(is_array(i) for i in index) or not any(isinstance(i, int) for i in index):
+        return None
     used = sum(_mask_ndim(i) if is_array(i) and i.dtype == np.bool_ else 1 for i in index
                if i is not None and i is not Ellipsis)
     index = [j for i in index for j in ([slice(None)] * (ndim - used) if i is Ellipsis
                                         else [i])]  # an Ellipsis as the ':'s it stands for
-    numpy_adjacent = adjacent([is_array(i) or isinstance(i, int) for i in index])
     torch_items = [i for i in index if not isinstance(i, int)]
-    if numpy_adjacent or not adjacent([is_array(i) for i in torch_items]):
+    if adjacent([is_array(i) or isinstance(i, int) for i in index]) or not adjacent(
+            [is_array(i) for i in torch_items]):
         return None
     n_adv = max(1 if i.dtype == np.bool_ else i.ndim for i in index if is_array(i))
-    before = 0  # PyTorch's result dims in front of the first array
-    for i in torch_items:
-        if is_array(i):
-            break
+    before = 0  # PyTorch's result dims in front of the first array (from ':' and None)
+    while not is_array(torch_items[before]):
         before += 1
     rest = list(range(n_adv, out_ndim))
     return rest[:before] + list(range(n_adv)) + rest[before:]
