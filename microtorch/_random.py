@@ -64,16 +64,17 @@ def initial_seed():
 
 
 def _make(kind, size, dtype, device, generator, requires_grad, **kw):
-    from ._creation import _size_arg, _finish
+    from ._creation import _allocation, _finish, _size_arg
     from ._tensor import Tensor
     from .backends import get_backend
 
-    shape = _size_arg(size)
+    shape = _size_arg(size, {"uniform": "rand", "normal": "randn"}.get(kind, kind))
     device = as_device(device)
     gen = generator or default_generator
     be = get_backend(device)
     if kind == "randint":
-        data = be.randint(kw["low"], kw["high"], shape, gen)
+        with _allocation(shape, _dtype.int64):
+            data = be.randint(kw["low"], kw["high"], shape, gen)
         if dtype is not None and dtype is not _dtype.int64:
             data = be.astype(data, dtype.np)
         return Tensor._make(data, device)
@@ -81,7 +82,8 @@ def _make(kind, size, dtype, device, generator, requires_grad, **kw):
     if not dtype.is_floating_point:
         raise RuntimeError(f"\"{'check_uniform_bounds' if kind == 'uniform' else 'normal_kernel_cpu'}"
                            f"\" not implemented for '{dtype.name.capitalize()}'")
-    data = getattr(be, kind)(shape, dtype.np, gen)
+    with _allocation(shape, dtype):
+        data = getattr(be, kind)(shape, dtype.np, gen)
     return _finish(Tensor._make(data, device), requires_grad)
 
 

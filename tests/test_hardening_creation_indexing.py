@@ -52,6 +52,12 @@ def test_sizes_too_large_raise_pytorchs_errors(name, size):
     assert isinstance(m, (RuntimeError, TypeError))
 
 
+@pytest.mark.parametrize("size", [(2**62,), (2**63,), (2**40,)])
+@pytest.mark.parametrize("name", ["rand", "randn"])
+def test_random_sizes_too_large_raise_pytorchs_errors(name, size):
+    _same(lambda lib: getattr(lib, name)(*size))
+
+
 def test_storage_overflow_message():
     with pytest.raises(RuntimeError, match=r"Storage size calculation overflowed with "
                                            r"sizes=\[2305843009213693952, 4\]"):
