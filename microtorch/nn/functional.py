@@ -475,8 +475,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     and one dtype for every operand. An input without elements is returned as a copy (times
     ``weight[0]``, plus ``bias[0]``, as PyTorch), the running statistics untouched.
     """
-    if training:
-        per_channel = math.prod(input.shape[:1] + input.shape[2:])
+    if training:  # (shape[0] of a 0-d input: an IndexError, as in PyTorch)
+        per_channel = input.shape[0] * math.prod(input.shape[2:])
         if per_channel == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {input.shape}")
@@ -484,15 +484,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out = input.clone()
         out = out * weight[0] if weight is not None else out
         return out + bias[0] if bias is not None else out
-    if input.ndim < 2:
-        raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
-    c = input.shape[1]
+    c = input.shape[1] if input.ndim > 1 else 0  # (what PyTorch reads for a 1-D input)
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
-        if t is not None and t.shape != (c,):
-            raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
         if t is None and name.startswith("running") and not training:
             raise RuntimeError(f"{name} must be defined in evaluation mode")
+        if t is not None and t.shape != (c,):
+            raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
+    normalize_dim(1, input.ndim)  # the channel dim: PyTorch's IndexError for a 1-D input
     if not input.dtype.is_floating_point:
         raise NotImplementedError(f'"batch_norm" not implemented for '
                                   f"'{_scalar_name(input.dtype)}'")
@@ -689,9 +688,13 @@ def _check_nll_args(input, target, weight):
                                f"no classes but got weight tensor of shape: "
                                f"{list(weight.shape)}")
     else:
+        n = input.shape[0]
         if target.shape[1:] != input.shape[2:]:
-            expected = [input.shape[0], *input.shape[2:]]
-            raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+            raise RuntimeError(f"Expected target size {[n, *input.shape[2:]]}, got "
+                               f"{list(target.shape)}")
+        if input.ndim != 4 and input.numel() == 0 and target.numel():  # PyTorch views them as
+            raise RuntimeError(f"size mismatch (got input: {[n, c, 0, 0]} , target: "  # 4-D
+                               f"{[n, 1, target.numel() // n]}")
         if weight is not None and weight.shape != (c,):
             raise RuntimeError("weight tensor should be defined either for all or no classes")
     if target.dtype not in (_dtype.int64, _dtype.uint8):

@@ -394,3 +394,20 @@ def test_adaptive_avg_pool2d_needs_more_dims_than_the_output_size(shape, size):
                                         ((2, 0), (0, 0, 1, 1))])
 def test_pad_of_an_empty_tensor_keeps_the_graph(shape, pad):
     both(lambda L, x: L.nn.functional.pad(x, pad, value=1.5), (np.zeros(shape), "float32", True))
+
+
+def test_batch_norm_of_inputs_without_a_channel_dim():
+    both(lambda L, x: bn(L, x, training=False), ([1.0, 2.0, 3.0], "float32", False))
+    both(lambda L, x: bn(L, x, training=True), ([1.0, 2.0, 3.0], "float32", False))
+    both(lambda L, x, m, v: bn(L, x, m, v, training=False), ([1.0, 2.0], "float32", False),
+         ([0.0], "float32", False), ([1.0], "float32", False))
+
+
+@pytest.mark.parametrize("fn", [nll, ce])
+def test_classification_losses_of_3d_scores_without_classes(fn):
+    """PyTorch views empty (N, 0, d) scores as (N, 0, 0, 0): a target with elements does not
+    match, even when every one is ignored."""
+    both(lambda L, x, t: fn(L, x, t, ignore_index=0), (np.zeros((2, 0, 3)), "float32", True),
+         (np.zeros((2, 3)), "int64", False))
+    both(lambda L, x, t: fn(L, x, t, ignore_index=0), (np.zeros((2, 0, 3, 1)), "float32", True),
+         (np.zeros((2, 3, 1)), "int64", False))
