@@ -397,11 +397,20 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    check_same_device(*tensors)
-    ref = tensors[0]
-    dim = normalize_dim(dim, ref.ndim)
-    dtype = _dtype.result_type(*tensors) if len({t.dtype for t in tensors}) > 1 else ref.dtype
     for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
+    check_same_device(*tensors)
+    dtype = _dtype.result_type(*tensors) if len({t.dtype for t in tensors}) > 1 else \
+        tensors[0].dtype
+    # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) are skipped, beside any shapes
+    kept = [t for t in tensors if t.shape != (0,)]
+    if not kept:
+        kept, dim = tensors, 0
+    ref = kept[0]
+    dim = normalize_dim(dim, ref.ndim)
+    for i, t in enumerate(kept):
         if t.ndim != ref.ndim:
             raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and "
                                f"{t.ndim}")
@@ -410,8 +419,8 @@ def cat(tensors, dim=0):
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {dim}. "
                                    f"Expected size {ref.shape[d]} but got size {t.shape[d]} for "
                                    f"tensor number {i} in the list.")
-    tensors = [t if t.dtype is dtype else t.to(dtype) for t in tensors]
-    return Cat.apply(dim, *tensors)
+    kept = [t if t.dtype is dtype else t.to(dtype) for t in kept]
+    return Cat.apply(dim, *kept)
 
 
 class Stack(Function):
@@ -437,6 +446,7 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    dim = normalize_dim(dim, tensors[0].ndim + 1)  # the dim is checked first, as in PyTorch
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
@@ -446,7 +456,7 @@ def stack(tensors, dim=0):
     if len({t.dtype for t in tensors}) > 1:
         dtype = _dtype.result_type(*tensors)
         tensors = [t.to(dtype) for t in tensors]
-    return Stack.apply(normalize_dim(dim, tensors[0].ndim + 1), *tensors)
+    return Stack.apply(dim, *tensors)
 
 
 class Split(Function):
@@ -477,18 +487,26 @@ class SplitWithSizes(Split):
 
 def split(x, split_size_or_sections, dim=0):
     """Split ``x`` into pieces of ``split_size`` (the last may be smaller) or of given sizes."""
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    if isinstance(split_size_or_sections, int) and split_size_or_sections < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got "
+                           f"split_size={split_size_or_sections}")
     dim = normalize_dim(dim, x.ndim)
     n = x.shape[dim]
     node = Split
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
-        if step <= 0 and n:
+        if step == 0 and n:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {n}")
         sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]
     else:
         node = SplitWithSizes
         sizes = list(split_size_or_sections)
+        if min(sizes, default=0) < 0:
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative "
+                               f"entries, but got split_sizes={sizes}")
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
                                f"(input tensor's size at dimension {dim}), but got "
@@ -498,10 +516,14 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     """Split ``x`` into ``chunks`` pieces of ceil(size / chunks) (fewer when it divides)."""
+    if x.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     n = x.shape[normalize_dim(dim, x.ndim)]
-    return split(x, max(-(-n // chunks), 1), dim)
+    if n == 0:  # an empty dim gives `chunks` empty pieces, as in PyTorch
+        return split(x, [0] * chunks, dim)
+    return split(x, -(-n // chunks), dim)
 
 
 def _check_gather(x, dim, index, src=None):
