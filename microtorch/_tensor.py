@@ -599,6 +599,10 @@ class Tensor:
         """Hyperbolic tangent."""
         return _ew.Tanh.apply(_ew.float_input(self))
 
+    def erf(self):
+        """The error function 2/sqrt(pi) * integral of e^(-t^2) from 0 to x."""
+        return _ew.Erf.apply(_ew.float_input(self))
+
     def sigmoid(self):
         """Logistic sigmoid 1 / (1 + e^-x)."""
         return _ew.Sigmoid.apply(_ew.float_input(self))
@@ -856,6 +860,15 @@ class Tensor:
             self._requires_grad = True
         return self
 
+    def _check_broadcasts_to_self(self, *others):
+        """PyTorch's error for an in-place op whose operands broadcast to a larger shape than
+        this tensor's (the result would not fit), checked before anything is computed."""
+        for other in others:
+            shape = _util.broadcast_shapes(self.shape, other.shape)
+            if shape != self.shape:
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                                   f"broadcast shape {list(shape)}")
+
     def _check_no_internal_overlap(self):
         """PyTorch's error for an in-place write into a tensor in which several elements are one
         memory cell: a 0 stride over a dim of size > 1, as ``expand()`` makes (or a checkpoint
@@ -894,16 +907,12 @@ class Tensor:
         needs_graph = is_grad_enabled() and (self.requires_grad or o.requires_grad)
         if needs_graph:
             return self._inplace(fn, o)
+        self._check_broadcasts_to_self(o)
         result = _dtype.result_type(self, o)
         if op == "div" and not result.is_floating_point:
             result = _dtype.float32
         _dtype.check_can_cast(result, self.dtype)
         be = self._backend
-        from .ops._util import broadcast_shapes
-
-        if broadcast_shapes(self.shape, o.shape) != self.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
-                               f"shape {list(broadcast_shapes(self.shape, o.shape))}")
         od = o._data if o.dtype is self.dtype else be.astype(o._data, self.dtype.np)
         be.binary(op, self._data, od, out=self._data)
         self._version.value += 1
@@ -927,14 +936,18 @@ class Tensor:
         return self._inplace_binary("div", _ew.Div, other)
 
     def addcmul_(self, t1, t2, *, value=1):
-        """In-place ``self += value * t1 * t2``."""
-        _dtype.check_can_cast(_dtype.result_type(self, t1, t2), self.dtype)
+        """In-place ``self += value * t1 * t2`` (computed in the dtype of all three)."""
+        self._check_broadcasts_to_self(t1, t2)
+        dtype = _dtype.result_type(self, t1, t2)
+        _dtype.check_can_cast(dtype, self.dtype)
         if self.dtype is _dtype.bool_:
             raise _ew.not_implemented(f"addcmul_{self.device.type}_out", self.dtype)
-        return self.add_(t1 * t2 * value)
+        return self.add_(t1.to(dtype) * t2.to(dtype) * value)
 
     def addcdiv_(self, t1, t2, *, value=1):
-        """In-place ``self += value * t1 / t2`` (``t1`` or ``t2`` must be floating point)."""
+        """In-place ``self += value * t1 / t2`` (``t1`` or ``t2`` must be floating point;
+        computed in the dtype of all three)."""
+        self._check_broadcasts_to_self(t1, t2)
         if not (t1.is_floating_point() or t2.is_floating_point()):
             raise RuntimeError(
                 "Integer division with addcdiv is no longer supported, and in a future  release "
@@ -943,10 +956,12 @@ class Tensor:
                 "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
                 "tensor2) for float inputs. The future addcdiv behavior is just the latter "
                 "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
-        return self.add_(t1 / t2 * value)
+        dtype = _dtype.result_type(self, t1, t2)
+        return self.add_(t1.to(dtype) / t2.to(dtype) * value)
 
     def lerp_(self, end, weight):
         """In-place ``self += weight * (end - self)``; ``end`` has self's floating point dtype."""
+        self._check_broadcasts_to_self(end)
         if end.dtype is not self.dtype:
             raise RuntimeError(f"expected dtype {self.dtype.c_name} for `end` but got dtype "
                                f"{end.dtype.c_name}")
@@ -957,6 +972,8 @@ class Tensor:
 
     def pow_(self, exponent):
         """In-place ``self **= exponent``."""
+        if isinstance(exponent, Tensor):
+            self._check_broadcasts_to_self(exponent)
         return self._inplace(_ew.PowScalar if not isinstance(exponent, Tensor) else _ew.Pow,
                              exponent)
 
@@ -1029,10 +1046,7 @@ class Tensor:
             from ._creation import tensor
 
             src = tensor(src)
-        shape = _util.broadcast_shapes(self.shape, src.shape)
-        if shape != self.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
-                               f"shape {list(shape)}")
+        self._check_broadcasts_to_self(src)
         # only a floating point tensor can carry a gradient
         recording = is_grad_enabled() and self.dtype.is_floating_point and (
             self.requires_grad or src.requires_grad)

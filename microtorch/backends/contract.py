@@ -14,7 +14,7 @@ Functions that take ``out=`` write there (it has the result's shape and dtype) a
 """
 
 UNARY_OPS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
-             "relu", "sign", "reciprocal")
+             "relu", "sign", "reciprocal", "erf")
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum",
               "bitwise_and", "bitwise_or", "bitwise_xor",
               "eq", "ne", "lt", "le", "gt", "ge")

@@ -478,6 +478,22 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+class Erf(Function):
+    """out = erf x = 2/sqrt(pi) * integral of e^(-t^2) from 0 to x;  dx = g * 2/sqrt(pi) e^(-x^2)"""
+
+    node_name = "ErfBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("erf", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x * x * -1.0).exp() * (2 / math.sqrt(math.pi))
+
+
 class Sigmoid(Function):
     """out = 1 / (1 + e^-x);  dx = g * out * (1 - out)"""
 
@@ -601,10 +617,10 @@ def bitwise(op, a, b):
     tensors, bit by bit; never part of the graph."""
     b = wrap(b, a)
     check_same_device(a, b)
+    broadcast_shapes(a.shape, b.shape)
     dtype = _dtype.result_type(a, b)
     if dtype.is_floating_point:
         raise not_implemented(f"bitwise_{op}_{a.device.type}", dtype)
-    broadcast_shapes(a.shape, b.shape)
     be = a._backend
     x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
     y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)

@@ -497,20 +497,10 @@ class Gelu(Function):
 
 
 def _gelu_cdf(x, approximate):
+    """Phi(x), the standard normal CDF (1 + erf(x / sqrt 2)) / 2, or its tanh approximation."""
     if approximate == "tanh":
         return ((x + 0.044715 * x ** 3) * math.sqrt(2 / math.pi)).tanh() * 0.5 + 0.5
-    return (_erf(x * (1 / math.sqrt(2))) + 1) * 0.5
-
-
-def _erf(x):
-    """erf by Abramowitz-Stegun 7.1.26 refined (|error| < 1.2e-7), built from Tensor ops."""
-    sign = x.sign()
-    a = x.abs()
-    t = 1 / (1 + 0.5 * a)
-    poly = (-a * a - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277)))))))))
-    return sign * (1 - t * poly.exp())
+    return ((x * (1 / math.sqrt(2))).erf() + 1) * 0.5
 
 
 def dropout_mask(x, p, generator=None):

@@ -1,5 +1,6 @@
 """CUDA memory, random and elementwise kernels against NumPy (tiny shapes: simulator-friendly)."""
 
+import math
 import warnings
 
 import numpy as np
@@ -107,7 +108,8 @@ def test_random_accepts_foreign_generator(K):
 _UNARY_REF = {"neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
               "rsqrt": lambda x: 1 / np.sqrt(x), "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
               "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0),
-              "sign": np.sign, "reciprocal": lambda x: 1 / x}
+              "sign": np.sign, "reciprocal": lambda x: 1 / x,
+              "erf": lambda x: np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)}
 
 
 @pytest.mark.parametrize("op", UNARY_OPS)

@@ -274,3 +274,39 @@ def test_copy_checks_shapes_and_gradient_flow():
         return (u.requires_grad, u.grad_fn is None, u.tolist())
 
     assert_same(into_uint8)
+
+
+# ---- check order, precision -------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.ones(2) & lib.ones(0),
+    lambda lib: lib.zeros(0, dtype=lib.bool).pow_(lib.zeros(0, 0, 0, dtype=lib.bool)),
+    lambda lib: lib.tensor(1, dtype=lib.int32).lerp_(lib.zeros(0, 0, 0, dtype=lib.int32), 0.3),
+    lambda lib: lib.zeros(2).addcmul_(lib.ones(3, 2), lib.ones(2)),
+], ids=["and", "pow_", "lerp_", "addcmul_"])
+def test_shapes_are_checked_before_dtypes(fn):
+    assert_same(fn)
+
+
+def test_addcdiv_computes_in_the_promoted_dtype():
+    def fn(lib):
+        x = lib.tensor([0.1, 2.7], dtype=lib.float64)
+        return x.addcdiv_(lib.tensor(1.3), lib.tensor(7.1), value=0.5)
+
+    (want, _, _), (got, _, _) = run(fn)
+    np.testing.assert_allclose(to_np(got), to_np(want), rtol=1e-15)
+
+
+def test_gelu_float64_value_and_gradient_are_exact():
+    values = np.linspace(-6, 6, 25)
+    want, got = grads(lambda lib, x: lib.nn.functional.gelu(x), values)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    (w, _, _), (g, _, _) = run(lambda lib: lib.nn.functional.gelu(
+        lib.tensor(values, dtype=lib.float64)))
+    np.testing.assert_allclose(to_np(g), to_np(w), rtol=1e-13, atol=1e-15)
+
+
+def test_erf_gradcheck():
+    x = microtorch.tensor([-2.0, -0.3, 0.0, 0.7, 3.0], dtype=microtorch.float64,
+                          requires_grad=True)
+    assert microtorch.autograd.gradcheck(lambda t: t.erf(), (x,))

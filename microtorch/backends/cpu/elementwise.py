@@ -48,6 +48,8 @@ All kernels use ``error_model='numpy'``: ``1.0 / 0.0`` is ``inf`` and integer di
 gives 0, instead of raising ``ZeroDivisionError`` from inside a loop.
 """
 
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -64,7 +66,7 @@ PARALLEL_MIN = 1 << 16
 SMALL_COPY = 4096
 
 UNARY_OPS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
-             "relu", "sign", "reciprocal")
+             "relu", "sign", "reciprocal", "erf")
 _INT_UNARY = ("neg", "abs", "relu", "sign")
 
 ARITH_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "maximum": 5, "minimum": 6,
@@ -349,6 +351,12 @@ def _sign(x, out):
 
 
 @jit(error_model="numpy")
+def _erf(x, out):
+    for i in range(x.shape[0]):
+        out[i] = math.erf(x[i])
+
+
+@jit(error_model="numpy")
 def _reciprocal(x, out):
     for i in range(x.shape[0]):
         out[i] = 1.0 / x[i]
@@ -375,7 +383,7 @@ def _sigmoid_f32(x, out):
 _UNARY_KERNELS = {"neg": _neg, "abs": _abs, "exp": _exp, "log": _log, "sqrt": _sqrt,
                   "rsqrt": _rsqrt, "sin": _sin, "cos": _cos, "tanh": _tanh,
                   "sigmoid": _sigmoid, "relu": _relu, "sign": _sign,
-                  "reciprocal": _reciprocal}
+                  "reciprocal": _reciprocal, "erf": _erf}
 # float32 exp, tanh and sigmoid: the vectorisable inline expf (see the module docstring)
 _UNARY_F32 = {"exp": _exp_f32, "tanh": _tanh_f32, "sigmoid": _sigmoid_f32}
 

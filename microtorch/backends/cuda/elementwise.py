@@ -21,13 +21,13 @@ from ._core import unravel6
 
 UNARY_CODES = {name: i for i, name in enumerate(
     ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
-     "relu", "sign", "reciprocal"))}
+     "relu", "sign", "reciprocal", "erf"))}
 BINARY_CODES = {name: i for i, name in enumerate(
     ("add", "sub", "mul", "div", "pow", "maximum", "minimum"))}
 COMPARE_CODES = {name: i for i, name in enumerate(("eq", "ne", "lt", "le", "gt", "ge"))}
 BITWISE_CODES = {name: i for i, name in enumerate(("bitwise_and", "bitwise_or", "bitwise_xor"))}
 _FLOAT_ONLY_UNARY = {"exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
-                     "reciprocal"}
+                     "reciprocal", "erf"}
 
 
 @cuda.jit(device=True, inline=True)
@@ -60,7 +60,9 @@ def _unary(code, v, zero, one):
         if v < zero:
             return -one
         return zero  # 0, -0 and nan give 0, as in PyTorch
-    return one / v
+    if code == 12:
+        return one / v
+    return math.erf(v)
 
 
 @cuda.jit(device=True, inline=True)
