@@ -202,7 +202,7 @@ class Tensor:
     @property
     def mT(self):
         """The last two dims transposed."""
-        return self.transpose(-2, -1)
+        return _shape.matrix_transpose(self)
 
     # ---- autograd --------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -668,12 +668,12 @@ class Tensor:
         return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
     def all(self):
-        """True when every element is nonzero (a bool tensor)."""
-        return self.bool().min() if self.numel() else _wrap(True, self)
+        """True when every element is nonzero (a bool tensor; uint8 for uint8)."""
+        return _red.all(self)
 
     def any(self):
-        """True when some element is nonzero (a bool tensor)."""
-        return self.bool().max() if self.numel() else _wrap(False, self)
+        """True when some element is nonzero (a bool tensor; uint8 for uint8)."""
+        return _red.any(self)
 
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         """Sum over ``dim`` (all when None)."""
@@ -802,15 +802,7 @@ class Tensor:
 
     def repeat(self, *sizes):
         """Tile the tensor ``sizes`` times along each dim."""
-        sizes = _shape._shape_arg(sizes)
-        if len(sizes) < self.ndim:
-            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
-                               "number of dimensions of tensor")
-        tiled = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
-        for d, r in enumerate(sizes):
-            if r != 1:
-                tiled = _indexing.cat([tiled] * r, d)
-        return tiled
+        return _shape.repeat(self, *sizes)
 
     def split(self, split_size, dim=0):
         """Split into pieces of ``split_size`` (or of the given sizes)."""

@@ -286,3 +286,47 @@ def test_gradcheck_still_catches_a_wrong_gradient_next_to_an_empty_input():
     assert gradcheck(lambda t, e: t * 2.0 + e.sum(), (x, empty))
     no_grad_through_t = lambda t, e: t.detach() * 2.0 + t * 0.0 + e.sum()  # noqa: E731
     assert not gradcheck(no_grad_through_t, (x, empty), raise_exception=False)
+
+
+# ---- through the public API: Tensor.all/any/mT/repeat, cat, split, chunk, stack -----------
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.tensor([3, 0], dtype=lib.uint8).all(),
+    lambda lib: lib.tensor(3, dtype=lib.uint8).any(),
+    lambda lib: lib.tensor(7).mT,
+    lambda lib: lib.zeros(0, dtype=lib.bool).mT,
+    lambda lib: lib.zeros(0, dtype=lib.uint8).repeat(-1),
+    lambda lib: lib.tensor([1.0, 2.0]).repeat(2, 0),
+    lambda lib: lib.cat([lib.tensor(1)], 1),                  # 0-d: refused before the dim
+    lambda lib: lib.cat([lib.zeros(2), lib.tensor(True)], 0),
+    lambda lib: lib.concat([lib.zeros(0)], 1),                # 1-D empty tensors are skipped
+    lambda lib: lib.cat([lib.zeros(0), lib.ones(2, 3)], 1),
+    lambda lib: lib.cat([lib.ones(2, 3), lib.zeros(0, dtype=lib.float64)], 0),
+    lambda lib: lib.cat([lib.zeros(0), lib.ones(2, 3)], 5),
+    lambda lib: lib.cat([lib.zeros(0, 3), lib.zeros(2)], 0),
+    lambda lib: lib.tensor(True).chunk(1, 1),
+    lambda lib: lib.tensor(True).chunk(1, 0),
+    lambda lib: lib.zeros(0, 2, dtype=lib.int64).chunk(2),    # `chunks` empty pieces
+    lambda lib: lib.zeros(0).chunk(3),
+    lambda lib: lib.arange(5).chunk(3),
+    lambda lib: lib.arange(6).chunk(4),
+    lambda lib: lib.tensor(1, dtype=lib.int32).split(1, 1),
+    lambda lib: lib.tensor(True).split(3, 0),
+    lambda lib: lib.zeros(0, dtype=lib.bool).split(-2),
+    lambda lib: lib.zeros(0).split(-1, 1),                    # split_size before the dim
+    lambda lib: lib.zeros(3).split([4, -1], 5),               # the dim before the sizes
+    lambda lib: lib.zeros(3).split(-2),
+    lambda lib: lib.zeros(1, 0).split([1, -1], 1),
+    lambda lib: lib.zeros(3).split(0),
+    lambda lib: lib.zeros(0).split(0),
+    lambda lib: lib.stack([lib.zeros(3), lib.zeros(4), lib.zeros(2)], -4),  # dim first
+    lambda lib: lib.stack([lib.zeros(3), lib.zeros(4)], 0),
+])
+def test_public_shape_api_matches_torch(call):
+    assert_same_as_torch(call)
+
+
+def test_cat_skipping_an_empty_vector_still_differentiates():
+    x, empty = make((2, 3)), make((0,))
+    assert gradcheck(lambda t, e: mt.cat([e, t, e], 0), (x, empty))
+    assert mt.cat([empty], 2).requires_grad
