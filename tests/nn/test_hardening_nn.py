@@ -411,3 +411,13 @@ def test_classification_losses_of_3d_scores_without_classes(fn):
          (np.zeros((2, 3)), "int64", False))
     both(lambda L, x, t: fn(L, x, t, ignore_index=0), (np.zeros((2, 0, 3, 1)), "float32", True),
          (np.zeros((2, 3, 1)), "int64", False))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_l1_loss_gradients_at_nan_and_inf(reduction):
+    """PyTorch differentiates |d| with sign(d): 0 at NaN, +-1 at +-inf."""
+    special = [float("nan"), float("inf"), -float("inf"), 1.0]
+    both(lambda L, x, y: L.nn.functional.l1_loss(x, y, reduction=reduction),
+         (special, "float32", True), ([0.5, 0.0, 2.0, -1.0], "float32", True))
+    both(lambda L, x, y: L.nn.L1Loss(reduction=reduction)(x, y),
+         ([0.5, 0.0, 2.0, -1.0], "float64", True), (special, "float64", True))
