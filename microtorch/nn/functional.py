@@ -692,8 +692,10 @@ def _check_nll_args(input, target, weight):
         if target.shape[1:] != input.shape[2:]:
             raise RuntimeError(f"Expected target size {[n, *input.shape[2:]]}, got "
                                f"{list(target.shape)}")
-        if input.ndim != 4 and input.numel() == 0 and target.numel():  # PyTorch views them as
-            raise RuntimeError(f"size mismatch (got input: {[n, c, 0, 0]} , target: "  # 4-D
+        if input.ndim != 4 and input.numel() == 0 and target.numel():
+            # PyTorch views empty (N, C, d, ...) scores as (N, C, 0, 0) and the target as
+            # (N, 1, -1): a target with elements cannot match them
+            raise RuntimeError(f"size mismatch (got input: {[n, c, 0, 0]} , target: "
                                f"{[n, 1, target.numel() // n]}")
         if weight is not None and weight.shape != (c,):
             raise RuntimeError("weight tensor should be defined either for all or no classes")
