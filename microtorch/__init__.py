@@ -25,7 +25,7 @@ from .ops.reduction import (amax, amin, argmax, argmin, logsumexp, max, mean, mi
                             sum, var)
 from .ops.shape import flatten, permute, reshape, squeeze, t, transpose, unsqueeze
 from .nn.functional import log_softmax, softmax
-from ._functions import (abs, allclose, cos, equal, exp, log, neg, pow, relu, rsqrt, sigmoid,
+from ._functions import (abs, allclose, cos, equal, erf, exp, log, neg, pow, relu, rsqrt, sigmoid,
                          sign, sin, sqrt, square, tanh, add, sub, mul, div, clip, concat,
                          concatenate, dot, eq, ne, lt, le, gt, ge)
 

@@ -19,6 +19,11 @@ def exp(input):
     return input.exp()
 
 
+def erf(input):
+    """Gauss error function, ``2/sqrt(pi) * integral from 0 to input of exp(-t**2) dt``."""
+    return input.erf()
+
+
 def log(input):
     """Natural logarithm."""
     return input.log()

@@ -500,3 +500,12 @@ def test_backward_twice_and_saved_tensor_errors():
         z.add_(1)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             w.sum().backward()
+
+
+@pytest.mark.parametrize("name", ["erf", "softmax", "log_softmax"])
+def test_top_level_functions_match_torch(name):
+    """``torch.erf``, ``torch.softmax`` and ``torch.log_softmax`` exist at the top level and
+    agree with PyTorch (values, gradients, grad_fn names)."""
+    a = np.random.default_rng(1).standard_normal((3, 4))
+    args = () if name == "erf" else (1,)
+    check_parity(lambda lib, x: getattr(lib, name)(x, *args), a)
