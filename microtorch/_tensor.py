@@ -821,13 +821,21 @@ class Tensor:
         return _indexing.scatter_add(self, dim, index, src)
 
     # ---- in-place ops ----------------------------------------------------------------------
-    def _inplace(self, fn, *args):
+    def _inplace(self, fn, *args, written=None):
         """Run ``fn`` out of place, write the result into this tensor's memory, and rebase
-        this tensor onto the new graph node (as PyTorch records in-place ops)."""
-        self._check_no_internal_overlap()
+        this tensor onto the new graph node (as PyTorch records in-place ops). ``written``,
+        a basic index (ints, slices, None), says that ``fn`` changes only ``self[written]``:
+        then only that part must not repeat a memory cell (``x[0] = v`` on an expanded ``x``),
+        and only that part is copied back. (When a graph is recorded, all of ``self`` must not
+        repeat a cell: microtorch's graph cannot say that a write changed other elements.)"""
+        be = self._backend
         tensors = [a for a in args if isinstance(a, Tensor)]
         recording = is_grad_enabled() and (self.requires_grad or any(a.requires_grad
                                                                        for a in tensors))
+        if recording:
+            written = None
+        self._check_no_internal_overlap(None if written is None
+                                        else be.getitem(self._data, written))
         if recording and self.is_leaf and self.requires_grad:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                                "operation.")
@@ -845,7 +853,11 @@ class Tensor:
         if out.shape != self.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
                                f"shape {list(out.shape)}")
-        self._backend.copy_(self._data, out._data)
+        if written is not None and self._has_internal_overlap():
+            part = tuple(written) + (Ellipsis,)  # (a view even when every dim is an int)
+            be.copy_(be.getitem(self._data, part), be.getitem(out._data, part))
+        else:
+            be.copy_(self._data, out._data)
         self._version.value += 1
         if recording:
             self.grad_fn, self._output_nr = out.grad_fn, out._output_nr
@@ -861,16 +873,21 @@ class Tensor:
                 raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
                                    f"broadcast shape {list(shape)}")
 
-    def _check_no_internal_overlap(self):
+    def _has_internal_overlap(self, data=None):
+        """Whether ``data`` (default: this tensor's memory) has elements that share a memory
+        cell: a 0 stride over a dim of size > 1 (an empty array has none)."""
+        data = self._data if data is None else data
+        return data.size > 0 and any(st == 0 and n > 1
+                                     for n, st in zip(data.shape, data.strides))
+
+    def _check_no_internal_overlap(self, data=None):
         """PyTorch's error for an in-place write into a tensor in which several elements are one
         memory cell: a 0 stride over a dim of size > 1, as ``expand()`` makes (or a checkpoint
         holding such a view). The result would depend on the order of the writes (``add_``
         would sum into one cell), so PyTorch refuses; ``fill_`` writes one value and is
         allowed. A tensor with no elements has nothing to overlap (NumPy gives empty arrays
-        zero strides)."""
-        if self._data.size == 0:
-            return
-        if any(st == 0 and n > 1 for n, st in zip(self.shape, self._data.strides)):
+        zero strides). ``data`` is the part of the memory that is written (default: all)."""
+        if self._has_internal_overlap(data):
             raise RuntimeError("unsupported operation: more than one element of the written-to "
                                "tensor refers to a single memory location. Please clone() the "
                                "tensor before performing the operation.")

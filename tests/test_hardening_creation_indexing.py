@@ -260,3 +260,22 @@ def test_gather_of_0d_has_a_gradient():
 @pytest.mark.parametrize("data, n", [([], -1), ([], 0), ([], 3), ([1], -2), ([-1], 3), ([2], -1)])
 def test_one_hot(data, n):
     _same(lambda lib: lib.nn.functional.one_hot(lib.tensor(data, dtype=lib.int64), n))
+
+
+@pytest.mark.parametrize("index", [0, -1, (0, None), (slice(1, 2),)])
+def test_setitem_one_cell_of_an_expanded_tensor(index):
+    """x[index] = v on an expanded x writes one memory cell, which PyTorch allows (only the
+    written part must not repeat a cell); every element that shares the cell changes."""
+    def fn(lib):
+        x = lib.tensor([[1.0], [3.0]]).expand(2, 3)
+        x[index] = lib.tensor(5.0)
+        return x
+    _same(fn)
+
+
+def test_setitem_refuses_a_write_that_repeats_a_cell():
+    def fn(lib):
+        x = lib.tensor([[1.0], [3.0]]).expand(2, 3)
+        x[1] = lib.tensor(5.0)
+        return x
+    assert isinstance(_same(fn), RuntimeError)

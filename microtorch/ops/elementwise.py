@@ -63,6 +63,10 @@ def times_alpha(input, other, alpha):
                            "point number.")
     if alpha == 1:
         return other
+    if dtype is _dtype.bool_:  # a bool result: alpha counts as True or False, as in PyTorch
+        alpha = bool(alpha)
+        if not isinstance(other, Tensor):
+            return bool(other) and alpha
     return (other.to(dtype) if isinstance(other, Tensor) else other) * alpha
 
 
@@ -184,7 +188,18 @@ class PowScalar(Function):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         ctx.save_for_backward(a)
         ctx.c = c
-        return _pow_forward(ctx, a, wrap(c, a))
+        exponent = wrap(c, a)
+        if _dtype.result_type(a, exponent) is _dtype.bool_:
+            # no bool pow kernel (as in PyTorch), but x ** False is True and x ** True is x
+            return _binary_forward(ctx, "bitwise_or", a, wrap(not c, a))
+        with np.errstate(over="ignore"):
+            rounded = float(np.float32(c))
+        if _dtype.result_type(a, exponent) is _dtype.float32 and rounded != c:
+            # PyTorch raises float32 values to a double exponent (std::pow(float, double)); a
+            # float32 exponent would be rounded, e.g. 0 ** 1e-50 would become 0 ** 0 = 1
+            out = _binary_forward(ctx, "pow", a, exponent, _dtype.float64)
+            return Tensor._make(a._backend.astype(out._data, np.float32), a.device)
+        return _pow_forward(ctx, a, exponent)
 
     @staticmethod
     def backward(ctx, g):
@@ -242,7 +257,9 @@ class RpowScalar(Function):
 
 
 class Maximum(Function):
-    """out = max(a, b);  the gradient goes to the larger input, split evenly on ties"""
+    """out = max(a, b);  the gradient goes to the larger input, split evenly on ties, and (as
+    in PyTorch) to both inputs where one of them is NaN: an input loses its gradient only where
+    it compares smaller than the other"""
 
     node_name = "MaximumBackward0"
     op = "maximum"
@@ -256,10 +273,13 @@ class Maximum(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
-        wa = (a > b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        a_loses, b_loses = a < b, a > b
         if ctx._forward_cls.op == "minimum":
-            wa = (a < b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
-        return grad_for(g * wa, sa, da), grad_for(g * (1 - wa), sb, db)
+            a_loses, b_loses = b_loses, a_loses
+        tie = (a == b).to(g.dtype) * 0.5
+        wa = 1 - a_loses.to(g.dtype) - tie
+        wb = 1 - b_loses.to(g.dtype) - tie
+        return grad_for(g * wa, sa, da), grad_for(g * wb, sb, db)
 
 
 class Minimum(Maximum):

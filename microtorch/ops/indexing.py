@@ -358,9 +358,10 @@ def setitem(x, index, value):
         # before the in-place checks; an advanced index is checked by the write itself,
         # except for the number of dims it indexes.
         index, _ = normalize_index(x, index)
-    else:
-        _count_indexed_dims(x, _drop_extra_ellipses(x, index if isinstance(index, tuple)
-                                                       else (index,)))
+        x._inplace(CopySlices, value, index, written=index)
+        return
+    _count_indexed_dims(x, _drop_extra_ellipses(x, index if isinstance(index, tuple)
+                                                   else (index,)))
     x._inplace(CopySlices, value, index)
 
 

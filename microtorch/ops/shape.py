@@ -1,6 +1,8 @@
 """Shape ops: views that share memory with their input (view, permute, expand, squeeze...)
 and copies (clone, contiguous, to). Their backward only moves the gradient's axes back."""
 
+import math
+
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import Function
@@ -205,6 +207,10 @@ def expand(x, *sizes):
                                f"{list(sizes)}.  Tensor sizes: {list(x.shape)}")
         shape.append(s)
     shape = tuple(shape)
+    if math.prod(s for s in shape if s) * x.dtype.itemsize > 2**63 - 1:
+        # PyTorch makes such a view (its strides are 0); a NumPy array cannot have that many bytes
+        raise RuntimeError(f"sizes={list(shape)} are too large: microtorch stores tensors in "
+                           "NumPy arrays, whose nonzero sizes must multiply to under 2**63 bytes")
     return x if shape == x.shape else Expand.apply(x, shape)
 
 

@@ -11,6 +11,8 @@ The rules (PyTorch is the spec):
 4. When the outputs require grad, ``backward()`` of a random weighted sum of them succeeds or
    fails in both, and leaves the same gradient on every input leaf.
 
+A disagreement that matches a known PyTorch quirk (:mod:`tests.fuzz.quirks`) is accepted.
+
 Reproduce a case printed by a failing test with::
 
     python -m tests.fuzz.compare OP "CASE"
@@ -26,6 +28,7 @@ import numpy as np
 import microtorch
 
 from .inputs import FLOATS, build
+from .quirks import known_quirk
 from .specs import SPECS
 
 # the most elements an output may have for its values and gradients to be compared
@@ -145,44 +148,59 @@ def backward(lib, out, seed):
 
 
 def compare_case(name, case):
-    """The disagreement between torch and microtorch on ``case`` of op ``name``, or ``None``."""
+    """The disagreement between torch and microtorch on ``case`` of op ``name``, or ``None``
+    (also when the disagreement is a known PyTorch quirk, see :mod:`tests.fuzz.quirks`)."""
+    t, m = {"case": case}, {"case": case, "op": name}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m["problem"] = disagreement(name, t, m)
+        if m["problem"] is not None and known_quirk(name, case, t, m):
+            return None
+    return m["problem"]
+
+
+def disagreement(name, t, m):
+    """Rules 1-4 on the case ``t["case"]`` run in torch and ``m["case"]`` in microtorch; each
+    dict gets what its library did (``out``, ``exc``, ``backward``)."""
     import torch
 
     spec = SPECS[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t_out, t_leaves, t_exc = run(torch, spec, case)
-        m_out, m_leaves, m_exc = run(microtorch, spec, case)
-        if t_exc is not None and m_exc is not None:
-            return compare_errors(t_exc, m_exc)
-        if t_exc is not None:
-            return (f"torch raises {describe_error(t_exc)}\n  but microtorch succeeds with "
-                    f"{short(m_out)}")
-        if m_exc is not None:
-            return (f"torch succeeds with {short(t_out)}\n  but microtorch raises "
-                    f"{describe_error(m_exc)}")
-        problem = compare_values(t_out, m_out, "output")
-        if problem:
-            return problem
-        t_req = [t.requires_grad for t in flat_tensors(t_out, torch)]
-        m_req = [t.requires_grad for t in flat_tensors(m_out, microtorch)]
-        if t_req != m_req:
-            return f"requires_grad of the outputs: {t_req} (torch) != {m_req} (microtorch)"
-        t_exc, m_exc = backward(torch, t_out, 1), backward(microtorch, m_out, 1)
-        if t_exc is not None and m_exc is not None:
-            return compare_errors(t_exc, m_exc, "backward")
-        if (t_exc is None) != (m_exc is None):
-            return (f"backward: torch {'raises ' + describe_error(t_exc) if t_exc else 'succeeds'}"
-                    f", microtorch {'raises ' + describe_error(m_exc) if m_exc else 'succeeds'}")
-        for i, (tl, ml) in enumerate(zip(t_leaves, m_leaves)):
-            if tl is None or not case["inputs"][i]["dtype"] in FLOATS:
-                continue
-            if (tl.grad is None) != (ml.grad is None):
-                return f"grad of input {i}: torch {tl.grad}, microtorch {ml.grad}"
-            if tl.grad is not None:
-                problem = compare_values(tl.grad, ml.grad, f"grad of input {i}")
-                if problem:
-                    return problem
+    case = m["case"]
+    t["out"], t_leaves, t["exc"] = run(torch, spec, t["case"])
+    m["out"], m_leaves, m["exc"] = run(microtorch, spec, case)
+    t["backward"] = m["backward"] = None
+    t_out, m_out, t_exc, m_exc = t["out"], m["out"], t["exc"], m["exc"]
+    if t_exc is not None and m_exc is not None:
+        return compare_errors(t_exc, m_exc)
+    if t_exc is not None:
+        return (f"torch raises {describe_error(t_exc)}\n  but microtorch succeeds with "
+                f"{short(m_out)}")
+    if m_exc is not None:
+        return (f"torch succeeds with {short(t_out)}\n  but microtorch raises "
+                f"{describe_error(m_exc)}")
+    problem = compare_values(t_out, m_out, "output")
+    if problem:
+        return problem
+    t_req = [o.requires_grad for o in flat_tensors(t_out, torch)]
+    m_req = [o.requires_grad for o in flat_tensors(m_out, microtorch)]
+    if t_req != m_req:
+        return f"requires_grad of the outputs: {t_req} (torch) != {m_req} (microtorch)"
+    t_exc = t["backward"] = backward(torch, t_out, 1)
+    m_exc = m["backward"] = backward(microtorch, m_out, 1)
+    if t_exc is not None and m_exc is not None:
+        return compare_errors(t_exc, m_exc, "backward")
+    if (t_exc is None) != (m_exc is None):
+        return (f"backward: torch {'raises ' + describe_error(t_exc) if t_exc else 'succeeds'}"
+                f", microtorch {'raises ' + describe_error(m_exc) if m_exc else 'succeeds'}")
+    for i, (tl, ml) in enumerate(zip(t_leaves, m_leaves)):
+        if tl is None or not case["inputs"][i]["dtype"] in FLOATS:
+            continue
+        if (tl.grad is None) != (ml.grad is None):
+            return f"grad of input {i}: torch {tl.grad}, microtorch {ml.grad}"
+        if tl.grad is not None:
+            problem = compare_values(tl.grad, ml.grad, f"grad of input {i}")
+            if problem:
+                return problem
     return None
 
 

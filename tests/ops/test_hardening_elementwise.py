@@ -310,3 +310,46 @@ def test_erf_gradcheck():
     x = microtorch.tensor([-2.0, -0.3, 0.0, 0.7, 3.0], dtype=microtorch.float64,
                           requires_grad=True)
     assert microtorch.autograd.gradcheck(lambda t: t.erf(), (x,))
+
+
+# ---- fuzzer findings, final round --------------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_maximum_minimum_gradient_at_nan_goes_to_both_inputs(op):
+    """Where one input is NaN (the output is NaN), PyTorch sends the gradient to both; ties
+    split it evenly; otherwise it goes to the winner."""
+    nan = float("nan")
+    grads = []
+    for lib in (torch, microtorch):
+        a = lib.tensor([nan, 1.0, 2.0, 3.0, nan], requires_grad=True)
+        b = lib.tensor([0.0, nan, 2.0, 1.0, nan], requires_grad=True)
+        (getattr(lib, op)(a, b) * lib.tensor([1.0, 2.0, 3.0, 4.0, 5.0])).sum().backward()
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    for want, got in zip(grads[0], grads[1]):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("alpha", [0, 1, 2, -1, True, False])
+@pytest.mark.parametrize("scalar", [False, True])
+def test_add_bool_with_integer_alpha_stays_bool(alpha, scalar):
+    """For a bool result PyTorch reads alpha as a bool: bool + bool * 2 is still bool."""
+    assert_same(lambda lib: lib.add(lib.tensor([True, False, True]),
+                                    True if scalar else lib.tensor([False, False, True]),
+                                    alpha=alpha))
+
+
+@pytest.mark.parametrize("s", [4.77e-104, 1e-50, -1e-60, 1e300, 0.1, 0.0])
+@pytest.mark.parametrize("dtype", ["bool", "float32", "int64"])
+def test_pow_scalar_keeps_a_double_exponent(s, dtype):
+    """float32 values are raised to the exponent in double precision, as PyTorch does:
+    0 ** 1e-50 is 0, not 0 ** float32(1e-50) = 0 ** 0 = 1."""
+    values = [0, 1, 2] if dtype != "bool" else [False, True, True]
+    assert_same(lambda lib: lib.tensor(values, dtype=getattr(lib, dtype)) ** s)
+
+
+@pytest.mark.parametrize("s", [False, True])
+def test_bool_pow_bool_scalar(s):
+    """bool ** False is all True and bool ** True is the tensor itself (PyTorch computes both
+    without a bool pow kernel); a bool tensor exponent is still refused."""
+    assert_same(lambda lib: lib.tensor([True, False]) ** s)
+    assert_same(lambda lib: lib.tensor([True, False]) ** lib.tensor(s), message=False)

@@ -7,6 +7,8 @@ Each case is compared with PyTorch (values, dtypes, or exception class and messa
 installed, and gradients are checked by finite differences.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -330,3 +332,16 @@ def test_cat_skipping_an_empty_vector_still_differentiates():
     x, empty = make((2, 3)), make((0,))
     assert gradcheck(lambda t, e: mt.cat([e, t, e], 0), (x, empty))
     assert mt.cat([empty], 2).requires_grad
+
+
+@pytest.mark.parametrize("size", [(2**31, 2**31), (0, 2**62), (2**61,), (2**60,), (0, 2**60)])
+def test_expand_too_large_for_numpy_raises_runtime_error(size):
+    """PyTorch expands a 0-d float32 tensor to any size (its strides are 0); NumPy cannot hold
+    2**63 bytes or more, so microtorch raises a RuntimeError that says so (no NumPy
+    ValueError) and makes the sizes it can."""
+    x = mt.tensor(1.0)
+    if math.prod(n for n in size if n) * 4 > 2**63 - 1:
+        with pytest.raises(RuntimeError, match="too large: microtorch stores tensors in NumPy"):
+            x.expand(size)
+    else:
+        assert x.expand(size).shape == size

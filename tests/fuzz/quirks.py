@@ -1,0 +1,159 @@
+"""Known PyTorch quirks that microtorch deliberately does not imitate.
+
+PyTorch is the spec, but on a few pathological inputs PyTorch itself is wrong or inconsistent
+(a wrong gradient, an internal assert, an error from the middle of its implementation). There,
+microtorch does the sensible thing, and the fuzzer accepts the disagreement *only* when it
+matches one entry of :data:`QUIRKS`: the op's name and a precise predicate on the case and on
+what each library did. Every other disagreement still fails.
+
+A predicate receives ``(case, t, m)``: the case, and what torch (``t``) and microtorch (``m``)
+did, as dicts with the keys ``out`` (the output, or ``None``), ``exc`` (the exception the op
+raised, or ``None``), ``backward`` (the exception ``backward()`` raised, or ``None``) and
+``problem`` and ``op`` (in ``m`` only: the disagreement found, and the op's name).
+"""
+
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+FLOATS = ("float32", "float64")
+
+
+class Quirk(NamedTuple):
+    """One known PyTorch quirk: the ops it concerns, when it applies, and why microtorch
+    does not imitate it."""
+
+    ops: tuple
+    applies: Callable
+    reason: str
+
+
+def _raised(result, cls, text=""):
+    """Whether ``result``'s op raised an exception of class ``cls`` whose message has ``text``."""
+    exc = result["exc"]
+    return isinstance(exc, cls) and text in str(exc)
+
+
+def _succeeded(result):
+    return result["exc"] is None
+
+
+def _index_items(case, kind):
+    return [item for item in case["args"].get("index", ()) if item[0] == kind]
+
+
+def _too_large_for_numpy(case, t, m):
+    """torch made a tensor whose nonzero sizes need 2**63 bytes or more (its strides are 0,
+    or another size is 0); microtorch says NumPy cannot hold it."""
+    import torch
+
+    if not (_succeeded(t) and _raised(m, RuntimeError, "microtorch stores tensors in NumPy")):
+        return False
+    outs = [t["out"]] if isinstance(t["out"], torch.Tensor) else []
+    return any(math.prod(n for n in o.shape if n) * o.element_size() > 2**63 - 1 for o in outs)
+
+
+def _std_var_empty_dim(case, t, m):
+    """``dim=()`` (all dims): torch's gradient differs from its own gradient for the same
+    reduction written ``dim=(0, 1, ...)``, which microtorch's matches."""
+    from .compare import disagreement
+
+    if case["args"].get("dim") != () or not m["problem"].startswith("grad of input"):
+        return False
+    ndim = len(case["inputs"][0]["shape"])
+    all_dims = dict(case, args=dict(case["args"], dim=tuple(range(ndim))))
+    return disagreement(m["op"], {"case": all_dims}, {"case": case}) is None
+
+
+def _empty_result_out_of_bounds(case, t, m):
+    """An out-of-bounds index tensor that selects nothing (another dim is 0): torch skips the
+    bounds check because nothing is copied."""
+    if not (_succeeded(t) and _raised(m, IndexError, "out of bounds")):
+        return False
+    if not (_index_items(case, "tensor") or _index_items(case, "list")):
+        return False
+    return 0 in case["inputs"][0]["shape"]
+
+
+def _matmul_bool_empty_inner(case, t, m):
+    """bool (n, 0) @ (0, m): torch returns zeros, though it refuses every other bool product."""
+    x, y = case["inputs"][:2]
+    return (x["dtype"] == y["dtype"] == "bool" and x["shape"] and x["shape"][-1] == 0
+            and _succeeded(t) and _raised(m, NotImplementedError))
+
+
+QUIRKS = [
+    Quirk(("Tensor.addcmul_",),
+          lambda case, t, m: (case["inputs"][0]["dtype"] in ("int32", "int64", "uint8")
+                              and _succeeded(t)
+                              and _raised(m, RuntimeError, "can't be cast to the desired")),
+          "integer self with a float value (0.5): torch silently turns value into 0; microtorch "
+          "refuses the float result as add_ does"),
+    Quirk(("s ** x",),
+          lambda case, t, m: (case["args"]["s"] is True and m["backward"] is None
+                              and "INTERNAL ASSERT FAILED" in str(t["backward"])),
+          "True ** x with x requiring grad: torch's backward hits an internal assert; "
+          "microtorch returns the right gradient"),
+    Quirk(("Tensor.__setitem__",),
+          lambda case, t, m: (case["inputs"][0]["dtype"] not in FLOATS
+                              and case["inputs"][1]["requires_grad"]
+                              and m["problem"].startswith("requires_grad of the outputs")),
+          "an int/bool tensor set from a value that requires grad: torch makes it require grad "
+          "for some indices only; microtorch never lets a non-float tensor require grad"),
+    Quirk(("Tensor.__getitem__", "Tensor.__setitem__"), _empty_result_out_of_bounds,
+          "an out-of-bounds index tensor when nothing is selected: torch skips its bounds check; "
+          "microtorch always checks"),
+    Quirk(("Tensor.__getitem__", "Tensor.__setitem__"),
+          lambda case, t, m: (len(_index_items(case, "ellipsis")) >= 2
+                              and _raised(m, IndexError, "single ellipsis")),
+          "several '...' in one index: torch raises a misleading error or ignores one; "
+          "microtorch raises a clear IndexError"),
+    Quirk(("Tensor.__setitem__",),
+          lambda case, t, m: (0 in case["inputs"][0]["shape"]
+                              and (_index_items(case, "tensor") or _index_items(case, "list"))
+                              and t["exc"] is not None and _raised(m, IndexError)),
+          "an invalid advanced index into a tensor with a size-0 dim: torch reports another "
+          "problem first (at a different stage); microtorch reports the index"),
+    Quirk(("zeros", "ones", "empty", "full", "expand"), _too_large_for_numpy,
+          "sizes such as (0, 2**62) or a huge expand: torch needs no storage for them; NumPy "
+          "cannot represent the array, so microtorch raises a RuntimeError that says so"),
+    Quirk(("tensor",),
+          lambda case, t, m: (_raised(t, RuntimeError, "without overflow")
+                              and _raised(m, ValueError, "expected sequence of length")),
+          "a ragged list whose values also overflow the dtype: torch reports the first problem "
+          "it meets, microtorch the raggedness"),
+    Quirk(("logsumexp",),
+          lambda case, t, m: (case["args"]["dim"] == () and len(case["inputs"][0]["shape"]) >= 1
+                              and _raised(t, RuntimeError, "doesn't match the broadcast shape")
+                              and _succeeded(m)),
+          "dim=() (all dims, as in sum): torch's implementation fails to add its own "
+          "intermediate maximum back; microtorch reduces over all dims"),
+    Quirk(("std", "var", "std(unbiased)", "var(unbiased)"), _std_var_empty_dim,
+          "dim=() (all dims): torch's gradient is wrong (torch's own gradcheck fails); "
+          "microtorch's equals torch's gradient for dim=(0, 1, ...)"),
+    Quirk(("repeat",),
+          lambda case, t, m: (np.prod(case["inputs"][0]["shape"]) == 0
+                              and any(n < 0 for n in case["args"]["shape"])
+                              and "cannot reshape tensor of 0 elements" in str(t["backward"])
+                              and m["backward"] is None),
+          "an empty tensor repeated with a negative count: torch's backward fails with an "
+          "internal reshape error; microtorch's succeeds"),
+    Quirk(("chunk",),
+          lambda case, t, m: (case["args"]["chunks"] >= 2**31
+                              and _raised(t, RuntimeError, "bad_alloc")
+                              and isinstance(m["exc"], MemoryError)),
+          "2**31 chunks: both run out of memory building the list (the fuzzer caps it); torch "
+          "reports std::bad_alloc as a RuntimeError, Python a MemoryError"),
+    Quirk(("matmul", "mm", "bmm", "dot", "Tensor.__matmul__"), _matmul_bool_empty_inner,
+          "bool (n, 0) @ (0, m): torch returns zeros though it refuses bool products otherwise; "
+          "microtorch always refuses bool"),
+]
+
+
+def known_quirk(name, case, t, m):
+    """The :class:`Quirk` that explains the disagreement ``m["problem"]``, or ``None``."""
+    for quirk in QUIRKS:
+        if name in quirk.ops and quirk.applies(case, t, m):
+            return quirk
+    return None
