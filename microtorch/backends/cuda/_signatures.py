@@ -30,6 +30,9 @@ def _elementwise():
                     (k_cmp, (i64, a, a, A(b1, nd))),
                     (k_wh, (A(b1, nd), a, a, a)),
                     (k_cl, (dt, dt, b1, b1, a, a))]
+    for dt in (i64, b1):  # bitwise and/or/xor: integer and bool tensors only
+        for nd, k_bit in ((1, ew.bitwise_1d), (6, ew.bitwise_nd)):
+            out.append((k_bit, (i64, A(dt, nd), A(dt, nd), A(dt, nd))))
     for nd, k_copy, k_bool, k_fill in ((1, ew.copy_1d, ew.to_bool_1d, ew.fill_1d),
                                        (6, ew.copy_nd, ew.to_bool_nd, ew.fill_nd)):
         for src, dst in ((f32, f32), (f32, f64), (f64, f32), (i64, f32), (b1, f32), (f32, i64),
