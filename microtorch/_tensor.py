@@ -946,6 +946,7 @@ class Tensor:
 
     def addcmul_(self, t1, t2, *, value=1):
         """In-place ``self += value * t1 * t2`` (computed in the dtype of all three)."""
+        self._check_no_internal_overlap()  # PyTorch's checks: memory, shapes, then dtypes
         self._check_broadcasts_to_self(t1, t2)
         dtype = _dtype.result_type(self, t1, t2)
         _dtype.check_can_cast(dtype, self.dtype)
@@ -965,6 +966,7 @@ class Tensor:
                 "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
                 "tensor2) for float inputs. The future addcdiv behavior is just the latter "
                 "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+        self._check_no_internal_overlap()
         dtype = _dtype.result_type(self, t1, t2)
         return self.add_(t1.to(dtype) / t2.to(dtype) * value)
 
@@ -974,6 +976,7 @@ class Tensor:
         if end.dtype is not self.dtype:
             raise RuntimeError(f"expected dtype {self.dtype.c_name} for `end` but got dtype "
                                f"{end.dtype.c_name}")
+        self._check_no_internal_overlap()
         if not self.dtype.is_floating_point:
             kind = "tensor" if isinstance(weight, Tensor) else "scalar"
             raise _ew.not_implemented(f"lerp_kernel_{kind}", self.dtype)

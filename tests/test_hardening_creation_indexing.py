@@ -279,3 +279,16 @@ def test_setitem_refuses_a_write_that_repeats_a_cell():
         x[1] = lib.tensor(5.0)
         return x
     assert isinstance(_same(fn), RuntimeError)
+
+
+@pytest.mark.parametrize("shape, index", [
+    ((0, 0), (0, slice(None, None, 0))),
+    ((3, 3), (5, slice(None, None, 0))),
+    ((3, 3), (slice(None, None, 0), 5)),
+    ((3, 0), (0, slice(None, None, 0))),
+    ((2, 3, 4), (Ellipsis, 5, slice(None, None, 0))),
+])
+def test_index_checks_ints_and_slices_in_order(shape, index):
+    """PyTorch applies ints (bounds) and slices (step) from left to right: an out-of-bounds
+    int before a zero step is an IndexError, after it a ValueError."""
+    _same(lambda lib: lib.zeros(shape)[index])

@@ -24,10 +24,24 @@ def normalize_index(x, index, check_bounds=True):
     index = _drop_extra_ellipses(x, index)
     out, kind, dim = [], "select", 0
     n_real = _count_indexed_dims(x, index)
-    for i in index:  # PyTorch reads every slice before it indexes anything
+    # PyTorch applies the ints and slices in order (an int's bounds, a slice's step) before
+    # any index tensor; the dims of ints after an index tensor are found by the loop below
+    d, advanced = 0, False
+    for i in index:
         if isinstance(i, slice) and i.step is not None and i.step <= 0:
             raise ValueError("slice step cannot be zero" if i.step == 0 else
                              "step must be greater than zero")
+        if i is Ellipsis:
+            d = x.ndim - (n_real - d)
+        elif isinstance(i, slice):
+            d += 1
+        elif isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
+            if not advanced and not -x.shape[d] <= i < x.shape[d]:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size "
+                                 f"{x.shape[d]}")
+            d += 1
+        elif i is not None:
+            advanced = True
     for i in index:
         if i is Ellipsis:
             out.append(i)

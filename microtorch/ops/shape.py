@@ -34,6 +34,15 @@ def infer_shape(shape, numel):
     return shape
 
 
+def check_fits_numpy(shape, dtype):
+    """PyTorch makes views such as ``expand`` to (2**31, 2**31) (0 strides) or a reshape to
+    (0, 2**31, 2**31) (no elements); a NumPy array cannot span 2**63 bytes or more, even with
+    a 0 stride or another size 0, so microtorch says so instead."""
+    if math.prod(s for s in shape if s) * dtype.itemsize > 2**63 - 1:
+        raise RuntimeError(f"sizes={list(shape)} are too large: microtorch stores tensors in "
+                           "NumPy arrays, whose nonzero sizes must multiply to under 2**63 bytes")
+
+
 def _view_of(x, data):
     return Tensor._make(data, x.device, base=x)
 
@@ -69,6 +78,7 @@ def view(x, *shape):
     shape = infer_shape(_shape_arg(shape), x.numel())
     if isinstance(shape, _dtype.dtype):
         raise TypeError("view(dtype) is not supported")
+    check_fits_numpy(shape, x.dtype)
     return View.apply(x, shape)
 
 
@@ -77,6 +87,7 @@ def reshape(x, *shape):
     shape = infer_shape(_shape_arg(shape), x.numel())
     if shape == x.shape:
         return x
+    check_fits_numpy(shape, x.dtype)
     if x._backend.view(x._data, shape) is not None:
         return View.apply(x, shape)
     return UnsafeView.apply(x.clone(), shape)
@@ -207,10 +218,7 @@ def expand(x, *sizes):
                                f"{list(sizes)}.  Tensor sizes: {list(x.shape)}")
         shape.append(s)
     shape = tuple(shape)
-    if math.prod(s for s in shape if s) * x.dtype.itemsize > 2**63 - 1:
-        # PyTorch makes such a view (its strides are 0); a NumPy array cannot have that many bytes
-        raise RuntimeError(f"sizes={list(shape)} are too large: microtorch stores tensors in "
-                           "NumPy arrays, whose nonzero sizes must multiply to under 2**63 bytes")
+    check_fits_numpy(shape, x.dtype)
     return x if shape == x.shape else Expand.apply(x, shape)
 
 

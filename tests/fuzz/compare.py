@@ -161,13 +161,14 @@ def compare_case(name, case):
 
 def disagreement(name, t, m):
     """Rules 1-4 on the case ``t["case"]`` run in torch and ``m["case"]`` in microtorch; each
-    dict gets what its library did (``out``, ``exc``, ``backward``)."""
+    dict gets what its library did (``out``, ``leaves``, ``exc``, ``backward``)."""
     import torch
 
     spec = SPECS[name]
     case = m["case"]
-    t["out"], t_leaves, t["exc"] = run(torch, spec, t["case"])
-    m["out"], m_leaves, m["exc"] = run(microtorch, spec, case)
+    t["out"], t["leaves"], t["exc"] = run(torch, spec, t["case"])
+    m["out"], m["leaves"], m["exc"] = run(microtorch, spec, case)
+    t_leaves, m_leaves = t["leaves"], m["leaves"]
     t["backward"] = m["backward"] = None
     t_out, m_out, t_exc, m_exc = t["out"], m["out"], t["exc"], m["exc"]
     if t_exc is not None and m_exc is not None:

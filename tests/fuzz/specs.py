@@ -610,11 +610,12 @@ add("scalar_tensor", lambda lib, value, dtype: lib.scalar_tensor(value, dtype=_d
 
 def reset_parameters(lib, module, seed=0):
     """Give a module's float parameters and buffers the same values in both libraries
-    (variances positive), instead of each library's random initialisation."""
+    (variances positive), instead of each library's random initialisation. Tensors without
+    elements are left alone (NumPy could not even describe some of them: (1, 0, 2**31, 2**31))."""
     rng = np.random.default_rng(seed)
     with lib.no_grad():
         for name, t in list(module.named_parameters()) + list(module.named_buffers()):
-            if t.is_floating_point():
+            if t.is_floating_point() and t.numel() > 0:
                 low, high = (0.5, 2.0) if name.endswith("running_var") else (-1.0, 1.0)
                 t.copy_(lib.tensor(rng.uniform(low, high, tuple(t.shape)), dtype=t.dtype))
 

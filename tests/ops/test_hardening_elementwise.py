@@ -353,3 +353,14 @@ def test_bool_pow_bool_scalar(s):
     without a bool pow kernel); a bool tensor exponent is still refused."""
     assert_same(lambda lib: lib.tensor([True, False]) ** s)
     assert_same(lambda lib: lib.tensor([True, False]) ** lib.tensor(s), message=False)
+
+
+@pytest.mark.parametrize("op", ["lerp_", "addcmul_"])
+@pytest.mark.parametrize("dtype", ["int32", "bool"])
+def test_inplace_into_expanded_tensor_checks_memory_before_dtype(op, dtype):
+    """PyTorch refuses a write into repeated memory cells before it looks at the dtypes."""
+    def fn(lib):
+        x = lib.tensor([1], dtype=getattr(lib, dtype)).expand(2)
+        y = lib.tensor(1, dtype=getattr(lib, dtype))
+        return x.lerp_(y, 0.3) if op == "lerp_" else x.addcmul_(y, y, value=2)
+    assert_same(fn)

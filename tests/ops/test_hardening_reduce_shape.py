@@ -345,3 +345,12 @@ def test_expand_too_large_for_numpy_raises_runtime_error(size):
             x.expand(size)
     else:
         assert x.expand(size).shape == size
+
+
+@pytest.mark.parametrize("op", ["view", "reshape"])
+def test_view_reshape_too_large_for_numpy_raise_runtime_error(op):
+    """(0,) viewed as (0, 2**31, 2**31): PyTorch allows it (no elements); a NumPy array cannot
+    span 2**64 bytes, so microtorch raises a RuntimeError that says so."""
+    with pytest.raises(RuntimeError, match="too large: microtorch stores tensors in NumPy"):
+        getattr(mt.zeros(0), op)((0, 2**31, 2**31))
+    assert getattr(mt.zeros(0), op)((0, 2**30, 2**30)).shape == (0, 2**30, 2**30)
