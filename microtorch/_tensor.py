@@ -826,14 +826,11 @@ class Tensor:
         this tensor onto the new graph node (as PyTorch records in-place ops). ``written``,
         a basic index (ints, slices, None), says that ``fn`` changes only ``self[written]``:
         then only that part must not repeat a memory cell (``x[0] = v`` on an expanded ``x``),
-        and only that part is copied back. (When a graph is recorded, all of ``self`` must not
-        repeat a cell: microtorch's graph cannot say that a write changed other elements.)"""
+        and only that part is copied back."""
         be = self._backend
         tensors = [a for a in args if isinstance(a, Tensor)]
         recording = is_grad_enabled() and (self.requires_grad or any(a.requires_grad
                                                                        for a in tensors))
-        if recording:
-            written = None
         self._check_no_internal_overlap(None if written is None
                                         else be.getitem(self._data, written))
         if recording and self.is_leaf and self.requires_grad:

@@ -292,3 +292,17 @@ def test_index_checks_ints_and_slices_in_order(shape, index):
     """PyTorch applies ints (bounds) and slices (step) from left to right: an out-of-bounds
     int before a zero step is an IndexError, after it a ValueError."""
     _same(lambda lib: lib.zeros(shape)[index])
+
+
+def test_setitem_into_an_expanded_tensor_gradient_counts_every_repeat():
+    """x[1] = v on an expanded x: the value shows in every element that shares its memory
+    cells, so v's gradient sums over them (as PyTorch's, through the expanded base)."""
+    grads = []
+    for lib in (torch, microtorch):
+        v = lib.tensor([2.0, 3.0], requires_grad=True)
+        x = lib.tensor([[1.0], [4.0]]).expand(2, 3).transpose(0, 1)  # dim 0 repeats cells
+        x[1] = v
+        (x * lib.tensor(np.arange(6.0).reshape(3, 2), dtype=lib.float32)).sum().backward()
+        grads.append((x.detach().numpy(), v.grad.numpy()))
+    for want, got in zip(*grads):
+        np.testing.assert_array_equal(got, want)

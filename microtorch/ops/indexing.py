@@ -262,6 +262,10 @@ class CopySlices(Function):
         value_data, written_shape = _setitem_value(x, index, value)
         index, _ = normalize_index(x, index)
         ctx.meta = (index, written_shape, value.shape, value.dtype)
+        # the dims along which x repeats one memory cell (x expanded; only x[index] must not
+        # repeat one): a value written there shows at every repeat, so its gradient sums them
+        ctx.repeated = tuple(d for d, (n, st) in enumerate(zip(x.shape, x._data.strides))
+                             if st == 0 and n > 1)
         be = x._backend
         out = be.astype(x._data, x.dtype.np)
         be.setitem(out, index, be.astype(value_data, x.dtype.np))
@@ -274,6 +278,8 @@ class CopySlices(Function):
         gx._backend.setitem(gx._data, index, gx._backend.full((), 0, g.dtype.np))
         gv = None
         if ctx.needs_input_grad[1]:
+            if ctx.repeated:
+                g = g.sum(ctx.repeated, keepdim=True).expand(g.shape)
             gv = sum_to_shape(g[index], written_shape).reshape(vshape)
         return gx, gv if gv is None or gv.dtype is vdtype else gv.to(vdtype), None
 
