@@ -306,3 +306,15 @@ def test_setitem_into_an_expanded_tensor_gradient_counts_every_repeat():
         grads.append((x.detach().numpy(), v.grad.numpy()))
     for want, got in zip(*grads):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape, index", [((0,), [0]), ((0, 3), [0]), ((3,), [5]), ((3, 0), [1])])
+def test_index_tensor_into_a_size_0_dim_is_checked_before_the_dtype(shape, index):
+    """x[index] = v with v of another dtype: PyTorch first refuses an index tensor into a
+    size-0 dim (IndexError), and only then the dtypes (RuntimeError)."""
+    def fn(lib):
+        x = lib.zeros(shape)
+        x[lib.tensor(index)] = lib.tensor(1, dtype=lib.int32)
+        return x
+    _same(fn)
+    _same(lambda lib: lib.zeros(shape)[lib.tensor(index)])

@@ -84,6 +84,8 @@ def normalize_index(x, index, check_bounds=True):
                 dim += max(i.ndim, 1)
             elif i.dtype.kind in "iu":
                 size = x.shape[dim]
+                if size == 0 and i.size:  # PyTorch checks this first (before dtypes, values)
+                    raise IndexError("index is out of bounds for dimension with size 0")
                 if check_bounds and i.size and (i.max() >= size or i.min() < -size):
                     bad = i.max() if i.max() >= size else i.min()
                     raise IndexError(f"index {bad} is out of bounds for dimension {dim} with "
