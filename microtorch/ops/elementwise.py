@@ -173,6 +173,7 @@ def _pow_forward(ctx, a, b):
     """``a ** b`` for the three pow Functions; PyTorch has no bool ``pow``."""
     dtype = _dtype.result_type(a, b)
     if dtype is _dtype.bool_:
+        broadcast_shapes(a.shape, b.shape)  # (PyTorch checks the shapes first)
         raise not_implemented("pow", dtype)
     return _binary_forward(ctx, "pow", a, b, dtype)
 

@@ -405,14 +405,21 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, dim, *tensors):
-        ctx.dim = dim
-        ctx.sizes = [t.shape[dim] for t in tensors]
+        # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) are skipped, beside any shapes
+        # (they still take part in the graph: the output requires grad if one of them does)
+        skip = [t.shape == (0,) for t in tensors]
+        if all(skip):
+            skip = [False] * len(tensors)
+        ctx.dim, ctx.skip = dim, skip
+        ctx.sizes = [t.shape[dim] for t, s in zip(tensors, skip) if not s]
         be = tensors[0]._backend
-        return Tensor._make(be.cat([t._data for t in tensors], dim), tensors[0].device)
+        data = [t._data for t, s in zip(tensors, skip) if not s]
+        return Tensor._make(be.cat(data, dim), tensors[0].device)
 
     @staticmethod
     def backward(ctx, g):
-        return (None,) + tuple(g.split(ctx.sizes, ctx.dim))
+        parts = iter(g.split(ctx.sizes, ctx.dim))
+        return (None,) + tuple(g.new_zeros((0,)) if s else next(parts) for s in ctx.skip)
 
 
 def cat(tensors, dim=0):
@@ -427,7 +434,7 @@ def cat(tensors, dim=0):
     check_same_device(*tensors)
     dtype = _dtype.result_type(*tensors) if len({t.dtype for t in tensors}) > 1 else \
         tensors[0].dtype
-    # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) are skipped, beside any shapes
+    # 1-D empty tensors are skipped (see Cat.forward)
     kept = [t for t in tensors if t.shape != (0,)]
     if not kept:
         kept, dim = tensors, 0
@@ -442,8 +449,7 @@ def cat(tensors, dim=0):
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {dim}. "
                                    f"Expected size {ref.shape[d]} but got size {t.shape[d]} for "
                                    f"tensor number {i} in the list.")
-    kept = [t if t.dtype is dtype else t.to(dtype) for t in kept]
-    return Cat.apply(dim, *kept)
+    return Cat.apply(dim, *[t if t.dtype is dtype else t.to(dtype) for t in tensors])
 
 
 class Stack(Function):

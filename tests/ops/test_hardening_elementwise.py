@@ -364,3 +364,7 @@ def test_inplace_into_expanded_tensor_checks_memory_before_dtype(op, dtype):
         y = lib.tensor(1, dtype=getattr(lib, dtype))
         return x.lerp_(y, 0.3) if op == "lerp_" else x.addcmul_(y, y, value=2)
     assert_same(fn)
+
+
+def test_bool_pow_checks_shapes_before_the_missing_kernel():
+    assert_same(lambda lib: lib.pow(lib.zeros(0, dtype=lib.bool), lib.ones(2, dtype=lib.bool)))

@@ -354,3 +354,16 @@ def test_view_reshape_too_large_for_numpy_raise_runtime_error(op):
     with pytest.raises(RuntimeError, match="too large: microtorch stores tensors in NumPy"):
         getattr(mt.zeros(0), op)((0, 2**31, 2**31))
     assert getattr(mt.zeros(0), op)((0, 2**30, 2**30)).shape == (0, 2**30, 2**30)
+
+
+def test_cat_skipped_empty_input_still_takes_part_in_the_graph():
+    """cat skips 1-D empty tensors (PyTorch's legacy rule), but one that requires grad makes
+    the output require grad, and receives an empty gradient."""
+    results = []
+    for lib in (_torch(), mt):
+        e = lib.zeros(0, requires_grad=True)
+        out = lib.cat([e, lib.tensor([1, 2], dtype=lib.int32)])
+        out.sum().backward()
+        results.append((out.requires_grad, str(out.dtype).replace("torch.", ""),
+                        out.detach().numpy().tolist(), tuple(e.grad.shape)))
+    assert results[0] == results[1]
