@@ -24,10 +24,9 @@ from .ops.linalg import bmm, matmul, mm
 from .ops.reduction import (amax, amin, argmax, argmin, logsumexp, max, mean, min, prod, std,
                             sum, var)
 from .ops.shape import flatten, permute, reshape, squeeze, t, transpose, unsqueeze
-from .nn.functional import log_softmax, softmax
 from ._functions import (abs, allclose, cos, equal, erf, exp, log, neg, pow, relu, rsqrt, sigmoid,
                          sign, sin, sqrt, square, tanh, add, sub, mul, div, clip, concat,
-                         concatenate, dot, eq, ne, lt, le, gt, ge)
+                         concatenate, dot, eq, ne, lt, le, gt, ge, log_softmax, softmax)
 
 float = float32
 double = float64

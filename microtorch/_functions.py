@@ -69,6 +69,18 @@ def sign(input):
     return input.sign()
 
 
+def softmax(input, dim, *, dtype=None):
+    """``exp(input) / exp(input).sum(dim, keepdim=True)`` along ``dim`` (computed in ``dtype``
+    when given); the same as :func:`microtorch.nn.functional.softmax`."""
+    return input.softmax(dim, dtype=dtype)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    """``input - logsumexp(input, dim, keepdim=True)`` along ``dim`` (computed in ``dtype`` when
+    given); the same as :func:`microtorch.nn.functional.log_softmax`."""
+    return input.log_softmax(dim, dtype=dtype)
+
+
 def square(input):
     """``input ** 2``."""
     return input ** 2
