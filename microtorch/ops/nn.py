@@ -274,6 +274,8 @@ class NllLoss(Function):
                 w = _creation.ones(safe.shape, dtype=x.dtype, device=x.device)
             w = w * valid.to(x.dtype)
             picked = Gather.apply(x, 1, safe.unsqueeze(1)).squeeze(1)
+            # an ignored target's score may be inf or NaN: 0 * it must not reach the sum
+            picked = where(valid, picked, wrap(0.0, x))
         if x.device.type != "cpu":
             picked = where((target != ignore_index) & ~valid, wrap(float("nan"), x), picked)
         loss = -picked * w

@@ -419,3 +419,16 @@ def test_l1_loss_gradients_at_nan_and_inf(reduction):
          (special, "float32", True), ([0.5, 0.0, 2.0, -1.0], "float32", True))
     both(lambda L, x, y: L.nn.L1Loss(reduction=reduction)(x, y),
          ([0.5, 0.0, 2.0, -1.0], "float64", True), (special, "float64", True))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_ignored_row_with_nonfinite_score_does_not_poison_the_loss(bad, reduction):
+    """An ignored target's row may hold inf or NaN: it is left out, not multiplied by 0 (which
+    gave NaN); the other rows' loss and gradients are PyTorch's."""
+    scores = [[bad, 1.0, 2.0], [0.5, 1.0, 2.0], [0.1, bad, 0.3]]
+    out = both(lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, ignore_index=1,
+                                                                 reduction=reduction),
+               (scores, "float32", True), ([1, 2, 1], "int64", False))
+    if reduction != "none":
+        assert np.isfinite(out[0])
