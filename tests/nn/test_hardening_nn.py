@@ -432,3 +432,15 @@ def test_nll_ignored_row_with_nonfinite_score_does_not_poison_the_loss(bad, redu
                (scores, "float32", True), ([1, 2, 1], "int64", False))
     if reduction != "none":
         assert np.isfinite(out[0])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_batch_norm_statistics_of_a_channel_with_inf_or_nan(bad):
+    """A channel holding inf or NaN has a NaN batch variance, so every output of that channel
+    is NaN, as in PyTorch (the variance used to be clamped to 0, turning NaN into 0)."""
+    values = [[0.0, 1.0], [bad, 2.0], [3.0, -1.0]]
+    out = both(lambda lib, x: lib.nn.functional.batch_norm(x, None, None, training=True),
+               (values, "float32", False))
+    assert np.isnan(out[0][:, 0]).all()
+    both(lambda lib, x: lib.nn.BatchNorm1d(2, affine=False, track_running_stats=False)(x),
+         (values, "float64", True))

@@ -54,7 +54,10 @@ def _stats_kernel(x, mean, var, c_lo, c_hi):
                 dev2 += d * d
         # dev is the rounding error of mu times M; subtracting its share corrects the variance
         mean[c] = mu
-        var[c] = max(0.0, (dev2 - dev * dev / M) / M)
+        v = (dev2 - dev * dev / M) / M
+        # clamp rounding below 0, but keep a NaN (an inf or NaN in the channel): max(0.0, nan)
+        # would turn it into 0
+        var[c] = 0.0 if v < 0.0 else v
 
 
 @jit(fastmath={"contract"})
