@@ -463,6 +463,11 @@ def adaptive_avg_pool2d(input, output_size):
         return _creation.zeros(input.shape[:-2] + (oh, ow), dtype=input.dtype,
                                device=input.device)
     _pool_dtype(op, input, (_dtype.float32, _dtype.float64))
+    if oh * ow * math.prod(input.shape[:-2]) == 0:
+        # an empty result: no bins to build (the kernel would make arrays of oh and ow bounds,
+        # however large), only the shape, and a graph that gives the input a zero gradient
+        out = input.mean((-2, -1), keepdim=True).expand(*input.shape[:-2], oh, ow)
+        return out.contiguous()
     return _ops.AdaptiveAvgPool2d.apply(input, (oh, ow))
 
 
@@ -542,27 +547,26 @@ def silu(input, inplace=False):
 def softmax(input, dim=None, dtype=None):
     """``exp(x) / sum(exp(x))`` along ``dim``, computed stably. Integer and bool inputs need
     ``dtype=`` (a floating point dtype the input is cast to first), as in PyTorch."""
-    if dtype is not None:
-        input = input.to(dtype)
-    dim = normalize_dim(_implicit_dim(dim, input), input.ndim)
-    if not input.dtype.is_floating_point:
-        return _refuse_integer("softmax", input, dim)
-    if input.ndim == 0:  # a 0-d tensor is its own (one-element) row
-        return _ops.Softmax.apply(input.reshape(1), 0).reshape(())
-    return _ops.Softmax.apply(input, dim)
+    return _softmax_like(_ops.Softmax, "softmax", input, dim, dtype)
 
 
 def log_softmax(input, dim=None, dtype=None):
     """``x - logsumexp(x)`` along ``dim``, computed stably. Integer and bool inputs need
     ``dtype=`` (a floating point dtype the input is cast to first), as in PyTorch."""
+    return _softmax_like(_ops.LogSoftmax, "log_softmax", input, dim, dtype)
+
+
+def _softmax_like(node, name, input, dim, dtype):
+    """``node`` (Softmax or LogSoftmax) along ``dim``, after the cast to ``dtype`` and the
+    checks both share."""
     if dtype is not None:
         input = input.to(dtype)
     dim = normalize_dim(_implicit_dim(dim, input), input.ndim)
     if not input.dtype.is_floating_point:
-        return _refuse_integer("log_softmax", input, dim)
+        return _refuse_integer(name, input, dim)
     if input.ndim == 0:  # a 0-d tensor is its own (one-element) row
-        return _ops.LogSoftmax.apply(input.reshape(1), 0).reshape(())
-    return _ops.LogSoftmax.apply(input, dim)
+        return node.apply(input.reshape(1), 0).reshape(())
+    return node.apply(input, dim)
 
 
 def _implicit_dim(dim, input):

@@ -52,6 +52,8 @@ def _too_large_for_numpy(case, t, m):
     if not (_succeeded(t) and _raised(m, RuntimeError, "microtorch stores tensors in NumPy")):
         return False
     out = t["out"]
+    if isinstance(out, tuple) and isinstance(out[0], torch.Tensor):  # a layer: (output, params)
+        out = out[0]
     if isinstance(out, tuple):  # empty(): (shape, dtype name), see specs._no_values
         shape, dtype = out
         out = torch.empty(0, dtype=getattr(torch, dtype.replace("torch.", "")))
@@ -185,7 +187,8 @@ QUIRKS = [
                               and t["exc"] is not None and _raised(m, IndexError)),
           "an invalid advanced index into a tensor with a size-0 dim: torch reports another "
           "problem first (at a different stage); microtorch reports the index"),
-    Quirk(("zeros", "ones", "empty", "full", "expand", "view", "reshape"), _too_large_for_numpy,
+    Quirk(("zeros", "ones", "empty", "full", "expand", "view", "reshape", "F.adaptive_avg_pool2d",
+           "nn.AdaptiveAvgPool2d"), _too_large_for_numpy,
           "sizes such as (0, 2**62) or a huge expand: torch needs no storage for them; NumPy "
           "cannot represent the array, so microtorch raises a RuntimeError that says so"),
     Quirk(("tensor",),

@@ -444,3 +444,19 @@ def test_batch_norm_statistics_of_a_channel_with_inf_or_nan(bad):
     assert np.isnan(out[0][:, 0]).all()
     both(lambda lib, x: lib.nn.BatchNorm1d(2, affine=False, track_running_stats=False)(x),
          (values, "float64", True))
+
+
+@pytest.mark.parametrize("shape, size", [((0, 0, 1, 1), (2**31, 1)), ((2, 3, 4, 4), (2**31, 0)),
+                                         ((3, 4, 4), (0, 5))])
+def test_adaptive_avg_pool2d_to_an_empty_result_of_huge_size(shape, size):
+    """An empty result needs no bins: the output size used to be turned into arrays of bin
+    bounds (16 GiB for 2**31 bins). The shape and graph are PyTorch's; the gradient is zero
+    (PyTorch's backward refuses the empty gradient, a known quirk)."""
+    outs = []
+    for lib in (torch, mt):
+        x = lib.ones(shape, requires_grad=True)
+        y = lib.nn.functional.adaptive_avg_pool2d(x, size)
+        outs.append((tuple(y.shape), str(y.dtype), y.requires_grad))
+    assert outs[0] == outs[1]
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(shape, np.float32))
