@@ -424,20 +424,22 @@ def argmin(input, dim=None, keepdim=False):
 def all(input):
     """True when every element is nonzero: a 0-d bool tensor (uint8 for a uint8 input, as in
     PyTorch); True for an empty tensor."""
-    if input.numel():
-        out = input.bool().amin()
-    else:
-        out = Tensor._make(input._backend.full((), True, _dtype.bool_.np), input.device)
-    return out.to(_dtype.uint8) if input.dtype is _dtype.uint8 else out
+    return _all_any(input, "amin", True)
 
 
 def any(input):
     """True when some element is nonzero: a 0-d bool tensor (uint8 for a uint8 input, as in
     PyTorch); False for an empty tensor."""
+    return _all_any(input, "amax", False)
+
+
+def _all_any(input, reduce, empty):
+    """``all`` (the minimum of the bools) or ``any`` (their maximum); ``empty`` for no
+    elements."""
     if input.numel():
-        out = input.bool().amax()
+        out = getattr(input.bool(), reduce)()
     else:
-        out = Tensor._make(input._backend.full((), False, _dtype.bool_.np), input.device)
+        out = Tensor._make(input._backend.full((), empty, _dtype.bool_.np), input.device)
     return out.to(_dtype.uint8) if input.dtype is _dtype.uint8 else out
 
 
