@@ -459,6 +459,10 @@ def adaptive_avg_pool2d(input, output_size):
             raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                                f"dimensions, but input has sizes {list(input.shape)} with "
                                f"dimension {d} being empty")
+    # the output's size is checked first (PyTorch allocates it before it looks at the dtype),
+    # so a size that cannot exist is a RuntimeError rather than gigabytes of bin bounds
+    with _creation._allocation(input.shape[:-2] + (oh, ow), input.dtype):
+        pass
     if oh * ow * math.prod(input.shape[:-2]) == 0 and not input.dtype.is_floating_point:
         return _creation.zeros(input.shape[:-2] + (oh, ow), dtype=input.dtype,
                                device=input.device)

@@ -460,3 +460,12 @@ def test_adaptive_avg_pool2d_to_an_empty_result_of_huge_size(shape, size):
     assert outs[0] == outs[1]
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("shape, size, dtype", [((1, 1, 1, 1), 2**31, "float32"),
+                                                ((1, 1, 1), 2**31, "int32")])
+def test_adaptive_avg_pool2d_to_an_impossible_size(shape, size, dtype):
+    """An output too large to exist is PyTorch's RuntimeError, raised before the dtype check
+    (it used to leak NumPy's MemoryError from building 2**31 bin bounds)."""
+    both(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, size),
+         (np.ones(shape), dtype, False))
