@@ -460,19 +460,19 @@ def adaptive_avg_pool2d(input, output_size):
                                f"dimensions, but input has sizes {list(input.shape)} with "
                                f"dimension {d} being empty")
     # the output's size is checked first (PyTorch allocates it before it looks at the dtype),
-    # so a size that cannot exist is a RuntimeError rather than gigabytes of bin bounds
+    # so a size that cannot exist is a RuntimeError, and so is running out of memory for the
+    # output or its bin bounds (not NumPy's MemoryError)
     with _creation._allocation(input.shape[:-2] + (oh, ow), input.dtype):
-        pass
-    if oh * ow * math.prod(input.shape[:-2]) == 0 and not input.dtype.is_floating_point:
-        return _creation.zeros(input.shape[:-2] + (oh, ow), dtype=input.dtype,
-                               device=input.device)
-    _pool_dtype(op, input, (_dtype.float32, _dtype.float64))
-    if oh * ow * math.prod(input.shape[:-2]) == 0:
-        # an empty result: no bins to build (the kernel would make arrays of oh and ow bounds,
-        # however large), only the shape, and a graph that gives the input a zero gradient
-        out = input.mean((-2, -1), keepdim=True).expand(*input.shape[:-2], oh, ow)
-        return out.contiguous()
-    return _ops.AdaptiveAvgPool2d.apply(input, (oh, ow))
+        if oh * ow * math.prod(input.shape[:-2]) == 0 and not input.dtype.is_floating_point:
+            return _creation.zeros(input.shape[:-2] + (oh, ow), dtype=input.dtype,
+                                   device=input.device)
+        _pool_dtype(op, input, (_dtype.float32, _dtype.float64))
+        if oh * ow * math.prod(input.shape[:-2]) == 0:
+            # an empty result: no bins to build (the kernel would make arrays of oh and ow
+            # bounds, however large), only the shape, and a graph giving the input a zero grad
+            out = input.mean((-2, -1), keepdim=True).expand(*input.shape[:-2], oh, ow)
+            return out.contiguous()
+        return _ops.AdaptiveAvgPool2d.apply(input, (oh, ow))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
