@@ -583,3 +583,22 @@ def _sets_sorted(message):
     changes with the hash seed."""
     return re.sub(r"\{([^{}]*)\}", lambda m: "{" + ", ".join(sorted(m.group(1).split(", ")))
                   + "}", message)
+
+
+def test_max_pool_window_with_no_tap_inside_gets_no_gradient():
+    """Dilation can step a whole window over the input (kernel 2, padding 1, dilation 3 on a
+    2x2 plane): its output is -inf and no element is its maximum, so no element gets its
+    gradient (it used to go to x[0, 0]). PyTorch's index there points outside the plane (its
+    own backward then writes out of bounds), so microtorch's index is -1."""
+    x = mt.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, None, 1, 3, return_indices=True)
+    y.sum().backward()
+    assert y.tolist() == [[[[-np.inf]]]]
+    assert idx.tolist() == [[[[-1]]]]
+    assert x.grad.tolist() == [[[[0.0, 0.0], [0.0, 0.0]]]]
+    # a window that keeps taps in both dims still routes its gradient to its maximum
+    x = mt.tensor([[[[1.0, 2.0, 5.0], [3.0, 4.0, 6.0]]]], requires_grad=True)
+    y = F.max_pool2d(x, (1, 2), None, (0, 1), (1, 3))
+    y.sum().backward()
+    assert y.tolist() == [[[[5.0], [6.0]]]]
+    assert x.grad.tolist() == [[[[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]]]

@@ -33,7 +33,9 @@ def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, start, y, ar
     the same for columns: :func:`_taps` has clipped those to the input. Each window starts
     from ``start``, the dtype's lowest value (:func:`~microtorch.backends.geometry.lowest`).
     Ties keep the first maximum in row-major window order; a NaN wins (the last NaN seen), as
-    in PyTorch. x (P, H, W); y, argmax (P, OH, OW).
+    in PyTorch. A window with no tap inside the input (dilation can step over it) gives the
+    lowest value and argmax -1: no element, so the backward gives its gradient to none
+    (PyTorch's index there points outside the plane). x (P, H, W); y, argmax (P, OH, OW).
     """
     dh, dw = dilation
     P, H, W = x.shape
@@ -47,6 +49,8 @@ def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, start, y, ar
                 j_lo, j_hi = w_taps[ow, 0], w_taps[ow, 1]
                 best = start
                 best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+                if i_lo == i_hi or j_lo == j_hi:
+                    best_at = -1
                 for i in range(i_lo, i_hi):
                     ih = h0 + i * dh
                     for j in range(j_lo, j_hi):
@@ -62,8 +66,8 @@ def _max_pool_kernel(x, h_start, h_taps, w_start, w_taps, dilation, start, y, ar
 def _taps(size, kernel, stride, padding, dilation, out):
     """Window starts (out,) and the taps [lo, hi) of each that fall inside [0, size), (out, 2).
 
-    A window with no tap inside (impossible once the caller checked padding <= kernel // 2)
-    gets lo = hi = 0, and its argmax then points at its start, clamped into the plane.
+    A window with no tap inside (dilation can step over the whole input) gets lo = hi = 0
+    (:func:`_max_pool_kernel` gives it argmax -1).
     """
     start = np.arange(out, dtype=np.int64) * stride - padding
     t = np.arange(kernel, dtype=np.int64)
