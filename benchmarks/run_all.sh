@@ -3,6 +3,10 @@
 # Performance page). Run on a quiet machine: each library is timed in its own process.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Peers at full speed: some machines set these for old OpenBLAS builds, which pins NumPy's
+# and PyTorch's OpenBLAS to its Haswell kernel (../shared/PERF_NOTES.md). Unset here only,
+# for this command's processes: tests and CI never touch them.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 mkdir -p results
 python machine.py > results/machine.md
 python bench_gemm.py > results/gemm.md
