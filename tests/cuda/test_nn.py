@@ -203,3 +203,19 @@ def test_kernels_refuse_bad_geometry(K):
     for call in calls:
         with pytest.raises(ValueError, match="kernel"):
             call()
+
+
+def test_max_pool_window_stepped_over_by_dilation(K):
+    """Kernel 2, padding 1, dilation 3 on a 2x2 plane: the one window has no tap inside the
+    input, so its output is -inf, its argmax -1 and its gradient reaches no element, as on the
+    CPU."""
+    cpu = _cpu("pool")
+    x = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
+    params = ((2, 2), (2, 2), (1, 1), (3, 3), False)
+    y, am = K.max_pool2d(K.from_numpy(x), *params)
+    ry, ram = cpu.max_pool2d(x, *params)
+    np.testing.assert_array_equal(K.to_numpy(y), ry)
+    np.testing.assert_array_equal(K.to_numpy(am), ram)
+    assert ram.tolist() == [[[[-1]]]]
+    gx = K.to_numpy(K.max_pool2d_backward(K.from_numpy(np.ones_like(ry)), am, x.shape))
+    np.testing.assert_array_equal(gx, np.zeros_like(x))

@@ -66,7 +66,7 @@ def max_pool_kernel(x, geom, start, y, argmax):
         i_lo, i_hi = _valid_range(h0, dh, kh, H)
         j_lo, j_hi = _valid_range(w0, dw, kw, W)
         best = start
-        best_at = 0
+        best_at = -1  # a window with no tap inside the input: no element, as on the CPU
         if i_lo < i_hi and j_lo < j_hi:
             best_at = (h0 + i_lo * dh) * W + w0 + j_lo * dw
         for i in range(i_lo, i_hi):
