@@ -12,7 +12,7 @@ import pytest
 import microtorch as mt
 import microtorch.nn.functional as F
 from microtorch.autograd import gradcheck
-from tests.helpers import make
+from tests.helpers import make, outcome
 
 OVERLAP = "more than one element of the written-to tensor refers to a single memory location"
 
@@ -21,22 +21,11 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-def _outcome(lib, fn):
-    """``fn(lib)`` as ("ok", values) or ("error", exception class name, message)."""
-    try:
-        out = fn(lib)
-    except Exception as exc:  # noqa: BLE001 - the class is what is compared
-        return ("error", type(exc).__name__, str(exc))
-    if isinstance(out, tuple):
-        return ("ok", [(str(o.dtype), o.detach().numpy()) for o in out])
-    return ("ok", [(str(out.dtype), out.detach().numpy())])
-
-
 def assert_same_as_torch(fn, rtol=1e-5, atol=1e-6):
     """``fn(mt)`` and ``fn(torch)`` agree: the same values and dtypes, or the same exception
     class and message."""
     torch = _torch()
-    got, want = _outcome(mt, fn), _outcome(torch, fn)
+    got, want = outcome(mt, fn), outcome(torch, fn)
     assert got[0] == want[0], (got, want)
     if got[0] == "error":
         assert got[1:] == want[1:]

@@ -18,28 +18,18 @@ import microtorch as mt
 from microtorch import nn
 from microtorch.autograd import gradcheck
 from microtorch.ops import reduction, shape
-from tests.helpers import make
+from tests.helpers import make, outcome
 
 
 def _torch():
     return pytest.importorskip("torch")
 
 
-def _outcome(fn, lib):
-    """``fn(lib)`` as ("ok", [(dtype, values)...]) or ("error", class name, message)."""
-    try:
-        out = fn(lib)
-    except Exception as exc:  # noqa: BLE001 - the class is what is compared
-        return ("error", type(exc).__name__, str(exc))
-    outs = out if isinstance(out, (tuple, list)) else (out,)
-    return ("ok", [(str(o.dtype).replace("torch.", ""), o.detach().numpy()) for o in outs])
-
-
 def assert_same_as_torch(mt_fn, torch_fn=None):
     """``mt_fn(microtorch)`` and ``torch_fn(torch)`` (the same function when not given) agree:
     the same dtypes, shapes and values, or the same exception class and message."""
     torch = _torch()
-    got, want = _outcome(mt_fn, mt), _outcome(torch_fn or mt_fn, torch)
+    got, want = outcome(mt, mt_fn), outcome(torch, torch_fn or mt_fn)
     assert got[0] == want[0], (got, want)
     if got[0] == "error":
         assert got[1:] == want[1:]
