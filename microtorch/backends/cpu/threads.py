@@ -184,6 +184,7 @@ class _Worker:
 
     def __init__(self):
         self.posted = 0
+        self._woken = 0  # the last batch whose wake-up post() left (not cut by an interrupt)
         self.finished = 0
         self._calls = ()
         self._error = None
@@ -221,6 +222,7 @@ class _Worker:
         self.posted = self.finished + 1  # from here on, the batch is handed over
         self._flags[0] = self.posted
         _wake(self._go)
+        self._woken = self.posted
 
     def busy(self):
         """Whether a batch handed over has not finished yet."""
@@ -234,7 +236,8 @@ class _Worker:
         if self.busy():
             _spin(self._flags, 1, self.posted, self._budget)
         while self.busy():
-            _wake(self._go)  # again, in case the post() was interrupted before its wake-up
+            if self._woken != self.posted:  # post() was interrupted before its wake-up
+                _wake(self._go)
             self._sleep_until_done()
         return self._error
 
