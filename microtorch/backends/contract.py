@@ -254,19 +254,15 @@ for _name, _signature in (
         # linear algebra
         ("matmul", "matmul(a, b) -> a @ b for a (..., M, K), b (..., K, N), batch dims "
                    "broadcast"),
-        # neural-network kernels (NCHW, C-contiguous float arrays)
-        ("conv2d", "conv2d(x, w, stride, padding, dilation, groups) -> y"),
-        ("conv2d_grad_input", "conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, "
-                              "groups)"),
-        ("conv2d_grad_weight", "conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, "
-                               "groups)"),
-        ("max_pool2d", "max_pool2d(x, kernel, stride, padding, dilation, ceil_mode) -> "
-                       "(y, argmax)"),
+        # neural-network kernels (NCHW, C-contiguous float arrays; the geometry is a named
+        # tuple of microtorch.backends.geometry)
+        ("conv2d", "conv2d(x, w, geometry) -> y; geometry a Conv2dGeometry"),
+        ("conv2d_grad_input", "conv2d_grad_input(gy, w, x_shape, geometry) -> gx"),
+        ("conv2d_grad_weight", "conv2d_grad_weight(x, gy, w_shape, geometry) -> gw"),
+        ("max_pool2d", "max_pool2d(x, geometry) -> (y, argmax); geometry a MaxPool2dGeometry"),
         ("max_pool2d_backward", "max_pool2d_backward(gy, argmax, x_shape) -> gx"),
-        ("avg_pool2d", "avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, "
-                       "divisor_override=None) -> y"),
-        ("avg_pool2d_backward", "avg_pool2d_backward(gy, x_shape, kernel, stride, padding, "
-                                "ceil_mode, count_include_pad, divisor_override=None) -> gx"),
+        ("avg_pool2d", "avg_pool2d(x, geometry) -> y; geometry an AvgPool2dGeometry"),
+        ("avg_pool2d_backward", "avg_pool2d_backward(gy, x_shape, geometry) -> gx"),
         ("adaptive_avg_pool2d", "adaptive_avg_pool2d(x, output_size) -> y (torch's floor/ceil "
                                 "bins)"),
         ("adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_backward(gy, x_shape) -> gx"),
