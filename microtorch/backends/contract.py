@@ -100,7 +100,8 @@ class Registry:
     A backend module registers its entry points with ``@REGISTRY.kernel(name)`` (the fast
     kernel) and ``@REGISTRY.reference(name)`` (the textbook kernel, CPU), and the op names an
     entry point branches on with ``REGISTRY.op(kind, name, value)`` (or :meth:`codes` for named
-    integer codes). The backend's ``kernels`` module then exports :meth:`table`.
+    integer codes); a CUDA module records its launch signatures with :meth:`launches`. The
+    backend's ``kernels`` module then exports :meth:`table`.
     """
 
     def __init__(self, backend):
@@ -108,6 +109,7 @@ class Registry:
         self.kernels = {}
         self.references = {}
         self.ops = {kind: {} for kind in OP_NAMES}
+        self.signatures = []
 
     def kernel(self, name):
         """Decorator: register the function as this backend's kernel for entry point ``name``."""
@@ -131,6 +133,12 @@ class Registry:
             return lambda fn: self.op(kind, name, fn)
         self._put(self.ops[kind], name, value)
         return value
+
+    def launches(self, kernel, *argtypes):
+        """Record each tuple of ``argtypes`` (numba types) that device ``kernel`` is launched
+        with (CUDA: ``tests/cuda_ptx`` compiles every pair to PTX); returns ``kernel``."""
+        self.signatures.extend((kernel, tuple(types)) for types in argtypes)
+        return kernel
 
     def codes(self, kind):
         """A new :class:`OpCodes` family of named integer codes for op names of ``kind``."""
