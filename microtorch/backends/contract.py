@@ -264,12 +264,15 @@ for _name, _signature in (
                    "broadcast"),
         # neural-network kernels (NCHW, C-contiguous float arrays; the geometry is a named
         # tuple of microtorch.backends.geometry)
-        ("conv2d", "conv2d(x, w, geometry) -> y; geometry a Conv2dGeometry"),
+        ("conv2d", "conv2d(x, w, geometry) -> y; geometry a geometry.Conv2dGeometry(stride, "
+                   "padding, dilation, groups)"),
         ("conv2d_grad_input", "conv2d_grad_input(gy, w, x_shape, geometry) -> gx"),
         ("conv2d_grad_weight", "conv2d_grad_weight(x, gy, w_shape, geometry) -> gw"),
-        ("max_pool2d", "max_pool2d(x, geometry) -> (y, argmax); geometry a MaxPool2dGeometry"),
+        ("max_pool2d", "max_pool2d(x, geometry) -> (y, argmax); geometry a "
+                       "geometry.MaxPool2dGeometry(kernel, stride, padding, dilation, ceil_mode)"),
         ("max_pool2d_backward", "max_pool2d_backward(gy, argmax, x_shape) -> gx"),
-        ("avg_pool2d", "avg_pool2d(x, geometry) -> y; geometry an AvgPool2dGeometry"),
+        ("avg_pool2d", "avg_pool2d(x, geometry) -> y; geometry a geometry.AvgPool2dGeometry("
+                       "kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)"),
         ("avg_pool2d_backward", "avg_pool2d_backward(gy, x_shape, geometry) -> gx"),
         ("adaptive_avg_pool2d", "adaptive_avg_pool2d(x, output_size) -> y (torch's floor/ceil "
                                 "bins)"),
