@@ -12,6 +12,7 @@ import numpy as np
 from . import _dtype
 from ._device import as_device
 from ._tensor import Tensor
+from .backends import cuda as cuda_backend
 from .backends import get_backend
 
 
@@ -56,11 +57,6 @@ def _allocation(size, dtype):
                            f"{nbytes} bytes.") from None
 
 
-# The C type names PyTorch's overflow errors print for fill values (``full``, ``linspace``)
-_C_TYPE = {"uint8": "uint8_t", "int32": "int", "int64": "int64_t", "float32": "float",
-           "float64": "double", "bool": "bool"}
-
-
 def _fits(value, dtype):
     """True when PyTorch stores the Python number ``value`` in ``dtype`` (c10's ``overflows``).
 
@@ -82,7 +78,7 @@ def _fits(value, dtype):
 def _fill_value(value, dtype):
     """``value`` as a NumPy scalar of ``dtype``, or PyTorch's error when it does not fit."""
     if not _fits(value, dtype):
-        raise RuntimeError(f"value cannot be converted to type {_C_TYPE[dtype.name]} without "
+        raise RuntimeError(f"value cannot be converted to type {dtype.cpp_name} without "
                            "overflow")
     return np.asarray(value).astype(dtype.np)[()]
 
@@ -213,8 +209,6 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data.to(dtype=dtype, device=device) if (dtype or device) else data
     if hasattr(data, "__cuda_array_interface__"):
-        from .backends import cuda as cuda_backend
-
         t = Tensor._make(cuda_backend.from_cuda_array_interface(data), as_device("cuda"))
         return t.to(dtype=dtype, device=device) if (dtype or device) else t
     if isinstance(data, np.ndarray) and (device is None or as_device(device).type == "cpu"):
@@ -434,3 +428,56 @@ def isfinite(input):
 def isnan(input):
     """True where the value is NaN."""
     return input != input
+
+
+# ---- Tensor constructors: Tensor(data) and x.new_zeros(...) ---------------------------------
+
+def _tensor_new(cls, *args, **kwargs):
+    """``Tensor(data)``: a float32 copy of ``data``; ``Tensor(2, 3)``: an uninitialised one."""
+    if len(args) == 1 and not isinstance(args[0], int):
+        t = tensor(args[0], dtype=_dtype.float32)
+    else:
+        t = tensor(np.empty(tuple(args), dtype=np.float32))
+    if cls is not Tensor:
+        obj = object.__new__(cls)
+        obj._init_from(t._data, t.device)
+        return obj
+    return t
+
+
+Tensor.__new__ = staticmethod(_tensor_new)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    """Zeros with this tensor's dtype and device unless given."""
+    return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    """Ones with this tensor's dtype and device unless given."""
+    return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor with this tensor's dtype and device unless given."""
+    return empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor filled with ``fill_value``, this tensor's dtype and device unless given."""
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    """A new tensor from ``data`` with this tensor's dtype and device unless given."""
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+
+# bound here, not in _tensor.py: the Tensor class sits below the creation functions
+for _method in (new_zeros, new_ones, new_empty, new_full, new_tensor):
+    setattr(Tensor, _method.__name__, _method)

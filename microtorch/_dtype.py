@@ -6,13 +6,25 @@ import numpy as np
 class dtype:
     """A tensor element type, printed as PyTorch prints it (``torch.float32``)."""
 
-    def __init__(self, name, np_dtype, category, itemsize, scalar_name, c_name):
+    def __init__(self, name, np_dtype, category, itemsize, scalar_name, c_name, cpp_name):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.category = category  # 0 bool, 1 integer, 2 floating point
         self.itemsize = itemsize
         self.scalar_name = scalar_name  # PyTorch's ScalarType name, as its errors print it
         self.c_name = c_name  # the C type name some PyTorch errors print instead
+        self.cpp_name = cpp_name  # the C++ type name of PyTorch's overflow errors ("int64_t")
+
+    @property
+    def tensor_type_name(self):
+        """PyTorch's legacy tensor type name, ``'FloatTensor'`` (``x.type()`` prefixes
+        ``torch.``)."""
+        return self.scalar_name + "Tensor"
+
+    @property
+    def storage_name(self):
+        """PyTorch's storage class name, ``'FloatStorage'`` (as checkpoints record it)."""
+        return self.scalar_name + "Storage"
 
     @property
     def is_floating_point(self):
@@ -31,12 +43,13 @@ class dtype:
         return (_by_name, (self.name,))
 
 
-bool_ = dtype("bool", np.bool_, 0, 1, "Bool", "bool")
-uint8 = dtype("uint8", np.uint8, 1, 1, "Byte", "unsigned char")
-int32 = dtype("int32", np.int32, 1, 4, "Int", "int")
-int64 = dtype("int64", np.int64, 1, 8, "Long", "long int")
-float32 = dtype("float32", np.float32, 2, 4, "Float", "float")
-float64 = dtype("float64", np.float64, 2, 8, "Double", "double")
+# The one table of dtype names: name, NumPy dtype, category, bytes, ScalarType, C, C++ names
+bool_ = dtype("bool", np.bool_, 0, 1, "Bool", "bool", "bool")
+uint8 = dtype("uint8", np.uint8, 1, 1, "Byte", "unsigned char", "uint8_t")
+int32 = dtype("int32", np.int32, 1, 4, "Int", "int", "int")
+int64 = dtype("int64", np.int64, 1, 8, "Long", "long int", "int64_t")
+float32 = dtype("float32", np.float32, 2, 4, "Float", "float", "float")
+float64 = dtype("float64", np.float64, 2, 8, "Double", "double", "double")
 
 ALL = (bool_, uint8, int32, int64, float32, float64)
 _FROM_NP = {d.np: d for d in ALL}
@@ -99,7 +112,10 @@ def scalar_dtype(value):
     return float32
 
 
-_TENSOR_TYPES = ()  # (Tensor,), set by microtorch._tensor once the class exists
+def _is_tensor(x):
+    """True for a tensor: anything whose ``dtype`` is a microtorch dtype (this module sits below
+    the Tensor class and does not import it)."""
+    return isinstance(getattr(x, "dtype", None), dtype)
 
 
 def result_type(*operands):
@@ -107,7 +123,7 @@ def result_type(*operands):
     unless a lower-priority operand is of a higher category (bool < integer < float)."""
     levels = [None, None, None]  # dimensioned tensors, 0-d tensors, scalars
     for x in operands:
-        if isinstance(x, _TENSOR_TYPES):
+        if _is_tensor(x):
             lvl, d = (0 if x._data.ndim > 0 and not x._wrapped_number else
                       1 if not x._wrapped_number else 2), x.dtype
         else:

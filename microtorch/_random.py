@@ -6,7 +6,11 @@ microtorch's streams are reproducible for a given seed but are not PyTorch's str
 import numpy as np
 
 from . import _dtype
+from ._creation import _allocation, _finish, _size_arg, tensor
 from ._device import as_device
+from ._tensor import Tensor
+from .autograd.grad_mode import no_grad
+from .backends import get_backend
 
 
 class Generator:
@@ -64,10 +68,6 @@ def initial_seed():
 
 
 def _make(kind, size, dtype, device, generator, requires_grad, **kw):
-    from ._creation import _allocation, _finish, _size_arg
-    from ._tensor import Tensor
-    from .backends import get_backend
-
     shape = _size_arg(size, {"uniform": "rand", "normal": "randn"}.get(kind, kind))
     device = as_device(device)
     gen = generator or default_generator
@@ -112,8 +112,6 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1 (int64)."""
-    from ._creation import tensor
-
     gen = generator or default_generator
     return tensor(gen._np.permutation(n), dtype=dtype or _dtype.int64, device=device)
 
@@ -143,3 +141,21 @@ def bernoulli(input, p=None, *, generator=None):
     probs = input if p is None else input.new_full(input.shape, p)
     return (rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator)
             < probs).to(probs.dtype)
+
+
+def uniform_(self, a=0.0, b=1.0, generator=None):
+    """Fill with samples of U[a, b) in place."""
+    with no_grad():
+        return self.copy_(rand(self.shape, dtype=self.dtype, device=self.device,
+                               generator=generator) * (b - a) + a)
+
+
+def normal_(self, mean=0.0, std=1.0, generator=None):
+    """Fill with samples of N(mean, std^2) in place."""
+    with no_grad():
+        return self.copy_(randn(self.shape, dtype=self.dtype, device=self.device,
+                                generator=generator) * std + mean)
+
+
+for _method in (uniform_, normal_):
+    setattr(Tensor, _method.__name__, _method)

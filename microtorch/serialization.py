@@ -39,6 +39,8 @@ record.
 import _compat_pickle
 import builtins
 import codecs
+import copyreg
+import importlib
 import io
 import math
 import mmap as _mmap
@@ -53,10 +55,11 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, cuda
 from ._device import CPU, as_device
 from ._device import device as _device_cls
 from ._tensor import Size, Tensor
+from .nn.parameter import Parameter
 
 __all__ = ["save", "load"]
 
@@ -93,19 +96,8 @@ _STORAGE_TYPES = {t.name: t for t in [
     _StorageType("ShortStorage", "<i2"), _StorageType("CharStorage", "i1"),
     _StorageType("UntypedStorage", "u1"),
 ]}
-_STORAGE_NAME = {"float32": "FloatStorage", "float64": "DoubleStorage", "int64": "LongStorage",
-                 "int32": "IntStorage", "uint8": "ByteStorage", "bool": "BoolStorage"}
 _CONVERTED = {"HalfStorage": "float32", "BFloat16Storage": "float32", "ShortStorage": "int32",
               "CharStorage": "int32"}
-
-
-def _parameter_class():
-    """``microtorch.nn.Parameter`` if the nn package provides it, else None."""
-    try:
-        from .nn.parameter import Parameter
-    except (ImportError, AttributeError):
-        return None
-    return Parameter
 
 
 # ===========================================================================================
@@ -139,7 +131,7 @@ class _StorageRef:
         self.key, self.array, self.location = key, array, location
 
     def persistent_id(self):
-        name = _STORAGE_NAME[_dtype._FROM_NP[self.array.dtype].name]
+        name = _dtype._FROM_NP[self.array.dtype].storage_name
         return ("storage", _TorchGlobal("torch", name), self.key, self.location,
                 int(self.array.size))
 
@@ -196,8 +188,7 @@ class _Pickler(pickle._Pickler):
 
     def reducer_override(self, obj):
         if isinstance(obj, Tensor):
-            parameter = _parameter_class()
-            if parameter is not None and isinstance(obj, parameter):
+            if isinstance(obj, Parameter):
                 plain = Tensor._make(obj._data, obj._device)
                 return (_TorchGlobal("torch._utils", "_rebuild_parameter"),
                         (plain, obj.requires_grad, OrderedDict()))
@@ -340,9 +331,21 @@ def _write_archive(fh, archive_name, pickled, storages):
     z.finish()
 
 
+def _reduce_tensor(t):
+    """How ``pickle``, ``copy`` and ``multiprocessing`` take a tensor apart: its values as a CPU
+    array, ``requires_grad`` and its device (registered with :func:`copyreg.pickle`)."""
+    return _rebuild_tensor_for_pickle, (np.array(t.cpu()._data), t.requires_grad, str(t.device))
+
+
+def _reduce_parameter(p):
+    """How ``pickle`` and ``copy`` take an ``nn.Parameter`` apart: its values as a CPU array and
+    ``requires_grad``."""
+    return _rebuild_parameter_for_pickle, (p.detach().cpu().numpy().copy(), p.requires_grad)
+
+
 def _rebuild_tensor_for_pickle(array, requires_grad, device=None):
-    """Rebuild a tensor pickled by ``Tensor.__reduce_ex__`` (``pickle``, ``copy``,
-    ``multiprocessing``): a CPU array, ``requires_grad``, optionally the device to move to."""
+    """Rebuild a tensor pickled by :func:`_reduce_tensor`: a CPU array, ``requires_grad``,
+    optionally the device to move to."""
     t = Tensor._make(np.ascontiguousarray(array), CPU)
     if device is not None and as_device(device) != CPU:
         t = t.to(device)
@@ -352,12 +355,13 @@ def _rebuild_tensor_for_pickle(array, requires_grad, device=None):
 
 
 def _rebuild_parameter_for_pickle(array, requires_grad):
-    """Rebuild an ``nn.Parameter`` pickled by ``Parameter.__reduce_ex__``."""
+    """Rebuild an ``nn.Parameter`` pickled by :func:`_reduce_parameter`."""
     data = Tensor._make(np.ascontiguousarray(array), CPU)
-    parameter = _parameter_class()
-    if parameter is None:
-        return data.requires_grad_(bool(requires_grad))
-    return parameter(data, requires_grad=bool(requires_grad))
+    return Parameter(data, requires_grad=bool(requires_grad))
+
+
+copyreg.pickle(Tensor, _reduce_tensor)
+copyreg.pickle(Parameter, _reduce_parameter)
 
 
 # ===========================================================================================
@@ -375,8 +379,6 @@ def _default_restore_location(storage, location):
     if location == "cpu":
         return CPU
     if location == "cuda" or location.startswith("cuda:"):
-        from . import cuda
-
         dev = as_device(location)
         if not cuda.is_available():
             raise RuntimeError(
@@ -481,13 +483,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, bac
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks):
-    """``nn.Parameter(data, requires_grad)`` (a tensor with ``requires_grad`` without nn)."""
+    """``nn.Parameter(data, requires_grad)``."""
     if not isinstance(data, Tensor):
         raise pickle.UnpicklingError("_rebuild_parameter: data is not a tensor")
-    parameter = _parameter_class()
-    if parameter is None:
-        return data.detach().requires_grad_(bool(requires_grad))
-    return parameter(data, requires_grad=bool(requires_grad))
+    return Parameter(data, requires_grad=bool(requires_grad))
 
 
 def _set_state(obj, state):
@@ -577,7 +576,7 @@ def _rebuild_from_type_v2(func, new_type, args, state):
     ``new_type`` (as ``Tensor.as_subclass``), then its ``state`` restored."""
     if func not in (_rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state):
         raise pickle.UnpicklingError("_rebuild_from_type_v2: refused rebuild function")
-    if new_type not in (Tensor, _parameter_global()):
+    if new_type not in (Tensor, Parameter):
         raise pickle.UnpicklingError("_rebuild_from_type_v2: refused tensor type")
     if not isinstance(args, tuple):
         raise pickle.UnpicklingError("_rebuild_from_type_v2: the arguments are not a tuple")
@@ -588,13 +587,6 @@ def _rebuild_from_type_v2(func, new_type, args, state):
         else:
             ret = _rebuild_parameter(ret, ret.requires_grad, OrderedDict())
     return _set_state(ret, state)
-
-
-_TORCH_PARAMETER = object()  # stands for torch.nn.Parameter when microtorch.nn has none
-
-
-def _parameter_global():
-    return _parameter_class() or _TORCH_PARAMETER
 
 
 def _encode(obj, encoding="latin1"):
@@ -638,7 +630,7 @@ def _allowed_globals():
         "torch._utils._rebuild_parameter_with_state": _rebuild_parameter_with_state,
         "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
         "torch.Tensor": Tensor,
-        "torch.nn.parameter.Parameter": _parameter_global(),
+        "torch.nn.parameter.Parameter": Parameter,
         "torch.device": _device_global,
         "torch.Size": _size_global,
         "_codecs.encode": _encode,
@@ -686,8 +678,6 @@ class _Unpickler(pickle._Unpickler):
         if full in self._allowed:
             return self._allowed[full]
         if module == "torch" or module.startswith("torch."):
-            import importlib
-
             try:
                 obj = importlib.import_module("microtorch" + module[len("torch"):])
                 for part in name.split("."):

@@ -126,7 +126,7 @@ def test_requires_grad_survives(tmp_path):
 
 
 def test_parameter_roundtrip(tmp_path):
-    Parameter = S._parameter_class()
+    Parameter = microtorch.nn.Parameter
     if Parameter is None:
         pytest.skip("microtorch.nn.Parameter is not there yet")
     p = Parameter(microtorch.ones(2, 3))
@@ -248,7 +248,7 @@ def test_microtorch_parameter_and_misc_to_torch(tmp_path):
     torch = pytest.importorskip("torch")
     obj = {"dtype": microtorch.float64, "device": microtorch.device("cpu"),
            "size": microtorch.Size([1, 2]), "rg": microtorch.ones(2, requires_grad=True)}
-    Parameter = S._parameter_class()
+    Parameter = microtorch.nn.Parameter
     if Parameter is not None:
         obj["param"] = Parameter(microtorch.zeros(2))
     microtorch.save(obj, tmp_path / "o.pt")

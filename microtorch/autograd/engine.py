@@ -7,6 +7,7 @@ Python's recursion limit. Gradients are computed with Tensor ops, so under
 ``create_graph=True`` the backward pass itself is recorded and can be differentiated again.
 """
 
+from .._tensor import Tensor
 from .function import AccumulateGrad, _edge
 from .grad_mode import set_grad_enabled
 
@@ -18,8 +19,7 @@ def _as_tuple(x):
 
 
 def _make_grads(outputs, grad_outputs):
-    from .. import _creation
-
+    """The seed gradient of each output: the given one, or 1 for a scalar output."""
     grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad_tensors has {len(grad_outputs)} elements but there are "
@@ -32,7 +32,7 @@ def _make_grads(outputs, grad_outputs):
             if not out.dtype.is_floating_point:
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {out.dtype}")
-            g = _creation.ones_like(out)
+            g = out.new_ones(out.shape)
         elif g.shape != out.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
                                f"output[{i}] has a shape of {out.shape}.")
@@ -66,11 +66,13 @@ def _count_dependencies(roots):
 def _run(roots, grads, retain_graph, create_graph, captures=None):
     """Run the graph from ``roots`` (node, output_nr) seeded with ``grads``.
 
-    With ``captures`` (a set of (node, output_nr) edges), leaves are not accumulated into: the
-    gradients arriving at the captured edges are returned in a dict instead (autograd.grad).
+    A node is ready when every edge into it has delivered its gradient. Each ready node runs in
+    four steps: its pre-hooks (``register_hook``, ``retain_grad``), the capture of the
+    gradients ``autograd.grad`` asked for, the call of the node itself, and the handing on of
+    its results to the nodes of its inputs. With ``captures`` (a set of (node, output_nr)
+    edges), leaves are not accumulated into: the gradients arriving at the captured edges are
+    returned in a dict instead (autograd.grad).
     """
-    from .. import _creation
-
     deps = _count_dependencies(roots)
     buffers = {}
     for (node, nr), g in zip(roots, grads):
@@ -81,44 +83,74 @@ def _run(roots, grads, retain_graph, create_graph, captures=None):
         while ready:
             node = ready.pop()
             inputs = buffers.pop(node)
-            for nr, hooks in (node._pre_hooks or {}).items():
-                for hook in hooks:
-                    if inputs[nr] is not None:
-                        new = hook(inputs[nr])
-                        inputs[nr] = inputs[nr] if new is None else new
+            _call_pre_hooks(node, inputs)
             if captures:
-                for nr, g in enumerate(inputs):
-                    if (node, nr) in captures:
-                        captured[(node, nr)] = g
+                _capture(node, inputs, captures, captured)
             if isinstance(node, AccumulateGrad):
                 if not captures:
                     node._apply(inputs, create_graph)
                 continue
-            meta = node._output_meta
-            for nr, g in enumerate(inputs):
-                if g is None and node.materialize_grads:
-                    inputs[nr] = _creation.zeros(meta[nr][0], dtype=meta[nr][1],
-                                                 device=meta[nr][2])
-            outs = node._apply(inputs, create_graph)
-            for hook in node.__dict__.get("_post_hooks", ()):
-                hook(outs, tuple(inputs))
-            if not retain_graph:
-                node._free()
-            for i, ((nxt, nr), g) in enumerate(zip(node.next_functions, outs)):
-                if nxt is None:
-                    continue
-                if g is not None:
-                    expected = node._input_meta[i]
-                    if g.shape != expected:
-                        raise RuntimeError(
-                            f"Function {node.name()} returned an invalid gradient at index {i} - "
-                            f"got {list(g.shape)} but expected shape compatible with "
-                            f"{list(expected)}")
-                    _accumulate(buffers, nxt, nr, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0 and nxt in buffers:
-                    ready.append(nxt)
+            outs = _call_node(node, inputs, retain_graph, create_graph)
+            _hand_on(node, outs, buffers, deps, ready)
     return captured
+
+
+def _call_pre_hooks(node, inputs):
+    """Let each tensor hook on the node's outputs see (and replace) its gradient."""
+    for nr, hooks in (node._pre_hooks or {}).items():
+        for hook in hooks:
+            if inputs[nr] is not None:
+                new = hook(inputs[nr])
+                inputs[nr] = inputs[nr] if new is None else new
+
+
+def _capture(node, inputs, captures, captured):
+    """Keep the gradients arriving at the captured edges (``autograd.grad``'s inputs)."""
+    for nr, g in enumerate(inputs):
+        if (node, nr) in captures:
+            captured[(node, nr)] = g
+
+
+def _call_node(node, inputs, retain_graph, create_graph):
+    """Run the node's backward (missing gradients as zeros, unless the node said otherwise),
+    then its post-hooks; free its saved tensors unless ``retain_graph``."""
+    if node.materialize_grads:
+        _zeros_for_missing(node, inputs)
+    outs = node._apply(inputs, create_graph)
+    for hook in node.__dict__.get("_post_hooks", ()):
+        hook(outs, tuple(inputs))
+    if not retain_graph:
+        node._free()
+    return outs
+
+
+def _zeros_for_missing(node, inputs):
+    """Zeros of the output's shape, dtype and device for each output that got no gradient
+    (at least one gradient arrived, since the node is running: it makes them)."""
+    arrived = next(g for g in inputs if g is not None)
+    for nr, g in enumerate(inputs):
+        if g is None:
+            shape, dtype, device = node._output_meta[nr]
+            inputs[nr] = arrived.new_zeros(shape, dtype=dtype, device=device)
+
+
+def _hand_on(node, outs, buffers, deps, ready):
+    """Add each input gradient into the buffer of the node it flows to (checking its shape),
+    and mark that node ready once every edge into it has delivered."""
+    for i, ((nxt, nr), g) in enumerate(zip(node.next_functions, outs)):
+        if nxt is None:
+            continue
+        if g is not None:
+            expected = node._input_meta[i]
+            if g.shape != expected:
+                raise RuntimeError(
+                    f"Function {node.name()} returned an invalid gradient at index {i} - "
+                    f"got {list(g.shape)} but expected shape compatible with "
+                    f"{list(expected)}")
+            _accumulate(buffers, nxt, nr, g)
+        deps[nxt] -= 1
+        if deps[nxt] == 0 and nxt in buffers:
+            ready.append(nxt)
 
 
 def _accumulate(buffers, node, nr, g):
@@ -161,8 +193,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     An input that ``outputs`` do not depend on raises unless ``allow_unused=True`` (then its
     gradient is None, or zeros with ``materialize_grads=True``).
     """
-    from .. import _creation
-
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
     if allow_unused is None:
@@ -186,8 +216,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
             if materialize_grads:
-                g = _creation.zeros_like(t)
+                g = t.new_zeros(t.shape)
         elif not create_graph:
             g = g.detach()
         result.append(g)
     return tuple(result)
+
+
+def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradient of this tensor into the leaves' ``.grad``.
+
+    ``gradient`` is needed when the tensor is not a scalar: it is the vector ``v`` of the
+    vector-Jacobian product ``v^T J``.
+    """
+    backward(self, gradient, retain_graph, create_graph, inputs)
+
+
+Tensor.backward = _tensor_backward

@@ -22,6 +22,7 @@ edges to the nodes of the inputs. Leaves end in an :class:`AccumulateGrad` node.
 import re
 import weakref
 
+from .._tensor import Tensor
 from .grad_mode import is_grad_enabled, no_grad
 
 
@@ -101,7 +102,7 @@ class FunctionCtx(Node):
             return ()
         for t, version, had_no_grad_fn in self._saved:
             if t is not None and t._version.value != version:
-                kind = f"torch.{_tensor_type_name(t)} {list(t.shape)}"
+                kind = f"torch.{t.dtype.tensor_type_name} {list(t.shape)}"
                 made_by = ""
                 if t.grad_fn is not None:  # name the op that made it (this one for an output)
                     maker = self if had_no_grad_fn else t.grad_fn
@@ -128,12 +129,6 @@ class FunctionCtx(Node):
             raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                f"(expected {n}, got {len(result)})")
         return tuple(result[i] for i in self._tensor_args)
-
-
-def _tensor_type_name(t):
-    names = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
-             "int32": "IntTensor", "bool": "BoolTensor", "uint8": "ByteTensor"}
-    return names[t.dtype.name]
 
 
 class Function:
@@ -171,7 +166,6 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` and, when an input requires grad, record the graph node."""
-        Tensor = _tensor_class()
         ctx = cls._backward_cls()
         record = False
         if is_grad_enabled():
@@ -203,16 +197,6 @@ class Function:
                 o._output_nr = i
                 o.requires_grad = True
         return out
-
-
-def _tensor_class():
-    global _Tensor
-    if _Tensor is None:
-        from .._tensor import Tensor as _Tensor
-    return _Tensor
-
-
-_Tensor = None
 
 
 def _edge(t):

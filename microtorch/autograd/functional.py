@@ -1,6 +1,8 @@
 """Higher-level autograd: ``vjp``, ``jvp``-free ``jacobian`` and ``hessian`` (as
 ``torch.autograd.functional``)."""
 
+from .. import _creation
+from ..ops.indexing import stack
 from .engine import grad as autograd_grad
 from .grad_mode import enable_grad
 
@@ -16,8 +18,6 @@ def _prepare(inputs, create_graph):
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """Return ``(func(inputs), v^T J)``: the output and the vector-Jacobian product."""
-    from .. import _creation
-
     inputs, was_tuple = _as_tuple(inputs)
     with enable_grad():
         xs = _prepare(inputs, create_graph)
@@ -37,9 +37,6 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
              strategy="reverse-mode"):
     """The Jacobian of ``func`` at ``inputs``: shape ``output.shape + input.shape`` (a tuple per
     input/output when several are given)."""
-    from .. import _creation
-    from ..ops.indexing import stack
-
     inputs, in_tuple = _as_tuple(inputs)
     with enable_grad():
         xs = _prepare(inputs, create_graph)
@@ -75,8 +72,6 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             raise RuntimeError("The function given to hessian should return a single Tensor "
                                "with a single element.")
         grads = autograd_grad(out, xs, create_graph=True, allow_unused=True)
-        from .. import _creation
-
         grads = tuple(_creation.zeros_like(x) if g is None else g for g, x in zip(grads, xs))
         return grads if in_tuple else grads[0]
 

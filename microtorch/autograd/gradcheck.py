@@ -2,8 +2,10 @@
 
 import numpy as np
 
+from .. import _creation
+from .._tensor import Tensor
 from .engine import grad as autograd_grad
-from .grad_mode import enable_grad
+from .grad_mode import enable_grad, no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -21,8 +23,6 @@ def _flat_outputs(fn, inputs):
 
 def _numerical_jacobian(fn, inputs, i, eps):
     """d(outputs, flattened)/d(inputs[i], flattened) by central differences."""
-    from .grad_mode import no_grad
-
     x = inputs[i]
     flat = x._data.reshape(-1)  # inputs are contiguous float64 leaves (checked by the caller)
     columns = []
@@ -41,8 +41,6 @@ def _numerical_jacobian(fn, inputs, i, eps):
 
 
 def _analytical_jacobian(fn, inputs, diff_inputs):
-    from .. import _creation
-
     outputs = _as_tuple(fn(*inputs))
     sizes = [o.numel() for o in outputs]
     rows = []
@@ -68,8 +66,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     finite differences). Returns True, or raises :class:`GradcheckError` (False when
     ``raise_exception=False``) naming the input and the largest mismatch.
     """
-    from .._tensor import Tensor
-
     inputs = _as_tuple(inputs)
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     for x in diff:
@@ -94,8 +90,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, **kw):
     """Check second derivatives: gradcheck of the function ``inputs -> grad(func(inputs))``."""
-    from .. import _creation
-
     inputs = _as_tuple(inputs)
     outs = _as_tuple(func(*inputs))
     if grad_outputs is None:

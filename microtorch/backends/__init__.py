@@ -4,6 +4,8 @@ its kernels."""
 
 import importlib
 
+from . import cuda as cuda_backend
+
 _BACKENDS = {}
 
 
@@ -14,9 +16,7 @@ def get_backend(device):
     be = _BACKENDS.get(kind)
     if be is None:
         if kind == "cuda":
-            from .. import cuda
-
-            cuda._check_available()
+            cuda_backend.check_available()
         be = importlib.import_module(f".{kind}.kernels", __name__)
         _BACKENDS[kind] = be
     return be

@@ -8,6 +8,7 @@
 import os
 
 from .. import nn
+from ..serialization import load
 
 _URLS = {
     "resnet18": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
@@ -175,8 +176,6 @@ def _resnet(arch, block, layers, weights, pretrained, progress, **kwargs):
     path = _resolve_weights(arch, weights, pretrained)
     model = ResNet(block, layers, **kwargs)
     if path is not None:
-        from ..serialization import load
-
         model.load_state_dict(load(path, map_location="cpu"))
     return model
 

@@ -8,7 +8,10 @@ from .. import _creation, _dtype
 from .._tensor import Tensor
 from ..backends.geometry import pooled_size
 from ..ops import nn as _ops
+from ..ops._register import FUNCTIONAL as _FUNCTIONAL
 from ..ops._util import broadcast_shapes, check_same_device, normalize_dim
+from ..ops.inplace import inplace as _inplace
+from ..ops.softmax import log_softmax
 
 
 def _pair(v, name="value", op="Conv2d"):
@@ -25,17 +28,6 @@ def _pair(v, name="value", op="Conv2d"):
 # classes and messages. No kernel runs before they pass (and the backends check the geometry
 # once more, see microtorch/backends/geometry.py).
 # --------------------------------------------------------------------------------------------
-
-_SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int32": "Int", "int64": "Long",
-                 "float32": "Float", "float64": "Double"}
-_C_NAMES = {"bool": "bool", "uint8": "unsigned char", "int32": "int", "int64": "long int",
-            "float32": "float", "float64": "double"}
-
-
-def _scalar_name(dtype):
-    """PyTorch's C++ scalar-type name of a dtype ('Float', 'Long', ...), as its messages say."""
-    return _SCALAR_NAMES.get(dtype.name, dtype.name)
-
 
 def _is_int(v):
     """True for Python and NumPy integers (anything with ``__index__``), False for bools and
@@ -230,7 +222,8 @@ def _check_linear_bias(bias, out_shape):
 
 
 def _c(d):
-    return {"float32": "Float", "float64": "Double"}.get(d.name, d.name)
+    """A dtype as PyTorch's linear error names it: 'Float'/'Double', else the dtype's name."""
+    return d.scalar_name if d.is_floating_point else d.name
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -307,21 +300,21 @@ def _check_conv_dtypes(input, weight, bias, dilation):
     messages): every dtype but bool on the CPU (int32 and uint8 not dilated), float32/float64
     on CUDA."""
     if weight.dtype is not input.dtype:
-        raise RuntimeError(f"expected scalar type {_scalar_name(input.dtype)} but found "
-                           f"{_scalar_name(weight.dtype)}")
+        raise RuntimeError(f"expected scalar type {input.dtype.scalar_name} but found "
+                           f"{weight.dtype.scalar_name}")
     if bias is not None and bias.dtype is not input.dtype:
-        raise RuntimeError(f"Input type ({_C_NAMES[input.dtype.name]}) and bias type "
-                           f"({_C_NAMES[bias.dtype.name]}) should be the same")
+        raise RuntimeError(f"Input type ({input.dtype.c_name}) and bias type "
+                           f"({bias.dtype.c_name}) should be the same")
     if input.numel() == 0:  # no kernel runs on an empty input: PyTorch computes every dtype
         return
     cpu = input.device.type == "cpu"
     if cpu and dilation != (1, 1) and input.dtype in (_dtype.int32, _dtype.uint8, _dtype.bool_):
         raise NotImplementedError('"slow_conv_dilated<>" not implemented for '
-                                  f"'{_scalar_name(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
     if input.dtype is _dtype.bool_ or (not cpu and not input.dtype.is_floating_point):
         kernel = "slow_conv2d_cpu" if cpu else "slow_conv2d_cuda"
         raise NotImplementedError(f'"{kernel}" not implemented for '
-                                  f"'{_scalar_name(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
 
 
 def pad(input, pad, mode="constant", value=0.0):
@@ -378,7 +371,7 @@ def _pool_dtype(op, input, cpu_dtypes):
         return
     name = op if cpu else {"avg_pool2d": "avg_pool2d_out_cuda_frame",
                            "adaptive_avg_pool2d": "adaptive_avg_pool2d_cuda"}.get(op, op)
-    raise NotImplementedError(f'"{name}" not implemented for \'{_scalar_name(input.dtype)}\'')
+    raise NotImplementedError(f'"{name}" not implemented for \'{input.dtype.scalar_name}\'')
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -450,7 +443,7 @@ def adaptive_avg_pool2d(input, output_size):
         if not input.dtype.is_floating_point:
             raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
                                "a floating point or complex dtype. Got: "
-                               f"{_scalar_name(input.dtype)}")
+                               f"{input.dtype.scalar_name}")
         return input.mean((-2, -1), keepdim=True)
     if input.ndim not in (3, 4):
         raise RuntimeError(f"{op}(): Expected 3D or 4D tensor, but got {list(input.shape)}")
@@ -503,7 +496,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     normalize_dim(1, input.ndim)  # the channel dim: PyTorch's IndexError for a 1-D input
     if not input.dtype.is_floating_point:
         raise NotImplementedError(f'"batch_norm" not implemented for '
-                                  f"'{_scalar_name(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
     if any(t is not None and t.dtype is not input.dtype
            for t in (weight, bias, running_mean, running_var)):
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
@@ -519,7 +512,7 @@ def relu(input, inplace=False):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``input`` where positive, ``negative_slope * input`` elsewhere."""
     if inplace:
-        return input._inplace(_ops.LeakyReluInplace, negative_slope)
+        return _inplace(input, _ops.LeakyReluInplace, negative_slope)
     return _ops.LeakyRelu.apply(input, negative_slope)
 
 
@@ -530,64 +523,12 @@ def gelu(input, approximate="none"):
     return _ops.Gelu.apply(input, approximate)
 
 
-def sigmoid(input):
-    """Logistic sigmoid."""
-    return input.sigmoid()
-
-
-def tanh(input):
-    """Hyperbolic tangent."""
-    return input.tanh()
-
-
 def silu(input, inplace=False):
     """``x * sigmoid(x)``."""
     _ops.check_float_activation(input, f"silu_{input.device.type}")
     if inplace:  # compute on a copy: the product saves its operands for backward
         return input.copy_(silu(input.clone()))
     return input * input.sigmoid()
-
-
-def softmax(input, dim=None, dtype=None):
-    """``exp(x) / sum(exp(x))`` along ``dim``, computed stably. Integer and bool inputs need
-    ``dtype=`` (a floating point dtype the input is cast to first), as in PyTorch."""
-    return _softmax_like(_ops.Softmax, "softmax", input, dim, dtype)
-
-
-def log_softmax(input, dim=None, dtype=None):
-    """``x - logsumexp(x)`` along ``dim``, computed stably. Integer and bool inputs need
-    ``dtype=`` (a floating point dtype the input is cast to first), as in PyTorch."""
-    return _softmax_like(_ops.LogSoftmax, "log_softmax", input, dim, dtype)
-
-
-def _softmax_like(node, name, input, dim, dtype):
-    """``node`` (Softmax or LogSoftmax) along ``dim``, after the cast to ``dtype`` and the
-    checks both share."""
-    if dtype is not None:
-        input = input.to(dtype)
-    dim = normalize_dim(_implicit_dim(dim, input), input.ndim)
-    if not input.dtype.is_floating_point:
-        return _refuse_integer(name, input, dim)
-    if input.ndim == 0:  # a 0-d tensor is its own (one-element) row
-        return node.apply(input.reshape(1), 0).reshape(())
-    return node.apply(input, dim)
-
-
-def _implicit_dim(dim, input):
-    if dim is not None:
-        return dim
-    return 0 if input.ndim in (0, 1, 3) else 1
-
-
-def _refuse_integer(name, input, dim):
-    """PyTorch's error for (log-)softmax of a non-empty integer or bool tensor (its kernels
-    exist for floating point only; an empty tensor is returned as an empty copy)."""
-    if input.numel() == 0:
-        return input.clone()
-    kernel = f"{name}_lastdim_kernel_impl" if dim == max(input.ndim - 1, 0) else \
-        f"{name}_kernel_impl"
-    word = {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}[input.dtype.name]
-    raise NotImplementedError(f'"{kernel}" not implemented for \'{word}\'')
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -709,7 +650,7 @@ def _check_nll_args(input, target, weight):
             raise RuntimeError("weight tensor should be defined either for all or no classes")
     if target.dtype not in (_dtype.int64, _dtype.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{_scalar_name(target.dtype)}")
+                           f"{target.dtype.scalar_name}")
     if input.ndim == 2 and target.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if input.ndim > 2 and target.dtype is _dtype.uint8:
@@ -717,10 +658,10 @@ def _check_nll_args(input, target, weight):
     if not input.dtype.is_floating_point:
         kernel = "nll_loss2d_forward_out_frame" if input.ndim > 2 else "nll_loss_out_frame"
         raise NotImplementedError(f'"{kernel}" not implemented for '
-                                  f"'{_scalar_name(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
     if weight is not None and weight.dtype is not input.dtype:
-        raise RuntimeError(f"expected scalar type {_scalar_name(input.dtype)} but found "
-                           f"{_scalar_name(weight.dtype)}")
+        raise RuntimeError(f"expected scalar type {input.dtype.scalar_name} but found "
+                           f"{weight.dtype.scalar_name}")
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -764,7 +705,7 @@ def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
     over the class dim; ``mean`` averages over the samples (NaN when there are none)."""
     if not target.dtype.is_floating_point:
         raise RuntimeError(f"Expected floating point type for target with class probabilities, "
-                           f"got {_scalar_name(target.dtype)}")
+                           f"got {target.dtype.scalar_name}")
     if ignore_index >= 0:
         raise RuntimeError("ignore_index is not supported for floating point target")
     if input.ndim == 0:
@@ -797,11 +738,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          "size.")
     if target.dtype is not input.dtype:
-        raise RuntimeError(f"Found dtype {_scalar_name(target.dtype)} but expected "
-                           f"{_scalar_name(input.dtype)}")
+        raise RuntimeError(f"Found dtype {target.dtype.scalar_name} but expected "
+                           f"{input.dtype.scalar_name}")
     if not input.dtype.is_floating_point:
         raise NotImplementedError('"binary_cross_entropy" not implemented for '
-                                  f"'{_scalar_name(input.dtype)}'")
+                                  f"'{input.dtype.scalar_name}'")
     data = input.detach()
     if data.device.type == "cpu" and bool(((data < 0) | (data > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -828,8 +769,6 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 def one_hot(tensor, num_classes=-1):
     """int64 one-hot encoding of class indices (``num_classes`` inferred when -1)."""
-    from .. import _creation
-
     if tensor.dtype is not _dtype.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if tensor.numel() == 0:
@@ -849,5 +788,16 @@ def one_hot(tensor, num_classes=-1):
     return out.scatter_add(-1, tensor.unsqueeze(-1), ones)
 
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in (
-    "Tensor", "normalize_dim", "broadcast_shapes")]
+# The function forms that ops modules declare with ``@public(functional=True)`` (softmax,
+# log_softmax, sigmoid, tanh...): bound here with one loop, so a new op edits no line of this file.
+for _name, _function in _FUNCTIONAL.items():
+    globals()[_name] = _function
+
+__all__ = sorted([
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv2d", "cross_entropy", "dropout", "flatten",
+    "gelu", "l1_loss", "leaky_relu", "linear", "max_pool2d", "mse_loss", "nll_loss", "one_hot",
+    "pad", "relu", "silu", "smooth_l1_loss",
+    # helpers the page has always listed (PyTorch's F does not have them)
+    "check_same_device", "pooled_size",
+] + list(_FUNCTIONAL))

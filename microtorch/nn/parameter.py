@@ -32,12 +32,6 @@ class Parameter(Tensor):
         memo[id(self)] = result
         return result
 
-    def __reduce_ex__(self, protocol):
-        from ..serialization import _rebuild_parameter_for_pickle
-
-        return _rebuild_parameter_for_pickle, (self.detach().cpu().numpy().copy(),
-                                               self.requires_grad)
-
 
 class Buffer:
     """Marks a tensor assigned to a Module as a buffer: ``self.x = nn.Buffer(t)``."""

@@ -4,11 +4,6 @@ from .. import _dtype
 from .._tensor import Tensor
 
 
-def backend_of(t):
-    """The kernel module for tensor ``t``'s device."""
-    return t._backend
-
-
 def wrap(value, like):
     """A Python scalar as a 0-d "wrapped number" tensor on ``like``'s device."""
     if isinstance(value, Tensor):
@@ -19,6 +14,16 @@ def wrap(value, like):
     t = Tensor._make(like._backend.full((), value, dtype.np), like.device)
     t._wrapped_number = True
     return t
+
+
+def promote_operands(a, b, dtype=None):
+    """``(dtype, x, y)``: ``dtype`` (default: PyTorch's promotion of tensors ``a`` and ``b``) and
+    the backend arrays of ``a`` and ``b`` cast to it (each uncopied when it already has it)."""
+    dtype = dtype or _dtype.result_type(a, b)
+    be = a._backend
+    x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
+    y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
+    return dtype, x, y
 
 
 def check_same_device(*tensors):

@@ -13,21 +13,19 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import broadcast_shapes, check_same_device, grad_for, wrap
+from ._register import alias, public, tensor_method
+from ._util import broadcast_shapes, check_same_device, grad_for, promote_operands, wrap
 
 
 def _binary_forward(ctx, op, a, b, dtype=None):
     """Run a binary kernel on promoted, broadcast operands; remember shapes for backward."""
     check_same_device(a, b)
-    dtype = dtype or _dtype.result_type(a, b)
+    dtype, x, y = promote_operands(a, b, dtype)
     sa, sb = a.shape, b.shape
     broadcast_shapes(sa, sb)
     ctx.shapes = (sa, sb)
     ctx.dtypes = (a.dtype, b.dtype)
-    be = a._backend
-    x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
-    y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
-    return Tensor._make(be.binary(op, x, y), a.device)
+    return Tensor._make(a._backend.binary(op, x, y), a.device)
 
 
 def check_sub(a, b):
@@ -68,17 +66,6 @@ def times_alpha(input, other, alpha):
         if not isinstance(other, Tensor):
             return bool(other) and alpha
     return (other.to(dtype) if isinstance(other, Tensor) else other) * alpha
-
-
-def add(input, other, alpha=1):
-    """``input + alpha * other``."""
-    return input + times_alpha(input, other, alpha)
-
-
-def sub(input, other, alpha=1):
-    """``input - alpha * other``."""
-    check_sub(input, wrap(other, input))
-    return input - times_alpha(input, other, alpha)
 
 
 class Add(Function):
@@ -299,14 +286,11 @@ class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
         check_same_device(cond, a, b)
-        dtype = _dtype.result_type(a, b)
         broadcast_shapes(cond.shape, a.shape, b.shape)
+        _, x, y = promote_operands(a, b)
         ctx.cond = cond
         ctx.shapes, ctx.dtypes = (a.shape, b.shape), (a.dtype, b.dtype)
-        be = a._backend
-        x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
-        y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
-        return Tensor._make(be.where(cond._data, x, y), a.device)
+        return Tensor._make(a._backend.where(cond._data, x, y), a.device)
 
     @staticmethod
     def backward(ctx, g):
@@ -316,6 +300,7 @@ class Where(Function):
                 grad_for(where(ctx.cond, zero, g), sb, db))
 
 
+@public()
 def where(condition, input, other):
     """``condition ? input : other`` elementwise, broadcasting all three."""
     if not isinstance(input, Tensor):
@@ -574,6 +559,7 @@ class Clamp(Function):
         return g * mask.to(g.dtype), None, None
 
 
+@public(method=True)
 def clamp(input, min=None, max=None):
     """Clip every element into ``[min, max]`` (either bound may be None)."""
     if min is None and max is None:
@@ -611,11 +597,13 @@ def clamp_bounds(dtype, min, max):
     return convert(min), convert(max)
 
 
+@public(method=True)
 def maximum(input, other):
     """Elementwise maximum of two tensors (NaN propagates)."""
     return Maximum.apply(input, other)
 
 
+@public(method=True)
 def minimum(input, other):
     """Elementwise minimum of two tensors (NaN propagates)."""
     return Minimum.apply(input, other)
@@ -625,12 +613,9 @@ def compare(op, a, b):
     """A comparison (``eq ne lt le gt ge``): a bool tensor, never part of the graph."""
     b = wrap(b, a)
     check_same_device(a, b)
-    dtype = _dtype.result_type(a, b)
     broadcast_shapes(a.shape, b.shape)
-    be = a._backend
-    x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
-    y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
-    return Tensor._make(be.binary(op, x, y), a.device)
+    _, x, y = promote_operands(a, b)
+    return Tensor._make(a._backend.binary(op, x, y), a.device)
 
 
 def bitwise(op, a, b):
@@ -642,10 +627,8 @@ def bitwise(op, a, b):
     dtype = _dtype.result_type(a, b)
     if dtype.is_floating_point:
         raise not_implemented(f"bitwise_{op}_{a.device.type}", dtype)
-    be = a._backend
-    x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
-    y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
-    return Tensor._make(be.binary(f"bitwise_{op}", x, y), a.device)
+    _, x, y = promote_operands(a, b, dtype)
+    return Tensor._make(a._backend.binary(f"bitwise_{op}", x, y), a.device)
 
 
 def bitwise_not(x):
@@ -673,11 +656,288 @@ class Sign(Function):
         return g * 0
 
 
-def sign(x):
+@public(method=True)
+def sign(input):
     """-1, 0 or 1 by the sign of each element (its gradient is zero)."""
-    return Sign.apply(x)
+    return Sign.apply(input)
 
 
 def float_input(x):
     """``x`` itself if floating point, else ``x`` cast to float32 (for exp, log, sqrt...)."""
     return x if x.dtype.is_floating_point else x.to(_dtype.float32)
+
+
+alias("clip", clamp, method=True)
+
+
+# ---- the public function forms: microtorch.<name> and Tensor.<name> ------------------------
+
+@public(method=True)
+def add(input, other, *, alpha=1):
+    """``input + alpha * other``."""
+    return input + times_alpha(input, other, alpha)
+
+
+@public(method=True)
+def sub(input, other, *, alpha=1):
+    """``input - alpha * other``."""
+    check_sub(input, wrap(other, input))
+    return input - times_alpha(input, other, alpha)
+
+
+@public(method=True)
+def mul(input, other):
+    """``input * other``."""
+    return input * other
+
+
+@public(method=True)
+def div(input, other):
+    """``input / other`` (true division)."""
+    return input / other
+
+
+@public(method=True)
+def pow(input, exponent):
+    """``input ** exponent`` (either may be a Python number)."""
+    if not isinstance(input, Tensor):
+        return exponent.__rpow__(input)
+    return input ** exponent
+
+
+@public(method=True)
+def square(input):
+    """``input ** 2``."""
+    return input ** 2
+
+
+@public(method=True)
+def neg(input):
+    """``-input``."""
+    return -input
+
+
+@public(method=True)
+def abs(input):
+    """Absolute value."""
+    return Abs.apply(input)
+
+
+@public(method=True)
+def exp(input):
+    """e to the power of each element."""
+    return Exp.apply(float_input(input))
+
+
+@public(method=True)
+def log(input):
+    """Natural logarithm."""
+    return Log.apply(float_input(input))
+
+
+@public(method=True)
+def sqrt(input):
+    """Square root."""
+    return Sqrt.apply(float_input(input))
+
+
+@public(method=True)
+def rsqrt(input):
+    """1 / sqrt(input)."""
+    return Rsqrt.apply(float_input(input))
+
+
+@public(torch=False, method=True)
+def reciprocal(input):
+    """1 / input."""
+    return Reciprocal.apply(float_input(input))
+
+
+@public(method=True)
+def sin(input):
+    """Sine."""
+    return Sin.apply(float_input(input))
+
+
+@public(method=True)
+def cos(input):
+    """Cosine."""
+    return Cos.apply(float_input(input))
+
+
+@public(method=True, functional=True)
+def tanh(input):
+    """Hyperbolic tangent."""
+    return Tanh.apply(float_input(input))
+
+
+@public(method=True)
+def erf(input):
+    """Gauss error function, ``2/sqrt(pi) * integral from 0 to input of exp(-t**2) dt``."""
+    return Erf.apply(float_input(input))
+
+
+@public(method=True, functional=True)
+def sigmoid(input):
+    """Logistic sigmoid ``1 / (1 + e^-input)``."""
+    return Sigmoid.apply(float_input(input))
+
+
+@public(method=True)
+def relu(input):
+    """max(input, 0)."""
+    return Relu.apply(input)
+
+
+@public(method=("eq", "__eq__"))
+def eq(input, other):
+    """``input == other`` elementwise."""
+    return compare("eq", input, other)
+
+
+@public(method=("ne", "__ne__"))
+def ne(input, other):
+    """``input != other`` elementwise."""
+    return compare("ne", input, other)
+
+
+@public(method=("lt", "__lt__"))
+def lt(input, other):
+    """``input < other`` elementwise."""
+    return compare("lt", input, other)
+
+
+@public(method=("le", "__le__"))
+def le(input, other):
+    """``input <= other`` elementwise."""
+    return compare("le", input, other)
+
+
+@public(method=("gt", "__gt__"))
+def gt(input, other):
+    """``input > other`` elementwise."""
+    return compare("gt", input, other)
+
+
+@public(method=("ge", "__ge__"))
+def ge(input, other):
+    """``input >= other`` elementwise."""
+    return compare("ge", input, other)
+
+
+@public(method=True)
+def equal(input, other):
+    """True when both tensors have the same shape and values."""
+    return input.shape == other.shape and bool((input == other).all())
+
+
+@public(method=True)
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when ``|input - other| <= atol + rtol * |other|`` everywhere (same dtypes,
+    broadcastable shapes)."""
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{input.dtype.scalar_name} did not match "
+                           f"{other.dtype.scalar_name}")
+    broadcast_shapes(input.shape, other.shape)
+    a, b = np.asarray(input), np.asarray(other)
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+# ---- Python's operators on tensors -----------------------------------------------------------
+
+@tensor_method("__add__", "__radd__")
+def _add_operator(self, other):
+    """``self + other``."""
+    return Add.apply(self, wrap(other, self))
+
+
+@tensor_method("__sub__")
+def _sub_operator(self, other):
+    """``self - other``."""
+    return Sub.apply(self, wrap(other, self))
+
+
+@tensor_method("__rsub__")
+def _rsub_operator(self, other):
+    """``other - self``."""
+    if isinstance(other, Tensor):
+        return Sub.apply(other, self)
+    return Rsub.apply(self, other)
+
+
+@tensor_method("__mul__", "__rmul__")
+def _mul_operator(self, other):
+    """``self * other``."""
+    return Mul.apply(self, wrap(other, self))
+
+
+@tensor_method("__truediv__")
+def _div_operator(self, other):
+    """``self / other``."""
+    return Div.apply(self, wrap(other, self))
+
+
+@tensor_method("__rtruediv__")
+def _rdiv_operator(self, other):
+    """``other / self``."""
+    if isinstance(other, Tensor):
+        return Div.apply(other, self)
+    return reciprocal(self) * other
+
+
+@tensor_method("__pow__")
+def _pow_operator(self, exponent):
+    """``self ** exponent``."""
+    if isinstance(exponent, Tensor):
+        return Pow.apply(self, exponent)
+    return PowScalar.apply(self, exponent)
+
+
+@tensor_method("__rpow__")
+def _rpow_operator(self, base):
+    """``base ** self`` for a Python number ``base``."""
+    return RpowScalar.apply(self, base)
+
+
+@tensor_method("__neg__")
+def _neg_operator(self):
+    """``-self``."""
+    return Neg.apply(self)
+
+
+@tensor_method("__pos__")
+def _pos_operator(self):
+    """``+self``: self (refused for bool tensors, as in PyTorch)."""
+    if self.dtype is _dtype.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return self
+
+
+@tensor_method("__abs__")
+def _abs_operator(self):
+    """``abs(self)``."""
+    return Abs.apply(self)
+
+
+@tensor_method("__and__", "__rand__")
+def _and_operator(self, other):
+    """``self & other``."""
+    return bitwise("and", self, other)
+
+
+@tensor_method("__or__", "__ror__")
+def _or_operator(self, other):
+    """``self | other``."""
+    return bitwise("or", self, other)
+
+
+@tensor_method("__xor__", "__rxor__")
+def _xor_operator(self, other):
+    """``self ^ other``."""
+    return bitwise("xor", self, other)
+
+
+@tensor_method("__invert__")
+def _invert_operator(self):
+    """``~self``."""
+    return bitwise_not(self)

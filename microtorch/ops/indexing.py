@@ -9,7 +9,9 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import check_same_device, normalize_dim, sum_to_shape
+from ._register import alias, public, tensor_method
+from .inplace import inplace
+from ._util import check_same_device, normalize_dim, sum_to_shape, wrap
 
 
 def normalize_index(x, index, check_bounds=True):
@@ -208,6 +210,7 @@ class IndexAdd(Function):
         return gg[ctx.index], None, None
 
 
+@tensor_method("__getitem__")
 def getitem(x, index):
     """``x[index]`` with PyTorch's basic and advanced indexing rules (NumPy's, except where an
     int and an index tensor are apart: see :func:`_advanced_dims_moved`)."""
@@ -364,13 +367,12 @@ def _setitem_shape_error(shape, target, value, advanced):
 
 def _type_name(t):
     """PyTorch's legacy type name of a tensor (``torch.FloatTensor``)."""
-    return f"torch.{t.dtype.scalar_name}Tensor"
+    return f"torch.{t.dtype.tensor_type_name}"
 
 
+@tensor_method("__setitem__")
 def setitem(x, index, value):
     """``x[index] = value`` in place (recorded in the graph as ``CopySlices``)."""
-    from ._util import wrap
-
     value = wrap(value, x)
     check_same_device(x, value)
     if value.requires_grad and not x.dtype.is_floating_point:  # no gradient flows there
@@ -380,11 +382,11 @@ def setitem(x, index, value):
         # before the in-place checks; an advanced index is checked by the write itself,
         # except for the number of dims it indexes.
         index, _ = normalize_index(x, index)
-        x._inplace(CopySlices, value, index, written=index)
+        inplace(x, CopySlices, value, index, written=index)
         return
     _count_indexed_dims(x, _drop_extra_ellipses(x, index if isinstance(index, tuple)
                                                    else (index,)))
-    x._inplace(CopySlices, value, index)
+    inplace(x, CopySlices, value, index)
 
 
 def _is_advanced(index):
@@ -422,6 +424,7 @@ class Cat(Function):
         return (None,) + tuple(g.new_zeros((0,)) if s else next(parts) for s in ctx.skip)
 
 
+@public()
 def cat(tensors, dim=0):
     """Concatenate tensors along an existing dim; the shapes must match elsewhere."""
     tensors = list(tensors)
@@ -470,6 +473,7 @@ class Stack(Function):
         return (None,) + tuple(s.squeeze(ctx.dim) for s in g.split(1, ctx.dim))
 
 
+@public()
 def stack(tensors, dim=0):
     """Stack same-shaped tensors along a new dim."""
     tensors = list(tensors)
@@ -514,6 +518,7 @@ class SplitWithSizes(Split):
     node_name = "SplitWithSizesBackward0"
 
 
+@public(method=True)
 def split(x, split_size_or_sections, dim=0):
     """Split ``x`` into pieces of ``split_size`` (the last may be smaller) or of given sizes."""
     if x.ndim == 0:
@@ -543,6 +548,7 @@ def split(x, split_size_or_sections, dim=0):
     return node.apply(x, tuple(sizes), dim)
 
 
+@public(method=True)
 def chunk(x, chunks, dim=0):
     """Split ``x`` into ``chunks`` pieces of ceil(size / chunks) (fewer when it divides)."""
     if x.ndim == 0:
@@ -612,13 +618,12 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .. import _creation
-
         shape, dim, index = ctx.meta
-        zeros = _creation.zeros(shape, dtype=g.dtype, device=g.device)
+        zeros = g.new_zeros(shape)
         return zeros.scatter_add(dim, index, g), None, None
 
 
+@public(method=True)
 def gather(x, dim, index):
     """Pick values of ``x`` along ``dim`` at ``index`` (same rank as ``x``)."""
     dim = normalize_dim(dim, x.ndim)
@@ -651,6 +656,7 @@ class ScatterAdd(Function):
         return g, None, None, g.gather(dim, index)
 
 
+@public(method=True)
 def scatter_add(x, dim, index, src):
     """A copy of ``x`` with ``src`` summed into the positions ``index`` along ``dim``."""
     dim = normalize_dim(dim, x.ndim)
@@ -663,3 +669,7 @@ def scatter_add(x, dim, index, src):
     if x.ndim:
         return ScatterAdd.apply(x, dim, index, src)
     return ScatterAdd.apply(_as_1d(x), dim, index, src).reshape(x.shape)
+
+
+alias("concat", cat)
+alias("concatenate", cat)

@@ -8,13 +8,14 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._register import public, tensor_method
 from ._util import broadcast_shapes, check_same_device, sum_to_shape
 
 
 def _check_dtypes(a, b):
     if a.dtype is not b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_c_name(a.dtype)} != {_c_name(b.dtype)}")
+                           f"{a.dtype.c_name} != {b.dtype.c_name}")
     check_same_device(a, b)
 
 
@@ -33,11 +34,6 @@ def _product(kernel, be, a, b):
         wide = be.matmul(be.astype(a, np.int64), be.astype(b, np.int64))
         return be.astype(wide, a.dtype)
     return be.matmul(a, b)
-
-
-def _c_name(d):
-    return {"float32": "float", "float64": "double", "int64": "long int",
-            "int32": "int", "bool": "bool", "uint8": "unsigned char"}[d.name]
 
 
 class Mm(Function):
@@ -120,6 +116,7 @@ class Mv(Function):
         return gm, gv
 
 
+@public(method=True)
 def mm(a, b):
     """Matrix product of 2-D tensors (M, K) @ (K, N)."""
     if a.ndim != 2 or b.ndim != 2:
@@ -132,6 +129,7 @@ def mm(a, b):
     return Mm.apply(a, b)
 
 
+@public(method=True)
 def bmm(a, b):
     """Batched matrix product of 3-D tensors (B, M, K) @ (B, K, N)."""
     if a.ndim != 3 or b.ndim != 3:
@@ -144,6 +142,7 @@ def bmm(a, b):
     return Bmm.apply(a, b)
 
 
+@public(method=("matmul", "__matmul__"))
 def matmul(a, b):
     """``a @ b`` with NumPy's rules: dot for vectors, mm for matrices, batched with broadcasting
     for higher ranks (a 1-D operand gets a dim of size 1 that is removed afterwards)."""
@@ -181,3 +180,17 @@ def _batch(t):
     for s in t.shape[:-2]:
         n *= s
     return n
+
+
+@tensor_method("__rmatmul__")
+def _rmatmul_operator(self, other):
+    """``other @ self``."""
+    return matmul(other, self)
+
+
+@public(method=True)
+def dot(input, other):
+    """Dot product of two 1-D tensors."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    return matmul(input, other)

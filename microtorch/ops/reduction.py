@@ -6,12 +6,13 @@ Backward re-inserts the reduced dims (``_unsqueeze_to``) and broadcasts the grad
 
 import builtins
 
-from .. import _dtype
+from .. import _dtype, return_types
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ._util import normalize_dim, normalize_dims, wrap
-from .elementwise import where
+from ._register import public
+from .elementwise import maximum, minimum, where
 from .indexing import Gather, ScatterAdd
 
 
@@ -179,9 +180,7 @@ class MaxDim(Function):
         (idx,) = ctx.saved_tensors
         if not keepdim:
             g = g.unsqueeze(dim)
-        from .. import _creation
-
-        zeros = _creation.zeros(shape, dtype=g.dtype, device=g.device)
+        zeros = g.new_zeros(shape)
         return ScatterAdd.apply(zeros, dim, idx, g), \
             None, None
 
@@ -281,7 +280,7 @@ def _cast_to_dtype_arg(input, dtype):
     point results only, so an integer or bool ``dtype`` is refused for an input that requires
     grad (PyTorch's error)."""
     if not dtype.is_floating_point and input.requires_grad and is_grad_enabled():
-        raise RuntimeError(f"Autograd not support dtype: {_type_word(dtype)}")
+        raise RuntimeError(f"Autograd not support dtype: {dtype.scalar_name}")
     return input.to(dtype)
 
 
@@ -291,6 +290,7 @@ def _in_dtype_arg(out, dtype):
     return out if dtype is None or out.dtype is dtype else out.to(dtype)
 
 
+@public(method=True)
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all dims when None); bool and integer inputs sum to int64, unless
     ``dtype`` is given: the input is cast to it and the sum has that dtype."""
@@ -304,24 +304,21 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     return _in_dtype_arg(out, dtype)
 
 
+@public(method=True)
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean over ``dim`` (all dims when None); needs a floating point input."""
     given = "Optional" if dtype is not None else "Input"
     dtype = input.dtype if dtype is None else dtype
     if not dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. {given} dtype must be either "
-                           f"a floating point or complex dtype. Got: {_type_word(dtype)}")
+                           f"a floating point or complex dtype. Got: {dtype.scalar_name}")
     input = input.to(dtype)
     if dim is None:
         return MeanAll.apply(input, tuple(range(input.ndim)), False)
     return Mean.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
-def _type_word(d):
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte", "float32": "Float",
-            "float64": "Double"}.get(d.name, d.name)
-
-
+@public(method=True)
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over one ``dim`` (all elements when None)."""
     if dim is not None:
@@ -351,12 +348,14 @@ def _as_tuple(dim):
     return tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
 
 
+@public(method=True)
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
     _check_nonempty(input, "amax", _as_tuple(dim))  # before duplicate dims, as in PyTorch
     return Amax.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
+@public(method=True)
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
     _check_nonempty(input, "amin", _as_tuple(dim))
@@ -364,8 +363,6 @@ def amin(input, dim=(), keepdim=False):
 
 
 def _extremum(name, all_fn, dim_fn, elementwise, input, dim, keepdim):
-    from .. import return_types
-
     if isinstance(dim, Tensor):
         return elementwise(input, dim)
     if dim is None:
@@ -378,19 +375,17 @@ def _extremum(name, all_fn, dim_fn, elementwise, input, dim, keepdim):
     return getattr(return_types, name)(*dim_fn.apply(input, d, keepdim))
 
 
+@public(method=True)
 def max(input, dim=None, keepdim=False):
     """``max(x)``: the largest element; ``max(x, dim)``: a (values, indices) pair;
     ``max(x, other)``: the elementwise maximum."""
-    from .elementwise import maximum
-
     return _extremum("max", MaxAll, MaxDim, maximum, input, dim, keepdim)
 
 
+@public(method=True)
 def min(input, dim=None, keepdim=False):
     """``min(x)``: the smallest element; ``min(x, dim)``: a (values, indices) pair;
     ``min(x, other)``: the elementwise minimum."""
-    from .elementwise import minimum
-
     return _extremum("min", MinAll, MinDim, minimum, input, dim, keepdim)
 
 
@@ -411,22 +406,26 @@ def _arg(op, input, dim, keepdim):
     return Tensor._make(input._backend.arg_reduce(op, input._data, d, keepdim), input.device)
 
 
+@public(method=True)
 def argmax(input, dim=None, keepdim=False):
     """Index of the maximum (of the flattened input when ``dim`` is None)."""
     return _arg("argmax", input, dim, keepdim)
 
 
+@public(method=True)
 def argmin(input, dim=None, keepdim=False):
     """Index of the minimum (of the flattened input when ``dim`` is None)."""
     return _arg("argmin", input, dim, keepdim)
 
 
+@public(torch=False, method=True)
 def all(input):
     """True when every element is nonzero: a 0-d bool tensor (uint8 for a uint8 input, as in
     PyTorch); True for an empty tensor."""
     return _all_any(input, "amin", True)
 
 
+@public(torch=False, method=True)
 def any(input):
     """True when some element is nonzero: a 0-d bool tensor (uint8 for a uint8 input, as in
     PyTorch); False for an empty tensor."""
@@ -454,6 +453,7 @@ def _check_floating(input):
         raise RuntimeError("std and var only support floating point and complex dtypes")
 
 
+@public(method=True)
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` with Bessel's correction (``correction=1``) by default."""
     if isinstance(dim, bool):
@@ -463,6 +463,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return Var.apply(input, dims, _correction(unbiased, correction), keepdim)
 
 
+@public(method=True)
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim`` (square root of :func:`var`)."""
     if isinstance(dim, bool):
@@ -472,6 +473,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return Std.apply(input, dims, _correction(unbiased, correction), keepdim)
 
 
+@public(method=True)
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim``, computed stably; -inf over an empty dim. Integer and
     bool inputs are cast to the default float dtype first, as in PyTorch."""

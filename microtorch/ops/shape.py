@@ -4,8 +4,12 @@ and copies (clone, contiguous, to). Their backward only moves the gradient's axe
 import math
 
 from .. import _dtype
-from .._tensor import Tensor
+from .._device import as_device
+from .._tensor import Tensor, parse_to_args
 from ..autograd.function import Function
+from ..backends import cuda as cuda_backend
+from ..backends import get_backend
+from ._register import public, tensor_method, tensor_property
 from ._util import normalize_dim, sum_to_shape
 
 
@@ -73,6 +77,7 @@ class UnsafeView(View):
     node_name = "UnsafeViewBackward0"
 
 
+@public(torch=False, method=True)
 def view(x, *shape):
     """A view of ``x`` with ``shape`` (one entry may be -1); the strides must allow it."""
     shape = infer_shape(_shape_arg(shape), x.numel())
@@ -82,6 +87,7 @@ def view(x, *shape):
     return View.apply(x, shape)
 
 
+@public(method=True)
 def reshape(x, *shape):
     """``x`` with a new shape: a view when the strides allow it, else a copy."""
     shape = infer_shape(_shape_arg(shape), x.numel())
@@ -117,6 +123,7 @@ class Permute(Function):
         return g.permute(*inverse), None
 
 
+@public(method=True)
 def permute(x, *dims):
     """A view of ``x`` with its dimensions reordered."""
     dims = _shape_arg(dims)
@@ -157,11 +164,13 @@ class T(Transpose):
     node_name = "TBackward0"
 
 
+@public(method=True)
 def transpose(x, dim0, dim1):
     """A view of ``x`` with ``dim0`` and ``dim1`` swapped."""
     return Transpose.apply(x, normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim))
 
 
+@tensor_property("mT")
 def matrix_transpose(x):
     """``x.mT``: the last two dims swapped; a 0-d tensor is returned as is (PyTorch's
     deprecated identity), a 1-d tensor is refused."""
@@ -173,6 +182,7 @@ def matrix_transpose(x):
     return transpose(x, -2, -1)
 
 
+@public(method=True)
 def t(x):
     """Transpose of a matrix (a 0-d or 1-d tensor is returned as is)."""
     if x.ndim > 2:
@@ -195,6 +205,7 @@ class Expand(Function):
         return sum_to_shape(g, ctx.in_shape), None
 
 
+@public(torch=False, method=True)
 def expand(x, *sizes):
     """A view of ``x`` broadcast to ``sizes`` (-1 keeps a dim's size)."""
     sizes = _shape_arg(sizes)
@@ -249,6 +260,7 @@ class Unsqueeze(Squeeze):
     node_name = "UnsqueezeBackward0"
 
 
+@public(method=True)
 def squeeze(x, dim=None):
     """A view of ``x`` without size-1 dims (only ``dim``, an int or tuple, when given)."""
     if dim is None:
@@ -259,12 +271,14 @@ def squeeze(x, dim=None):
     return SqueezeDim.apply(x, shape)
 
 
+@public(method=True)
 def unsqueeze(x, dim):
     """A view of ``x`` with a size-1 dim inserted at ``dim``."""
     dim = normalize_dim(dim, x.ndim + 1)
     return Unsqueeze.apply(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
+@public(method=True)
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dims ``start_dim..end_dim`` into one (a view when possible)."""
     s = normalize_dim(start_dim, x.ndim)
@@ -281,6 +295,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     return x.reshape(x.shape[:s] + (merged,) + x.shape[e + 1:])
 
 
+@public(torch=False, method=True)
 def repeat(x, *sizes):
     """``x`` tiled ``sizes[i]`` times along dim i (leading sizes add new dims): a copy.
 
@@ -326,8 +341,6 @@ class ToCopy(Function):
     def forward(ctx, x, dtype, device):
         ctx.src = (x.dtype, x.device)
         if device != x.device:
-            from ..backends import get_backend
-
             host = x._backend.to_numpy(x._data)
             dst = get_backend(device)
             data = dst.from_numpy(host.astype(dtype.np, copy=False))
@@ -338,3 +351,63 @@ class ToCopy(Function):
     def backward(ctx, g):
         dtype, device = ctx.src
         return g.to(device=device, dtype=dtype), None, None
+
+
+# ---- Tensor methods made of the shape ops ---------------------------------------------------
+
+@tensor_method()
+def size(self, dim=None):
+    """The shape, or the length of dimension ``dim``."""
+    if dim is None:
+        return self.shape
+    return self._data.shape[normalize_dim(dim, self.ndim)]
+
+
+@tensor_property("T")
+def _reversed_dims(self):
+    """The tensor with all its dims reversed."""
+    return permute(self, *range(self.ndim - 1, -1, -1))
+
+
+@tensor_method()
+def view_as(self, other):
+    """A view with ``other``'s shape."""
+    return view(self, other.shape)
+
+
+@tensor_method()
+def reshape_as(self, other):
+    """Reshape to ``other``'s shape."""
+    return reshape(self, other.shape)
+
+
+@tensor_method()
+def expand_as(self, other):
+    """Broadcast to ``other``'s shape."""
+    return expand(self, other.shape)
+
+
+@tensor_method()
+def clone(self):
+    """A copy of the data, recorded in the graph (``CloneBackward0``)."""
+    return Clone.apply(self)
+
+
+@tensor_method()
+def contiguous(self):
+    """Self if C-contiguous, else a contiguous copy."""
+    return self if self.is_contiguous() else clone(self)
+
+
+@tensor_method()
+def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
+    """Convert to another dtype and/or device: ``to(dtype)``, ``to(device)``,
+    ``to(device, dtype)`` or ``to(other_tensor)``. Returns self when nothing changes."""
+    dtype, device = parse_to_args(args, dtype, device)
+    dtype = dtype or self.dtype
+    device = as_device(device) if device is not None else self._device
+    if device.type == "cuda":
+        cuda_backend.check_available()
+    if dtype is self.dtype and device == self._device and not copy:
+        return self
+    return ToCopy.apply(self, dtype, device)

@@ -3,6 +3,7 @@
 import copy
 
 from .._tensor import Tensor
+from ..autograd.grad_mode import enable_grad
 
 
 class _Required:
@@ -78,8 +79,6 @@ class Optimizer:
     def _closure_loss(self, closure):
         if closure is None:
             return None
-        from ..autograd.grad_mode import enable_grad
-
         with enable_grad():
             return closure()
 

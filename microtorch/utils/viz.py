@@ -30,6 +30,8 @@ node, and from the last node to the output. The backward pass walks them in reve
 import shutil
 import subprocess
 
+from .._tensor import Tensor
+
 __all__ = ["Digraph", "make_dot"]
 
 # torchviz's look: small monospace boxes, filled.
@@ -174,8 +176,6 @@ def make_dot(output, params=None, show_saved=False):
         A :class:`Digraph`; ``str(dot)`` is the DOT text, ``dot.render("graph", format="svg")``
         draws it with Graphviz, and Jupyter displays it directly.
     """
-    from .._tensor import Tensor
-
     if params is not None:
         if not all(isinstance(p, Tensor) for p in params.values()):
             raise TypeError("make_dot: params must map names to Tensors, e.g. "

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from ... import _creation
+from ... import _creation, _dtype
 from ..._tensor import Tensor
 from ...ops.indexing import stack
 
@@ -84,9 +84,7 @@ def _collate_numpy_scalar(batch, *, collate_fn_map=None):
 
 
 def _collate_float(batch, *, collate_fn_map=None):
-    from ..._dtype import float64
-
-    return _creation.tensor(batch, dtype=float64)
+    return _creation.tensor(batch, dtype=_dtype.float64)
 
 
 def _collate_int(batch, *, collate_fn_map=None):
