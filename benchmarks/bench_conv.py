@@ -78,19 +78,20 @@ def worker_microtorch(dtype, threads):
     import numpy as np
 
     from microtorch.backends.cpu import conv
+    from microtorch.backends.geometry import Conv2dGeometry
 
     rng = np.random.default_rng(0)
     out = {}
     for name, _, xs, ws, s, p in SHAPES:
         x = rng.standard_normal(xs).astype(dtype)
         w = rng.standard_normal(ws).astype(dtype)
-        st, pd, dl = (s, s), (p, p), (1, 1)
-        y = conv.conv2d(x, w, st, pd, dl, 1)
+        geom = Conv2dGeometry(stride=(s, s), padding=(p, p), dilation=(1, 1), groups=1)
+        y = conv.conv2d(x, w, geom)
         gy = rng.standard_normal(y.shape).astype(dtype)
         fns = {
-            "fwd": lambda: conv.conv2d(x, w, st, pd, dl, 1),
-            "grad_in": lambda: conv.conv2d_grad_input(gy, w, xs, st, pd, dl, 1),
-            "grad_w": lambda: conv.conv2d_grad_weight(x, gy, ws, st, pd, dl, 1),
+            "fwd": lambda: conv.conv2d(x, w, geom),
+            "grad_in": lambda: conv.conv2d_grad_input(gy, w, xs, geom),
+            "grad_w": lambda: conv.conv2d_grad_weight(x, gy, ws, geom),
         }
         out[name] = {op: _time(fn) for op, fn in fns.items()}
     return out

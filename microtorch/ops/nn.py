@@ -10,6 +10,7 @@ import math
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..backends.geometry import AvgPool2dGeometry, Conv2dGeometry, MaxPool2dGeometry
 from ._util import sum_to_shape, wrap
 from .elementwise import not_implemented, where
 from .indexing import Gather, ScatterAdd
@@ -17,6 +18,12 @@ from .indexing import Gather, ScatterAdd
 
 def _t(data, like):
     return Tensor._make(data, like.device)
+
+
+def _no_grads_for(geometry_type):
+    """One None per field of a geometry named tuple: the gradients of the geometry arguments
+    (ints and flags, not differentiable) that an op's ``backward`` returns after its tensors'."""
+    return (None,) * len(geometry_type._fields)
 
 
 def _no_double_backward(name):
@@ -58,10 +65,10 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
         ctx.save_for_backward(x, w)
-        ctx.geom = (stride, padding, dilation, groups)
+        ctx.geometry = Conv2dGeometry(stride=stride, padding=padding, dilation=dilation,
+                                      groups=groups)
         be = x._backend
-        y = be.conv2d(be.contiguous(x._data), be.contiguous(w._data), stride, padding, dilation,
-                      groups)
+        y = be.conv2d(be.contiguous(x._data), be.contiguous(w._data), ctx.geometry)
         if b is not None:
             be.binary("add", y, be.view(b._data, (1, b.shape[0], 1, 1)), out=y)
         return _t(y, x)
@@ -72,14 +79,15 @@ class Conv2d(Function):
         x, w = ctx.saved_tensors
         be = x._backend
         gd = be.contiguous(g._data)
-        geom = ctx.geom
-        need = ctx.needs_input_grad
-        gx = _t(be.conv2d_grad_input(gd, be.contiguous(w._data), x.shape, *geom), x) \
-            if need[0] else None
-        gw = _t(be.conv2d_grad_weight(be.contiguous(x._data), gd, w.shape, *geom), x) \
-            if need[1] else None
-        gb = _t(be.reduce("sum", gd, (0, 2, 3), False), x) if need[2] else None
-        return gx, gw, gb, None, None, None, None
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = gw = gb = None
+        if need_x:
+            gx = _t(be.conv2d_grad_input(gd, be.contiguous(w._data), x.shape, ctx.geometry), x)
+        if need_w:
+            gw = _t(be.conv2d_grad_weight(be.contiguous(x._data), gd, w.shape, ctx.geometry), x)
+        if need_b:
+            gb = _t(be.reduce("sum", gd, (0, 2, 3), False), x)
+        return (gx, gw, gb) + _no_grads_for(Conv2dGeometry)
 
 
 def _batched(x):
@@ -87,6 +95,11 @@ def _batched(x):
     be = x._backend
     d = be.contiguous(x._data)
     return d if x.ndim == 4 else be.view(d, (1,) + x.shape)
+
+
+def _batched_shape(shape):
+    """A (C, H, W) or (N, C, H, W) shape as (N, C, H, W)."""
+    return (1,) * (4 - len(shape)) + tuple(shape)
 
 
 def _unbatched(data, like, shape=None):
@@ -105,8 +118,10 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode, return_indices):
         be = x._backend
-        y, argmax = be.max_pool2d(_batched(x), kernel, stride, padding, dilation, ceil_mode)
-        ctx.saved = (argmax, x.shape)
+        geometry = MaxPool2dGeometry(kernel=kernel, stride=stride, padding=padding,
+                                     dilation=dilation, ceil_mode=ceil_mode)
+        y, argmax = be.max_pool2d(_batched(x), geometry)
+        ctx.argmax, ctx.in_shape = argmax, x.shape
         if not return_indices:
             return _unbatched(y, x)
         # the indices: each maximum's flat position ih*W + iw within its plane, as torch's
@@ -117,10 +132,11 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, g, *_):
         _no_double_backward("max_pool2d")
-        argmax, shape = ctx.saved
         be = g._backend
-        gx = be.max_pool2d_backward(_batched(g), argmax, (1,) * (4 - len(shape)) + shape)
-        return (_unbatched(gx, g, shape),) + (None,) * 6
+        gx = be.max_pool2d_backward(_batched(g), ctx.argmax, _batched_shape(ctx.in_shape))
+        no_grad_return_indices = (None,)
+        return (_unbatched(gx, g, ctx.in_shape),) + _no_grads_for(MaxPool2dGeometry) \
+            + no_grad_return_indices
 
 
 class AvgPool2d(Function):
@@ -131,17 +147,19 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
         be = x._backend
-        ctx.shape = x.shape
-        ctx.args = (kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
-        return _unbatched(be.avg_pool2d(_batched(x), *ctx.args), x)
+        ctx.in_shape = x.shape
+        ctx.geometry = AvgPool2dGeometry(kernel=kernel, stride=stride, padding=padding,
+                                         ceil_mode=ceil_mode,
+                                         count_include_pad=count_include_pad,
+                                         divisor_override=divisor_override)
+        return _unbatched(be.avg_pool2d(_batched(x), ctx.geometry), x)
 
     @staticmethod
     def backward(ctx, g):
         _no_double_backward("avg_pool2d")
         be = g._backend
-        shape = (1,) * (4 - len(ctx.shape)) + ctx.shape
-        gx = be.avg_pool2d_backward(_batched(g), shape, *ctx.args)
-        return (_unbatched(gx, g, ctx.shape),) + (None,) * 6
+        gx = be.avg_pool2d_backward(_batched(g), _batched_shape(ctx.in_shape), ctx.geometry)
+        return (_unbatched(gx, g, ctx.in_shape),) + _no_grads_for(AvgPool2dGeometry)
 
 
 class AdaptiveAvgPool2d(Function):
@@ -159,9 +177,8 @@ class AdaptiveAvgPool2d(Function):
     def backward(ctx, g):
         _no_double_backward("adaptive_avg_pool2d")
         be = g._backend
-        shape = ctx.in_shape
-        gx = be.adaptive_avg_pool2d_backward(_batched(g), (1,) * (4 - len(shape)) + shape)
-        return _unbatched(gx, g, shape), None
+        gx = be.adaptive_avg_pool2d_backward(_batched(g), _batched_shape(ctx.in_shape))
+        return _unbatched(gx, g, ctx.in_shape), None
 
 
 class BatchNorm(Function):

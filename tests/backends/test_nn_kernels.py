@@ -11,6 +11,8 @@ import itertools
 import numpy as np
 import pytest
 
+from microtorch.backends.geometry import AvgPool2dGeometry, Conv2dGeometry, MaxPool2dGeometry
+
 # The package re-exports functions named like these modules (cpu.softmax is the function):
 # fetch the modules themselves.
 conv, norm, pool, softmax, threads = (
@@ -94,12 +96,13 @@ def conv_path(request, monkeypatch):
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv2d_matches_naive_and_adjoints(case, conv_path):
     xs, ws, s, p, d, g = case
+    geom = Conv2dGeometry(s, p, d, g)
     x, w = _rand(xs), _rand(ws)
-    y = conv.conv2d(x, w, s, p, d, g)
+    y = conv.conv2d(x, w, geom)
     np.testing.assert_allclose(y, _conv_naive(x, w, s, p, d, g), rtol=1e-10, atol=1e-10)
     gy = _rand(y.shape)
-    gx = conv.conv2d_grad_input(gy, w, xs, s, p, d, g)
-    gw = conv.conv2d_grad_weight(x, gy, ws, s, p, d, g)
+    gx = conv.conv2d_grad_input(gy, w, xs, geom)
+    gw = conv.conv2d_grad_weight(x, gy, ws, geom)
     assert gx.shape == xs and gw.shape == ws
     # conv is linear in x and in w: <conv(x, w), gy> = <x, gx> = <w, gw>
     inner = np.vdot(y, gy)
@@ -118,15 +121,16 @@ def test_conv2d_matches_naive_and_adjoints(case, conv_path):
 def test_conv2d_matches_torch(torch, case, dtype, conv_path):
     F = torch.nn.functional
     xs, ws, s, p, d, g = case
+    geom = Conv2dGeometry(s, p, d, g)
     x, w = _rand(xs, dtype), _rand(ws, dtype)
     tx = torch.tensor(x, requires_grad=True)
     tw = torch.tensor(w, requires_grad=True)
     ty = F.conv2d(tx, tw, None, s, p, d, g)
     gy = _rand(tuple(ty.shape), dtype)
     ty.backward(torch.tensor(gy))
-    y = conv.conv2d(x, w, s, p, d, g)
-    gx = conv.conv2d_grad_input(gy, w, xs, s, p, d, g)
-    gw = conv.conv2d_grad_weight(x, gy, ws, s, p, d, g)
+    y = conv.conv2d(x, w, geom)
+    gx = conv.conv2d_grad_input(gy, w, xs, geom)
+    gw = conv.conv2d_grad_weight(x, gy, ws, geom)
     for got, want in ((y, ty.detach()), (gx, tx.grad), (gw, tw.grad)):
         assert got.dtype == dtype and got.flags.c_contiguous
         np.testing.assert_allclose(got, want.numpy(), **_tol(dtype))
@@ -135,25 +139,26 @@ def test_conv2d_matches_torch(torch, case, dtype, conv_path):
 def test_conv2d_chunked_batch(monkeypatch):
     """A batch too big for one im2col buffer is processed in chunks with the same result."""
     xs, ws, s, p, d, g = ((5, 4, 6, 5), (6, 2, 3, 3), (1, 2), (1, 1), (1, 1), 2)
+    geom = Conv2dGeometry(s, p, d, g)
     x, w = _rand(xs), _rand(ws)
-    y = conv.conv2d(x, w, s, p, d, g)
+    y = conv.conv2d(x, w, geom)
     gy = _rand(y.shape)
-    gx = conv.conv2d_grad_input(gy, w, xs, s, p, d, g)
-    gw = conv.conv2d_grad_weight(x, gy, ws, s, p, d, g)
+    gx = conv.conv2d_grad_input(gy, w, xs, geom)
+    gw = conv.conv2d_grad_weight(x, gy, ws, geom)
     monkeypatch.setattr(conv, "_MAX_COLS", 2 * 18 * 18)  # two images per chunk: 2 + 2 + 1
-    assert conv._Plan(xs, ws, s, p, d, g).nb == 2
-    np.testing.assert_allclose(conv.conv2d(x, w, s, p, d, g), y, rtol=1e-12)
-    np.testing.assert_allclose(conv.conv2d_grad_input(gy, w, xs, s, p, d, g), gx, rtol=1e-12)
+    assert conv._Plan(xs, ws, geom).nb == 2
+    np.testing.assert_allclose(conv.conv2d(x, w, geom), y, rtol=1e-12)
+    np.testing.assert_allclose(conv.conv2d_grad_input(gy, w, xs, geom), gx, rtol=1e-12)
     for deep in (0, 10**9):  # the weight gradient's transposed and direct GEMM layouts
         monkeypatch.setattr(conv, "_GW_TRANSPOSED_L", deep)
-        np.testing.assert_allclose(conv.conv2d_grad_weight(x, gy, ws, s, p, d, g), gw,
+        np.testing.assert_allclose(conv.conv2d_grad_weight(x, gy, ws, geom), gw,
                                    rtol=1e-12)
 
 
 def test_conv2d_non_contiguous_input():
     x = _rand((3, 2, 6, 5)).transpose(1, 0, 2, 3)
     w = _rand((4, 3, 3, 3))
-    np.testing.assert_allclose(conv.conv2d(x, w, (1, 1), (1, 1), (1, 1), 1),
+    np.testing.assert_allclose(conv.conv2d(x, w, Conv2dGeometry((1, 1), (1, 1), (1, 1), 1)),
                                _conv_naive(x, w, (1, 1), (1, 1), (1, 1), 1), rtol=1e-10)
 
 
@@ -209,7 +214,7 @@ POOL_CASES = [
 def test_max_pool2d_naive(case, ceil_mode):
     xs, k, s, p, d = case
     x = _rand(xs)
-    y, idx = pool.max_pool2d(x, k, s, p, d, ceil_mode)
+    y, idx = pool.max_pool2d(x, MaxPool2dGeometry(k, s, p, d, ceil_mode))
     y_ref, idx_ref = _max_pool_naive(x, k, s, p, d, ceil_mode)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(idx, idx_ref)
@@ -227,7 +232,7 @@ def test_max_pool2d_ties_nan_and_inf():
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 1, 1] = np.nan
     x[0, 0, 2:, 2:] = -np.inf
-    y, idx = pool.max_pool2d(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    y, idx = pool.max_pool2d(x, MaxPool2dGeometry((2, 2), (2, 2), (0, 0), (1, 1), False))
     assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 5
     assert y[0, 0, 0, 1] == 0 and idx[0, 0, 0, 1] == 2        # first of tied maxima
     assert y[0, 0, 1, 1] == -np.inf and idx[0, 0, 1, 1] == 10  # all -inf: first element
@@ -239,11 +244,12 @@ def test_max_pool2d_ties_nan_and_inf():
 def test_avg_pool2d_naive(case, ceil_mode, count_include_pad):
     xs, k, s, p, _ = case
     x = _rand(xs)
-    y = pool.avg_pool2d(x, k, s, p, ceil_mode, count_include_pad)
+    y = pool.avg_pool2d(x, AvgPool2dGeometry(k, s, p, ceil_mode, count_include_pad))
     np.testing.assert_allclose(y, _avg_pool_naive(x, k, s, p, ceil_mode, count_include_pad),
                                rtol=1e-12, atol=1e-14)
     gy = _rand(y.shape)
-    gx = pool.avg_pool2d_backward(gy, xs, k, s, p, ceil_mode, count_include_pad)
+    gx = pool.avg_pool2d_backward(gy, xs, AvgPool2dGeometry(k, s, p, ceil_mode,
+                                                              count_include_pad))
     assert np.isclose(np.vdot(x, gx), np.vdot(y, gy), rtol=1e-10)  # linear: adjoint identity
 
 
@@ -258,7 +264,7 @@ def test_pool2d_matches_torch(torch, case, ceil_mode, dtype):
     ty, tidx = F.max_pool2d(tx, k, s, p, d, ceil_mode=ceil_mode, return_indices=True)
     gy = _rand(tuple(ty.shape), dtype)
     ty.backward(torch.tensor(gy))
-    y, idx = pool.max_pool2d(x, k, s, p, d, ceil_mode)
+    y, idx = pool.max_pool2d(x, MaxPool2dGeometry(k, s, p, d, ceil_mode))
     np.testing.assert_array_equal(y, ty.detach().numpy())
     np.testing.assert_array_equal(idx, tidx.numpy())
     np.testing.assert_allclose(pool.max_pool2d_backward(gy, idx, xs), tx.grad.numpy(),
@@ -269,10 +275,10 @@ def test_pool2d_matches_torch(torch, case, ceil_mode, dtype):
         tx.grad = None
         ty = F.avg_pool2d(tx, k, s, p, ceil_mode=ceil_mode, count_include_pad=cip)
         ty.backward(torch.tensor(gy))
-        y = pool.avg_pool2d(x, k, s, p, ceil_mode, cip)
+        y = pool.avg_pool2d(x, AvgPool2dGeometry(k, s, p, ceil_mode, cip))
         assert y.dtype == dtype
         np.testing.assert_allclose(y, ty.detach().numpy(), **_tol(dtype))
-        gx = pool.avg_pool2d_backward(gy, xs, k, s, p, ceil_mode, cip)
+        gx = pool.avg_pool2d_backward(gy, xs, AvgPool2dGeometry(k, s, p, ceil_mode, cip))
         np.testing.assert_allclose(gx, tx.grad.numpy(), **_tol(dtype))
 
 
@@ -304,6 +310,133 @@ def test_adaptive_avg_pool2d_matches_torch(torch):
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(pool.adaptive_avg_pool2d_backward(gy, x.shape),
                                tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- reference kernels
+#
+# Each fast kernel has a textbook reference beside it (conv.conv2d_reference, ...): the same
+# cases must give the same numbers (exactly where no sum is reordered).
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_reference_matches_fast(case, dtype, conv_path):
+    xs, ws, s, p, d, g = case
+    geom = Conv2dGeometry(s, p, d, g)
+    x, w = _rand(xs, dtype), _rand(ws, dtype)
+    y = conv.conv2d_reference(x, w, geom)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, conv.conv2d(x, w, geom), **_tol(dtype))
+    gy = _rand(y.shape, dtype)
+    gx = conv.conv2d_grad_input_reference(gy, w, xs, geom)
+    gw = conv.conv2d_grad_weight_reference(x, gy, ws, geom)
+    assert gx.shape == xs and gw.shape == ws and gx.dtype == gw.dtype == dtype
+    np.testing.assert_allclose(gx, conv.conv2d_grad_input(gy, w, xs, geom), **_tol(dtype))
+    np.testing.assert_allclose(gw, conv.conv2d_grad_weight(x, gy, ws, geom), **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_conv2d_reference_integers_wrap_like_int64(dtype):
+    """Integer convolutions wrap around in their dtype: the sum in 64 bits, then cast."""
+    geom = Conv2dGeometry((2, 1), (1, 1), (1, 2), 2)
+    x = RNG.integers(0, 250, (2, 4, 7, 6)).astype(dtype)
+    w = RNG.integers(0, 250, (6, 2, 3, 2)).astype(dtype)
+    wide = conv.conv2d_reference(x.astype(np.int64), w.astype(np.int64), geom)
+    np.testing.assert_array_equal(conv.conv2d_reference(x, w, geom), wide.astype(dtype))
+    np.testing.assert_array_equal(conv.conv2d(x, w, geom), wide.astype(dtype))
+
+
+def test_conv2d_reference_refuses_bad_geometry():
+    x, w = _rand((1, 2, 4, 4)), _rand((2, 2, 3, 3))
+    with pytest.raises(ValueError, match="stride"):
+        conv.conv2d_reference(x, w, Conv2dGeometry((0, 1), (0, 0), (1, 1), 1))
+    with pytest.raises(ValueError, match="gy has shape"):
+        conv.conv2d_grad_input_reference(_rand((1, 2, 3, 3)), w, x.shape,
+                                         Conv2dGeometry((1, 1), (0, 0), (1, 1), 1))
+    with pytest.raises(ValueError, match="gy has shape"):
+        conv.conv2d_grad_weight_reference(x, _rand((1, 2, 3, 3)), w.shape,
+                                          Conv2dGeometry((1, 1), (0, 0), (1, 1), 1))
+
+
+# the pooling cases, plus a window that dilation steps over the whole input (argmax -1)
+REFERENCE_POOL_CASES = POOL_CASES + [((1, 2, 1, 4), (2, 2), (1, 1), (1, 1), (2, 2))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("case", REFERENCE_POOL_CASES)
+def test_max_pool2d_reference_matches_fast(case, ceil_mode, dtype):
+    xs, k, s, p, d = case
+    geom = MaxPool2dGeometry(k, s, p, d, ceil_mode)
+    x = (_rand(xs) * 50).astype(dtype)
+    y, idx = pool.max_pool2d_reference(x, geom)
+    y_fast, idx_fast = pool.max_pool2d(x, geom)
+    np.testing.assert_array_equal(y, y_fast)
+    np.testing.assert_array_equal(idx, idx_fast)
+    if dtype in (np.float32, np.float64):
+        gy = _rand(y.shape, dtype)
+        np.testing.assert_array_equal(pool.max_pool2d_backward_reference(gy, idx, xs),
+                                      pool.max_pool2d_backward(gy, idx, xs))
+
+
+@pytest.mark.parametrize("max_pool2d", [pool.max_pool2d, pool.max_pool2d_reference])
+def test_max_pool2d_ties_nan_and_inf_both_kernels(max_pool2d):
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 0, 0] = x[0, 0, 1, 1] = np.nan
+    x[0, 0, 2:, 2:] = -np.inf
+    y, idx = max_pool2d(x, MaxPool2dGeometry((2, 2), (2, 2), (0, 0), (1, 1), False))
+    assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 5    # the last NaN wins
+    assert y[0, 0, 0, 1] == 0 and idx[0, 0, 0, 1] == 2         # first of tied maxima
+    assert y[0, 0, 1, 1] == -np.inf and idx[0, 0, 1, 1] == 10  # all -inf: first element
+
+
+@pytest.mark.parametrize("divisor_override", [None, 3])
+@pytest.mark.parametrize("count_include_pad", [False, True])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_avg_pool2d_reference_matches_fast(case, ceil_mode, count_include_pad,
+                                           divisor_override):
+    xs, k, s, p, _ = case
+    geom = AvgPool2dGeometry(k, s, p, ceil_mode, count_include_pad, divisor_override)
+    for dtype in (np.float32, np.float64):
+        x = _rand(xs, dtype)
+        y = pool.avg_pool2d_reference(x, geom)
+        assert y.dtype == dtype
+        np.testing.assert_allclose(y, pool.avg_pool2d(x, geom), **_tol(dtype))
+        gy = _rand(y.shape, dtype)
+        np.testing.assert_allclose(pool.avg_pool2d_backward_reference(gy, xs, geom),
+                                   pool.avg_pool2d_backward(gy, xs, geom), **_tol(dtype))
+    x = RNG.integers(-100, 100, xs)  # int64: the division rounds toward zero
+    np.testing.assert_array_equal(pool.avg_pool2d_reference(x, geom), pool.avg_pool2d(x, geom))
+
+
+@pytest.mark.parametrize("xs,out", [((2, 3, 7, 5), (3, 2)), ((1, 2, 4, 4), (1, 1)),
+                                    ((1, 1, 3, 5), (5, 7)), ((2, 2, 6, 6), (6, 6)),
+                                    ((1, 2, 9, 11), (4, 3))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adaptive_avg_pool2d_reference_matches_fast(xs, out, dtype):
+    x = _rand(xs, dtype)
+    y = pool.adaptive_avg_pool2d_reference(x, out)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, pool.adaptive_avg_pool2d(x, out), **_tol(dtype))
+    gy = _rand(y.shape, dtype)
+    np.testing.assert_allclose(pool.adaptive_avg_pool2d_backward_reference(gy, xs),
+                               pool.adaptive_avg_pool2d_backward(gy, xs), **_tol(dtype))
+
+
+def test_pool_references_refuse_bad_input():
+    x = _rand((1, 1, 4, 4))
+    with pytest.raises(ValueError, match="padding"):
+        pool.max_pool2d_reference(x, MaxPool2dGeometry((2, 2), (2, 2), (2, 2), (1, 1), False))
+    with pytest.raises(ValueError, match="argmax"):
+        pool.max_pool2d_backward_reference(_rand((1, 1, 2, 2)), np.zeros((1, 1, 3, 2),
+                                                                         np.int64), x.shape)
+    with pytest.raises(ValueError, match="does not match"):
+        pool.avg_pool2d_backward_reference(
+            _rand((1, 1, 3, 3)), x.shape, AvgPool2dGeometry((2, 2), (2, 2), (0, 0), False, True))
+    with pytest.raises(ValueError, match="output_size"):
+        pool.adaptive_avg_pool2d_reference(x, (-1, 2))
+    with pytest.raises(ValueError, match="does not match"):
+        pool.adaptive_avg_pool2d_backward_reference(_rand((1, 2, 2, 2)), x.shape)
 
 
 # ---------------------------------------------------------------- batch norm

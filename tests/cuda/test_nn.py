@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
+from microtorch.backends.geometry import AvgPool2dGeometry, Conv2dGeometry, MaxPool2dGeometry
+
 RNG = np.random.default_rng(5)
 warnings.filterwarnings("ignore", category=RuntimeWarning)
 
@@ -56,20 +58,20 @@ _CONV_CASES = [((2, 4, 5, 5), (6, 2, 3, 3), (2, 1), (1, 1), (1, 1), 2),
 def test_conv2d_and_grads(K, case, dtype):
     xs, ws, stride, padding, dilation, groups = case
     x, w = _rand(xs, dtype), _rand(ws, dtype)
-    args = (stride, padding, dilation, groups)
-    y = K.to_numpy(K.conv2d(K.from_numpy(x), K.from_numpy(w), *args))
+    geom = Conv2dGeometry(stride, padding, dilation, groups)
+    y = K.to_numpy(K.conv2d(K.from_numpy(x), K.from_numpy(w), geom))
     assert y.dtype == dtype
-    np.testing.assert_allclose(y, _conv_ref(x, w, *args), **_tol(dtype))
+    np.testing.assert_allclose(y, _conv_ref(x, w, *geom), **_tol(dtype))
     gy = _rand(y.shape, dtype)
-    gx = K.to_numpy(K.conv2d_grad_input(K.from_numpy(gy), K.from_numpy(w), xs, *args))
-    gw = K.to_numpy(K.conv2d_grad_weight(K.from_numpy(x), K.from_numpy(gy), ws, *args))
+    gx = K.to_numpy(K.conv2d_grad_input(K.from_numpy(gy), K.from_numpy(w), xs, geom))
+    gw = K.to_numpy(K.conv2d_grad_weight(K.from_numpy(x), K.from_numpy(gy), ws, geom))
     # adjoint identities: <conv(x, w), gy> = <x, gx> = <w, gw>
     inner = (y.astype(np.float64) * gy).sum()
     np.testing.assert_allclose((x.astype(np.float64) * gx).sum(), inner, rtol=1e-4)
     np.testing.assert_allclose((w.astype(np.float64) * gw).sum(), inner, rtol=1e-4)
     cpu = _cpu("conv")
-    np.testing.assert_allclose(gx, cpu.conv2d_grad_input(gy, w, xs, *args), **_tol(dtype))
-    np.testing.assert_allclose(gw, cpu.conv2d_grad_weight(x, gy, ws, *args), **_tol(dtype))
+    np.testing.assert_allclose(gx, cpu.conv2d_grad_input(gy, w, xs, geom), **_tol(dtype))
+    np.testing.assert_allclose(gw, cpu.conv2d_grad_weight(x, gy, ws, geom), **_tol(dtype))
 
 
 @pytest.mark.parametrize("params", [((3, 3), (2, 2), (1, 1), (1, 1), True),
@@ -79,8 +81,8 @@ def test_max_pool(K, params):
     cpu = _cpu("pool")
     x = _rand((2, 2, 5, 6))
     x[0, 0, 1, 1] = np.nan
-    y, am = K.max_pool2d(K.from_numpy(x), *params)
-    ry, ram = cpu.max_pool2d(x, *params)
+    y, am = K.max_pool2d(K.from_numpy(x), MaxPool2dGeometry(*params))
+    ry, ram = cpu.max_pool2d(x, MaxPool2dGeometry(*params))
     np.testing.assert_array_equal(K.to_numpy(y), ry)
     np.testing.assert_array_equal(K.to_numpy(am), ram)
     gy = _rand(ry.shape)
@@ -95,12 +97,13 @@ def test_max_pool(K, params):
 def test_avg_pool(K, params):
     cpu = _cpu("pool")
     x = _rand((2, 2, 5, 6))
-    y = K.avg_pool2d(K.from_numpy(x), *params)
-    np.testing.assert_allclose(K.to_numpy(y), cpu.avg_pool2d(x, *params), rtol=1e-5, atol=1e-6)
+    geom = AvgPool2dGeometry(*params)
+    y = K.avg_pool2d(K.from_numpy(x), geom)
+    np.testing.assert_allclose(K.to_numpy(y), cpu.avg_pool2d(x, geom), rtol=1e-5, atol=1e-6)
     gy = _rand(y.shape)
     np.testing.assert_allclose(
-        K.to_numpy(K.avg_pool2d_backward(K.from_numpy(gy), x.shape, *params)),
-        cpu.avg_pool2d_backward(gy, x.shape, *params), rtol=1e-5, atol=1e-6)
+        K.to_numpy(K.avg_pool2d_backward(K.from_numpy(gy), x.shape, geom)),
+        cpu.avg_pool2d_backward(gy, x.shape, geom), rtol=1e-5, atol=1e-6)
 
 
 def test_adaptive_avg_pool(K):
@@ -173,8 +176,8 @@ def test_max_pool_integers(K, dtype):
     x = np.full((1, 2, 3, 3), low, dtype)
     x[0, 1] = np.arange(9).reshape(3, 3).astype(dtype)
     params = ((2, 2), (2, 2), (1, 1), (1, 1), False)
-    y, am = K.max_pool2d(K.from_numpy(x), *params)
-    ry, ram = cpu.max_pool2d(x, *params)
+    y, am = K.max_pool2d(K.from_numpy(x), MaxPool2dGeometry(*params))
+    ry, ram = cpu.max_pool2d(x, MaxPool2dGeometry(*params))
     np.testing.assert_array_equal(K.to_numpy(y), ry)
     np.testing.assert_array_equal(K.to_numpy(am), ram)
     np.testing.assert_array_equal(ry[0, 0], np.full((2, 2), low, dtype))
@@ -183,7 +186,8 @@ def test_max_pool_integers(K, dtype):
 
 def test_conv2d_without_channels_is_zero(K):
     x, w = np.ones((1, 0, 4, 4), np.float32), np.ones((2, 0, 2, 2), np.float32)
-    y = K.to_numpy(K.conv2d(K.from_numpy(x), K.from_numpy(w), (1, 1), (0, 0), (1, 1), 1))
+    y = K.to_numpy(K.conv2d(K.from_numpy(x), K.from_numpy(w),
+                            Conv2dGeometry((1, 1), (0, 0), (1, 1), 1)))
     np.testing.assert_array_equal(y, np.zeros((1, 2, 3, 3), np.float32))
 
 
@@ -191,15 +195,15 @@ def test_kernels_refuse_bad_geometry(K):
     """Each entry point checks the geometry itself: no launch reads outside its buffers."""
     x, w = K.from_numpy(np.ones((1, 1, 2, 12), np.float32)), K.from_numpy(np.ones((1, 1, 2, 1),
                                                                                   np.float32))
-    calls = [lambda: K.conv2d(x, w, (1, 1), (0, 0), (-5, 1), 1),
-             lambda: K.conv2d(x, w, (1, 1), (0, -10), (1, 1), 1),
-             lambda: K.conv2d(x, w, (0, 1), (0, 0), (1, 1), 1),
-             lambda: K.max_pool2d(x, (2, 2), (2, 2), (2, 2), (1, 1), False),
-             lambda: K.max_pool2d(x, (3, 3), (1, 1), (0, 0), (1, 1), False),
-             lambda: K.avg_pool2d(x, (2, 2), (0, 2), (0, 0), False, True),
+    calls = [lambda: K.conv2d(x, w, Conv2dGeometry((1, 1), (0, 0), (-5, 1), 1)),
+             lambda: K.conv2d(x, w, Conv2dGeometry((1, 1), (0, -10), (1, 1), 1)),
+             lambda: K.conv2d(x, w, Conv2dGeometry((0, 1), (0, 0), (1, 1), 1)),
+             lambda: K.max_pool2d(x, MaxPool2dGeometry((2, 2), (2, 2), (2, 2), (1, 1), False)),
+             lambda: K.max_pool2d(x, MaxPool2dGeometry((3, 3), (1, 1), (0, 0), (1, 1), False)),
+             lambda: K.avg_pool2d(x, AvgPool2dGeometry((2, 2), (0, 2), (0, 0), False, True)),
              lambda: K.adaptive_avg_pool2d(x, (-1, 2)),
-             lambda: K.avg_pool2d(K.from_numpy(np.ones((1, 1, 4, 4), np.int64)), (2, 2), (2, 2),
-                                  (0, 0), False, True)]
+             lambda: K.avg_pool2d(K.from_numpy(np.ones((1, 1, 4, 4), np.int64)),
+                                  AvgPool2dGeometry((2, 2), (2, 2), (0, 0), False, True))]
     for call in calls:
         with pytest.raises(ValueError, match="kernel"):
             call()
@@ -212,8 +216,8 @@ def test_max_pool_window_stepped_over_by_dilation(K):
     cpu = _cpu("pool")
     x = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
     params = ((2, 2), (2, 2), (1, 1), (3, 3), False)
-    y, am = K.max_pool2d(K.from_numpy(x), *params)
-    ry, ram = cpu.max_pool2d(x, *params)
+    y, am = K.max_pool2d(K.from_numpy(x), MaxPool2dGeometry(*params))
+    ry, ram = cpu.max_pool2d(x, MaxPool2dGeometry(*params))
     np.testing.assert_array_equal(K.to_numpy(y), ry)
     np.testing.assert_array_equal(K.to_numpy(am), ram)
     assert ram.tolist() == [[[[-1]]]]

@@ -17,6 +17,7 @@ import microtorch as mt
 import microtorch.nn.functional as F
 from microtorch.backends.cpu import conv as cpu_conv
 from microtorch.backends.cpu import pool as cpu_pool
+from microtorch.backends.geometry import AvgPool2dGeometry, Conv2dGeometry, MaxPool2dGeometry
 
 try:
     import torch
@@ -303,6 +304,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     import microtorch as mt
     import microtorch.nn.functional as F
     from microtorch.backends.cpu import conv
+    from microtorch.backends.geometry import Conv2dGeometry
 
     def refused(fn, exc):
         try:
@@ -318,9 +320,11 @@ CRASH_SCRIPT = textwrap.dedent("""
     print(refused(lambda: F.conv2d(x, w, padding=(0, -2)), RuntimeError))
     print(refused(lambda: F.conv2d(x, w, dilation=-1), RuntimeError))
     # straight to the kernel, skipping nn.functional: its own check refuses
-    print(refused(lambda: conv.conv2d(x.numpy(), w.numpy(), (1, 1), (0, 0), (-2000, 1), 1),
+    print(refused(lambda: conv.conv2d(x.numpy(), w.numpy(),
+                                      Conv2dGeometry((1, 1), (0, 0), (-2000, 1), 1)),
                   ValueError))
-    print(refused(lambda: conv.conv2d(x.numpy(), w.numpy(), (1, 1), (0, -1990), (1, 1), 1),
+    print(refused(lambda: conv.conv2d(x.numpy(), w.numpy(),
+                                      Conv2dGeometry((1, 1), (0, -1990), (1, 1), 1)),
                   ValueError))
     print("survived")
 """)
@@ -350,35 +354,46 @@ def test_groups_message_names_the_groups():
 X = np.ones((1, 1, 5, 5), np.float32)
 W = np.ones((1, 1, 2, 2), np.float32)
 GY = np.ones((1, 1, 4, 4), np.float32)
+
+
+def _conv_geometry(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    return Conv2dGeometry(stride, padding, dilation, groups)
+
+
+def _max_geometry(kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
+    return MaxPool2dGeometry(kernel, stride, padding, dilation=(1, 1), ceil_mode=False)
+
+
+def _avg_geometry(kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
+    return AvgPool2dGeometry(kernel, stride, padding, ceil_mode=False, count_include_pad=True)
+
+
 KERNEL_CALLS = [
-    ("conv2d stride 0", lambda: cpu_conv.conv2d(X, W, (0, 1), (0, 0), (1, 1), 1)),
-    ("conv2d padding -1", lambda: cpu_conv.conv2d(X, W, (1, 1), (-1, 0), (1, 1), 1)),
-    ("conv2d dilation 0", lambda: cpu_conv.conv2d(X, W, (1, 1), (0, 0), (1, 0), 1)),
-    ("conv2d groups 0", lambda: cpu_conv.conv2d(X, W, (1, 1), (0, 0), (1, 1), 0)),
+    ("conv2d stride 0", lambda: cpu_conv.conv2d(X, W, _conv_geometry(stride=(0, 1)))),
+    ("conv2d padding -1", lambda: cpu_conv.conv2d(X, W, _conv_geometry(padding=(-1, 0)))),
+    ("conv2d dilation 0", lambda: cpu_conv.conv2d(X, W, _conv_geometry(dilation=(1, 0)))),
+    ("conv2d groups 0", lambda: cpu_conv.conv2d(X, W, _conv_geometry(groups=0))),
     ("conv2d kernel too big", lambda: cpu_conv.conv2d(X, np.ones((1, 1, 6, 6), np.float32),
-                                                      (1, 1), (0, 0), (1, 1), 1)),
-    ("conv2d dtypes differ", lambda: cpu_conv.conv2d(X, W.astype(np.float64), (1, 1), (0, 0),
-                                                     (1, 1), 1)),
+                                                      _conv_geometry())),
+    ("conv2d dtypes differ", lambda: cpu_conv.conv2d(X, W.astype(np.float64), _conv_geometry())),
     ("conv2d_grad_input dilation -1", lambda: cpu_conv.conv2d_grad_input(
-        GY, W, X.shape, (1, 1), (0, 0), (-1, 1), 1)),
+        GY, W, X.shape, _conv_geometry(dilation=(-1, 1)))),
     ("conv2d_grad_input wrong gy", lambda: cpu_conv.conv2d_grad_input(
-        np.ones((1, 1, 9, 9), np.float32), W, X.shape, (1, 1), (0, 0), (1, 1), 1)),
+        np.ones((1, 1, 9, 9), np.float32), W, X.shape, _conv_geometry())),
     ("conv2d_grad_weight padding -2", lambda: cpu_conv.conv2d_grad_weight(
-        X, GY, W.shape, (1, 1), (0, -2), (1, 1), 1)),
+        X, GY, W.shape, _conv_geometry(padding=(0, -2)))),
     ("conv2d_grad_weight wrong gy", lambda: cpu_conv.conv2d_grad_weight(
-        X, np.ones((1, 1, 2, 2), np.float32), W.shape, (1, 1), (0, 0), (1, 1), 1)),
-    ("max_pool2d padding > kernel // 2", lambda: cpu_pool.max_pool2d(X, (2, 2), (2, 2), (2, 2),
-                                                                   (1, 1), False)),
-    ("max_pool2d kernel larger than input", lambda: cpu_pool.max_pool2d(X, (6, 6), (1, 1),
-                                                                      (0, 0), (1, 1), False)),
-    ("max_pool2d stride 0", lambda: cpu_pool.max_pool2d(X, (2, 2), (0, 2), (0, 0), (1, 1),
-                                                        False)),
+        X, np.ones((1, 1, 2, 2), np.float32), W.shape, _conv_geometry())),
+    ("max_pool2d padding > kernel // 2", lambda: cpu_pool.max_pool2d(
+        X, _max_geometry(padding=(2, 2)))),
+    ("max_pool2d kernel larger than input", lambda: cpu_pool.max_pool2d(
+        X, _max_geometry(kernel=(6, 6), stride=(1, 1)))),
+    ("max_pool2d stride 0", lambda: cpu_pool.max_pool2d(X, _max_geometry(stride=(0, 2)))),
     ("max_pool2d_backward wrong argmax", lambda: cpu_pool.max_pool2d_backward(
         GY, np.zeros((1, 1, 2, 2), np.int64), X.shape)),
-    ("avg_pool2d padding -1", lambda: cpu_pool.avg_pool2d(X, (2, 2), (2, 2), (-1, 0), False,
-                                                          True)),
+    ("avg_pool2d padding -1", lambda: cpu_pool.avg_pool2d(X, _avg_geometry(padding=(-1, 0)))),
     ("avg_pool2d_backward wrong gy", lambda: cpu_pool.avg_pool2d_backward(
-        GY, X.shape, (2, 2), (2, 2), (0, 0), False, True)),
+        GY, X.shape, _avg_geometry())),
     ("adaptive_avg_pool2d -1", lambda: cpu_pool.adaptive_avg_pool2d(X, (-1, 2))),
     ("adaptive_avg_pool2d_backward wrong gy", lambda: cpu_pool.adaptive_avg_pool2d_backward(
         np.ones((1, 2, 2, 2), np.float32), X.shape)),

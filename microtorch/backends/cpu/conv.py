@@ -45,9 +45,12 @@ import threading
 import numpy as np
 
 from .._numba import jit
-from ..geometry import check_conv_geometry, conv_output_size
+from ..contract import registry
+from ..geometry import Conv2dGeometry, Window2d, check_conv_geometry, conv_output_shape
 from .gemm import KC_MAX, MR, VEC_BYTES, _tile, _tile_taps, gemm
 from .threads import get_num_threads, parallel_for, run, split
+
+REGISTRY = registry("cpu")
 
 # Largest im2col buffer built at once, in elements; bigger batches are processed in chunks.
 _MAX_COLS = 1 << 22
@@ -68,6 +71,150 @@ _DIRECT_FLOPS = 16e6
 _PARALLEL_COPY = 1 << 18
 # The weight gradient's GEMM is computed transposed when its reduction is at least this deep.
 _GW_TRANSPOSED_L = 256
+
+
+# --------------------------------------------------------------------------------------------
+# The reference kernels: the direct convolution, seven nested loops (read these first)
+# --------------------------------------------------------------------------------------------
+#
+# Each output pixel is a sum over the input channels of its group and the kernel's taps; a tap
+# that falls in the zero padding adds nothing. The three kernels below walk the same seven loops
+# (image, output channel, output row, output column, input channel, kernel row, kernel column):
+# the forward pass gathers, the input gradient scatters each output gradient back onto the
+# pixels its window read, the weight gradient sums input times output gradient per tap. Everything
+# after this section computes the same numbers faster (tested equal in
+# tests/backends/test_nn_kernels.py).
+
+@jit
+def _direct_conv(x, w, window, groups, y, n_lo, n_hi):
+    """y[n, o, oh, ow] = sum over c, i, j of x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+    * w[o, c, i, j] (taps in the padding skipped; g = o // Og), for images n_lo..n_hi.
+
+    The textbook convolution: the reference kernel of ``conv2d``, and the fast path of the
+    integer dtypes too (the GEMM is float-only). Integer products are 64-bit and the sum is
+    stored in y's dtype, so it wraps around exactly as PyTorch's integer convolution does.
+    """
+    kh, kw, sh, sw, ph, pw, dh, dw = window
+    H, W = x.shape[2], x.shape[3]
+    O, Cg = w.shape[0], w.shape[1]
+    OH, OW = y.shape[2], y.shape[3]
+    Og = O // groups
+    zero = y.dtype.type(0)
+    for n in range(n_lo, n_hi):
+        for o in range(O):
+            c0 = (o // Og) * Cg  # the first input channel of o's group
+            for oh in range(OH):
+                for ow in range(OW):
+                    acc = zero
+                    for c in range(Cg):
+                        for i in range(kh):
+                            for j in range(kw):
+                                ih = oh * sh - ph + i * dh
+                                iw = ow * sw - pw + j * dw
+                                if 0 <= ih < H and 0 <= iw < W:
+                                    acc += x[n, c0 + c, ih, iw] * w[o, c, i, j]
+                    y[n, o, oh, ow] = acc
+
+
+@jit
+def _direct_conv_grad_input(gy, w, window, groups, gx):
+    """gx[n, g*Cg + c, ih, iw] = sum of gy[n, o, oh, ow] * w[o, c, i, j] over every window
+    (oh, ow) whose tap (i, j) reads input pixel (ih, iw): the loops of :func:`_direct_conv`,
+    scattering instead of gathering. gx is zeroed here."""
+    kh, kw, sh, sw, ph, pw, dh, dw = window
+    N, H, W = gx.shape[0], gx.shape[2], gx.shape[3]
+    O, Cg = w.shape[0], w.shape[1]
+    OH, OW = gy.shape[2], gy.shape[3]
+    Og = O // groups
+    gx[...] = 0
+    for n in range(N):
+        for o in range(O):
+            c0 = (o // Og) * Cg
+            for oh in range(OH):
+                for ow in range(OW):
+                    g = gy[n, o, oh, ow]
+                    for c in range(Cg):
+                        for i in range(kh):
+                            for j in range(kw):
+                                ih = oh * sh - ph + i * dh
+                                iw = ow * sw - pw + j * dw
+                                if 0 <= ih < H and 0 <= iw < W:
+                                    gx[n, c0 + c, ih, iw] += g * w[o, c, i, j]
+
+
+@jit
+def _direct_conv_grad_weight(x, gy, window, groups, gw):
+    """gw[o, c, i, j] = sum over n, oh, ow of gy[n, o, oh, ow] * x[n, g*Cg + c, ih, iw] with
+    (ih, iw) the pixel tap (i, j) of window (oh, ow) reads (none in the padding): the loops of
+    :func:`_direct_conv` once more. gw is zeroed here."""
+    kh, kw, sh, sw, ph, pw, dh, dw = window
+    N, H, W = x.shape[0], x.shape[2], x.shape[3]
+    O, Cg = gw.shape[0], gw.shape[1]
+    OH, OW = gy.shape[2], gy.shape[3]
+    Og = O // groups
+    gw[...] = 0
+    for n in range(N):
+        for o in range(O):
+            c0 = (o // Og) * Cg
+            for oh in range(OH):
+                for ow in range(OW):
+                    g = gy[n, o, oh, ow]
+                    for c in range(Cg):
+                        for i in range(kh):
+                            for j in range(kw):
+                                ih = oh * sh - ph + i * dh
+                                iw = ow * sw - pw + j * dw
+                                if 0 <= ih < H and 0 <= iw < W:
+                                    gw[o, c, i, j] += g * x[n, c0 + c, ih, iw]
+
+
+def _checked_inputs(x, w, geometry):
+    """x and w, C-contiguous, once the geometry is sound and their dtypes agree."""
+    check_conv_geometry(x.shape, w.shape, geometry)
+    if x.dtype != w.dtype:
+        raise ValueError(f"conv2d kernel: x ({x.dtype}) and w ({w.dtype}) differ in dtype")
+    return np.ascontiguousarray(x), np.ascontiguousarray(w)
+
+
+def _check_gy(gy, x_shape, w_shape, geometry):
+    """Refuse an output gradient whose shape is not the convolution's output shape."""
+    out = conv_output_shape(tuple(x_shape), tuple(w_shape), geometry)
+    if tuple(gy.shape) != out:
+        raise ValueError(f"conv2d backward kernel: gy has shape {gy.shape}, the output of this "
+                         f"convolution is {out}")
+
+
+@REGISTRY.reference("conv2d")
+def conv2d_reference(x, w, geometry):
+    """:func:`conv2d` computed by the direct convolution :func:`_direct_conv`."""
+    x, w = _checked_inputs(x, w, geometry)
+    y = np.empty(conv_output_shape(x.shape, w.shape, geometry), dtype=x.dtype)
+    _direct_conv(x, w, Window2d.of_conv(w.shape, geometry).flat(), int(geometry.groups), y, 0,
+                 x.shape[0])
+    return y
+
+
+@REGISTRY.reference("conv2d_grad_input")
+def conv2d_grad_input_reference(gy, w, x_shape, geometry):
+    """:func:`conv2d_grad_input` computed by the direct loops :func:`_direct_conv_grad_input`."""
+    check_conv_geometry(tuple(x_shape), w.shape, geometry)
+    _check_gy(gy, x_shape, w.shape, geometry)
+    gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _direct_conv_grad_input(np.ascontiguousarray(gy), np.ascontiguousarray(w),
+                            Window2d.of_conv(w.shape, geometry).flat(), int(geometry.groups), gx)
+    return gx
+
+
+@REGISTRY.reference("conv2d_grad_weight")
+def conv2d_grad_weight_reference(x, gy, w_shape, geometry):
+    """:func:`conv2d_grad_weight` computed by the direct loops :func:`_direct_conv_grad_weight`."""
+    check_conv_geometry(x.shape, tuple(w_shape), geometry)
+    _check_gy(gy, x.shape, w_shape, geometry)
+    gw = np.empty(tuple(w_shape), dtype=x.dtype)
+    _direct_conv_grad_weight(np.ascontiguousarray(x), np.ascontiguousarray(gy),
+                             Window2d.of_conv(w_shape, geometry).flat(), int(geometry.groups),
+                             gw)
+    return gw
 
 
 def _copy(kernel, size, n, *args):
@@ -96,14 +243,15 @@ def _valid_range(start, step, k, limit):
 
 
 @jit
-def _im2col(x, n0, c0, geom, OH, OW, cols, r_lo, r_hi):
+def _im2col(x, n0, c0, window, OH, OW, cols, r_lo, r_hi):
     """Fill rows r_lo..r_hi of cols (Cg*kh*kw, nb*OH*OW) from images n0..n0+nb and channels
     c0..c0+Cg of x.
 
-    geom = (kh, kw, sh, sw, ph, pw, dh, dw). Threads take blocks of rows of cols; writes every
-    element (zeros for padding) and reads x only inside its bounds.
+    window: :meth:`Window2d.flat() <microtorch.backends.geometry.Window2d.flat>`. Threads take
+    blocks of rows of cols; writes every element (zeros for padding) and reads x only inside its
+    bounds.
     """
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    kh, kw, sh, sw, ph, pw, dh, dw = window
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     L = OH * OW
     K, ncols = cols.shape
@@ -145,13 +293,13 @@ def _im2col(x, n0, c0, geom, OH, OW, cols, r_lo, r_hi):
 
 
 @jit
-def _col2im(gcols, n0, c0, Cg, geom, OH, OW, gx, q_lo, q_hi):
+def _col2im(gcols, n0, c0, Cg, window, OH, OW, gx, q_lo, q_hi):
     """Overwrite gx[n0:n0+nb, c0:c0+Cg] with the sum of gcols (Cg*kh*kw, nb*OH*OW) over windows,
     for the (image, channel) planes q_lo..q_hi (q = n*Cg + c).
 
     Threads take blocks of planes, so no two threads write the same element.
     """
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
+    kh, kw, sh, sw, ph, pw, dh, dw = window
     C, H, W = gx.shape[1], gx.shape[2], gx.shape[3]
     L = OH * OW
     ncols = gcols.shape[1]
@@ -363,7 +511,8 @@ def _implicit_conv(plan, x, w, y, flipped=False):
     channel axes swapped (the input gradient of a convolution with weights w); the weights are
     read in place either way.
     """
-    kh, kw, _, _, ph, pw, dh, dw = plan.geom
+    win = plan.window
+    kh, kw, ph, pw, dh, dw = win.kh, win.kw, win.ph, win.pw, win.dh, win.dw
     O, C, T = plan.O, plan.C, kh * kw
     Hp, Wp = plan.H + 2 * ph, plan.W + 2 * pw
     nr = 2 * (VEC_BYTES // x.itemsize)
@@ -381,7 +530,8 @@ def _implicit_conv(plan, x, w, y, flipped=False):
 
     if len(plan.ranges) > 1:  # whole images per thread
         def share(n_lo, n_hi):
-            _implicit_images(x, wf, wgeom, taps, ph, pw, Wp, y, *buffers(), n_lo, n_hi)
+            xp, yw = buffers()
+            _implicit_images(x, wf, wgeom, taps, ph, pw, Wp, y, xp, yw, n_lo, n_hi)
         run([(share, bounds) for bounds in plan.ranges])
         return
     # few images: the threads share each image's output channels (and so read a part of the
@@ -404,7 +554,8 @@ def _implicit_grad_images(x, gy, taps, ph, pw, Wp, xp, gyt, gwt, n_lo, n_hi):
 
 def _implicit_grad_weight(plan, x, gy):
     """conv2d_grad_weight for stride 1 and one group, without im2col: returns gw (O, C, kh, kw)."""
-    kh, kw, _, _, ph, pw, dh, dw = plan.geom
+    win = plan.window
+    kh, kw, ph, pw, dh, dw = win.kh, win.kw, win.ph, win.pw, win.dh, win.dw
     C, O, dtype = plan.C, plan.O, x.dtype
     Hp, Wp = plan.H + 2 * ph, plan.W + 2 * pw
     width = VEC_BYTES // x.itemsize
@@ -419,7 +570,8 @@ def _implicit_grad_weight(plan, x, gy):
 
     if len(plan.ranges) > 1:  # whole images per thread, each into its own partial sum
         def share(gwt, n_lo, n_hi):
-            _implicit_grad_images(x, gy, taps, ph, pw, Wp, *buffers(), gwt, n_lo, n_hi)
+            xp, gyt = buffers()
+            _implicit_grad_images(x, gy, taps, ph, pw, Wp, xp, gyt, gwt, n_lo, n_hi)
         run([(share, (gwt, lo, hi)) for gwt, (lo, hi) in zip(partials, plan.ranges)])
         for part in partials[1:]:
             partials[0] += part
@@ -471,21 +623,17 @@ class _Plan:
     im2col/GEMM calls themselves are split over the threads.
     """
 
-    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups, batch_all=False):
+    def __init__(self, x_shape, w_shape, geometry, batch_all=False):
         N, C, H, W = (int(s) for s in x_shape)
         O, Cg, kh, kw = (int(s) for s in w_shape)
-        sh, sw = (int(s) for s in stride)
-        ph, pw = (int(s) for s in padding)
-        dh, dw = (int(s) for s in dilation)
         self.N, self.C, self.H, self.W = N, C, H, W
-        self.O, self.Cg, self.G = O, Cg, int(groups)
+        self.O, self.Cg, self.G = O, Cg, int(geometry.groups)
         self.Og = O // self.G
-        self.geom = (kh, kw, sh, sw, ph, pw, dh, dw)
-        self.OH = conv_output_size(H, kh, sh, ph, dh)
-        self.OW = conv_output_size(W, kw, sw, pw, dw)
+        self.window = win = Window2d.of_conv(w_shape, geometry)
+        self.OH, self.OW = conv_output_shape(x_shape, w_shape, geometry)[2:]
         self.L = self.OH * self.OW
         self.K = Cg * kh * kw
-        self.pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
+        self.pointwise = (kh, kw, win.sh, win.sw, win.ph, win.pw) == (1, 1, 1, 1, 0, 0)
         threads = get_num_threads()
         per_image = max(1, self.K * self.L)
         if threads > 1 and N >= threads and self.L >= _BATCH_L:
@@ -506,9 +654,9 @@ class _Plan:
         # stride 1 and one group: no im2col (see _implicit_conv), unless the wide grid (rounded
         # up to whole slivers) has too many junk pixels, compared with the columns per image of
         # the im2col GEMM (nb images' columns, rounded up to whole slivers)
-        wide = -(-self.OH * (W + 2 * pw) // 32) * 32
+        wide = -(-self.OH * (W + 2 * win.pw) // 32) * 32
         cols = -(-self.L * self.nb // 32) * 32 / self.nb
-        self.implicit = (sh, sw) == (1, 1) and self.G == 1 and not self.pointwise \
+        self.implicit = (win.sh, win.sw) == (1, 1) and self.G == 1 and not self.pointwise \
             and wide <= _IMPLICIT_JUNK * cols
 
     def chunks(self, n_lo, n_hi):
@@ -527,7 +675,8 @@ class _Plan:
             _copy(_pack, cols.size, self.K * nb, x3, n0, c0, cols)
             return cols
         cols = _take(buf, self.K, nb * self.L)
-        _copy(_im2col, cols.size, self.K, x, n0, c0, self.geom, self.OH, self.OW, cols)
+        _copy(_im2col, cols.size, self.K, x, n0, c0, self.window.flat(), self.OH, self.OW,
+              cols)
         return cols
 
     def gy_block(self, gy3, n0, nb, g, buf):
@@ -540,18 +689,16 @@ class _Plan:
         return block
 
 
-def conv2d(x, w, stride, padding, dilation, groups):
+@REGISTRY.kernel("conv2d")
+def conv2d(x, w, geometry):
     """Cross-correlation y = conv2d(x, w) without bias, as ``torch.nn.functional.conv2d``.
 
-    x (N, C, H, W) and w (O, C // groups, kh, kw) of one float dtype; stride, padding, dilation
-    are 2-tuples of ints (padding symmetric, zeros). Returns a new C-contiguous y (N, O, OH, OW).
+    x (N, C, H, W) and w (O, C // groups, kh, kw) of one dtype; ``geometry`` a
+    :class:`~microtorch.backends.geometry.Conv2dGeometry` (padding symmetric, zeros). Returns a
+    new C-contiguous y (N, O, OH, OW).
     """
-    check_conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)
-    if x.dtype != w.dtype:
-        raise ValueError(f"conv2d kernel: x ({x.dtype}) and w ({w.dtype}) differ in dtype")
-    x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w)
-    plan = _Plan(x.shape, w.shape, stride, padding, dilation, groups)
+    x, w = _checked_inputs(x, w, geometry)
+    plan = _Plan(x.shape, w.shape, geometry)
     N, O = plan.N, plan.O
     y = np.empty((N, O, plan.OH, plan.OW), dtype=x.dtype)
     if y.size == 0:
@@ -560,7 +707,7 @@ def conv2d(x, w, stride, padding, dilation, groups):
         y[...] = 0
         return y
     if x.dtype.kind != "f":
-        parallel_for(_direct_conv, N, x, w, plan.geom, plan.G, y,
+        parallel_for(_direct_conv, N, x, w, plan.window.flat(), plan.G, y,
                      serial=x.size * plan.K < _PARALLEL_COPY)
         return y
     if plan.implicit:
@@ -569,37 +716,6 @@ def conv2d(x, w, stride, padding, dilation, groups):
     w2, y3 = w.reshape(O, plan.K), y.reshape(N, O, plan.L)
     run([(_forward, (plan, x, w2, y3, lo, hi)) for lo, hi in plan.ranges])
     return y
-
-
-@jit
-def _direct_conv(x, w, geom, groups, y, n_lo, n_hi):
-    """y[n, o, oh, ow] = sum over c, i, j of x[n, g*Cg + c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
-    * w[o, c, i, j] (taps in the padding skipped; g = o // Og), for images n_lo..n_hi.
-
-    The textbook convolution, used for integer dtypes: the sum is kept in int64 and stored in
-    y's dtype, so it wraps around exactly as PyTorch's integer convolution does.
-    """
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
-    H, W = x.shape[2], x.shape[3]
-    O, Cg = w.shape[0], w.shape[1]
-    OH, OW = y.shape[2], y.shape[3]
-    Og = O // groups
-    for n in range(n_lo, n_hi):
-        for o in range(O):
-            c0 = (o // Og) * Cg
-            for oh in range(OH):
-                for ow in range(OW):
-                    acc = np.int64(0)
-                    for c in range(Cg):
-                        for i in range(kh):
-                            ih = oh * sh - ph + i * dh
-                            if ih < 0 or ih >= H:
-                                continue
-                            for j in range(kw):
-                                iw = ow * sw - pw + j * dw
-                                if 0 <= iw < W:
-                                    acc += np.int64(x[n, c0 + c, ih, iw]) * np.int64(w[o, c, i, j])
-                    y[n, o, oh, ow] = acc
 
 
 def _forward(plan, x, w2, y3, n_lo, n_hi):
@@ -620,7 +736,8 @@ def _forward(plan, x, w2, y3, n_lo, n_hi):
                 _copy(_unpack, out.size, Og * nb, out, n0, g * Og, y3)
 
 
-def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
+@REGISTRY.kernel("conv2d_grad_input")
+def conv2d_grad_input(gy, w, x_shape, geometry):
     """Gradient of conv2d with respect to x: gx (x_shape) from gy (N, O, OH, OW) and w.
 
     Same conventions as :func:`conv2d`; input rows/columns that no window reaches (when
@@ -629,21 +746,21 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     gradient is then itself a stride-1 convolution, of gy with the kernel turned by 180 degrees
     and its channel axes swapped. Otherwise a GEMM and col2im.
     """
-    check_conv_geometry(tuple(x_shape), w.shape, stride, padding, dilation, groups)
+    check_conv_geometry(tuple(x_shape), w.shape, geometry)
     gy = np.ascontiguousarray(gy)
     w = np.ascontiguousarray(w)
-    plan = _Plan(x_shape, w.shape, stride, padding, dilation, groups)
-    _check_gy(gy, plan)
+    plan = _Plan(x_shape, w.shape, geometry)
+    _check_gy(gy, x_shape, w.shape, geometry)
     N, C, O, L = plan.N, plan.C, plan.O, plan.L
-    kh, kw, _, _, ph, pw, dh, dw = plan.geom
+    win = plan.window
+    kh, kw, ph, pw, dh, dw = win.kh, win.kw, win.ph, win.pw, win.dh, win.dw
     if L == 0 or O == 0:
         return np.zeros(x_shape, dtype=gy.dtype)
     gx = np.empty((N, C, plan.H, plan.W), dtype=gy.dtype)
     if gx.size == 0:
         return gx
     if plan.implicit and ph <= dh * (kh - 1) and pw <= dw * (kw - 1):
-        back = _Plan(gy.shape, (C, O, kh, kw), (1, 1), (dh * (kh - 1) - ph, dw * (kw - 1) - pw),
-                     (dh, dw), 1)
+        back = _Plan(gy.shape, (C, O, kh, kw), _flipped_geometry(win))
         _implicit_conv(back, gy, w, gx, flipped=True)
         return gx
     run([(_grad_input, (plan, gy.reshape(N, O, L), w.reshape(O, plan.K), gx, lo, hi))
@@ -651,11 +768,13 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     return gx
 
 
-def _check_gy(gy, plan):
-    """Refuse an output gradient whose shape is not the convolution's output shape."""
-    if gy.shape != (plan.N, plan.O, plan.OH, plan.OW):
-        raise ValueError(f"conv2d backward kernel: gy has shape {gy.shape}, the output of this "
-                         f"convolution is {(plan.N, plan.O, plan.OH, plan.OW)}")
+def _flipped_geometry(window):
+    """The geometry of the stride-1 convolution that computes the input gradient of a stride-1
+    convolution with ``window``: the full padding ``d*(k - 1) - p`` on each side."""
+    return Conv2dGeometry(stride=(1, 1),
+                          padding=(window.dh * (window.kh - 1) - window.ph,
+                                   window.dw * (window.kw - 1) - window.pw),
+                          dilation=(window.dh, window.dw), groups=1)
 
 
 def _grad_input(plan, gy3, w2, gx, n_lo, n_hi):
@@ -681,11 +800,12 @@ def _grad_input(plan, gy3, w2, gx, n_lo, n_hi):
             else:
                 gcols = _take(gcols_buf, K, nb * L)
                 gemm(wgt, gyg, out=gcols)
-                _copy(_col2im, gcols.size, nb * Cg, gcols, n0, g * Cg, Cg, plan.geom, plan.OH,
-                      plan.OW, gx)
+                _copy(_col2im, gcols.size, nb * Cg, gcols, n0, g * Cg, Cg, plan.window.flat(),
+                      plan.OH, plan.OW, gx)
 
 
-def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
+@REGISTRY.kernel("conv2d_grad_weight")
+def conv2d_grad_weight(x, gy, w_shape, geometry):
     """Gradient of conv2d with respect to w: gw (w_shape) from x (N, C, H, W) and gy.
 
     Same conventions as :func:`conv2d`; sums over the batch in x's dtype. Without a split of
@@ -696,11 +816,11 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
     operands contiguous, which the GEMM runs 1.5-3x faster than ``GY_g @ cols^T`` (whose right
     operand is a transposed view); the transpose back costs K*Og copies.
     """
-    check_conv_geometry(x.shape, tuple(w_shape), stride, padding, dilation, groups)
+    check_conv_geometry(x.shape, tuple(w_shape), geometry)
     x = np.ascontiguousarray(x)
     gy = np.ascontiguousarray(gy)
-    plan = _Plan(x.shape, w_shape, stride, padding, dilation, groups, batch_all=True)
-    _check_gy(gy, plan)
+    plan = _Plan(x.shape, w_shape, geometry, batch_all=True)
+    _check_gy(gy, x.shape, w_shape, geometry)
     N, O, L, K = plan.N, plan.O, plan.L, plan.K
     gw = np.zeros((O, K), dtype=x.dtype)
     if N == 0 or L == 0 or gw.size == 0:

@@ -13,12 +13,249 @@ Windows are clipped to the input: max pooling starts each window from the dtype'
 (see :func:`avg_pool2d`). The caller validates shapes, ``padding <= kernel // 2`` and positive
 output sizes; :mod:`microtorch.backends.geometry` checks them again here, so that no kernel ever
 indexes outside its buffers.
+
+The reference kernels come first: one plain loop per output element over its window, as a
+textbook writes them. The fast kernels after them compute the same numbers with the windows
+clipped to the input once per row and column (no bounds test per tap) and the planes split
+over the threads.
 """
 
 import numpy as np
+
 from .._numba import jit
-from ..geometry import check_adaptive_geometry, check_pool_geometry, lowest, pooled_size
+from ..contract import registry
+from ..geometry import Window2d, check_adaptive_geometry, check_pool_geometry, lowest, pooled_size
 from .threads import parallel_for
+
+REGISTRY = registry("cpu")
+
+
+# --------------------------------------------------------------------------------------------
+# The reference kernels: one loop over every output element and its window (read these first)
+# --------------------------------------------------------------------------------------------
+
+@jit
+def _max_pool_loops(x, window, lowest, y, argmax):
+    """y[n, c, oh, ow] = the largest x[n, c, ih, iw] over the taps (ih, iw) of window (oh, ow)
+    inside the input; argmax = its flat index ih*W + iw in the plane.
+
+    The first largest tap wins a tie, a NaN wins (the last NaN seen); a window with no tap
+    inside the input gives ``lowest`` and argmax -1.
+    """
+    kh, kw, sh, sw, ph, pw, dh, dw = window
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    best = lowest
+                    best_at = -1  # no tap inside the input yet
+                    for i in range(kh):
+                        for j in range(kw):
+                            ih = oh * sh - ph + i * dh
+                            iw = ow * sw - pw + j * dw
+                            if 0 <= ih < H and 0 <= iw < W:
+                                v = x[n, c, ih, iw]
+                                if best_at == -1 or v > best or v != v:
+                                    best = v
+                                    best_at = ih * W + iw
+                    y[n, c, oh, ow] = best
+                    argmax[n, c, oh, ow] = best_at
+
+
+@jit
+def _max_pool_backward_loops(gy, argmax, gx):
+    """gx[n, c] (flat over its plane) = the sum of gy[n, c, oh, ow] over the windows whose
+    maximum sits there (argmax); a window without one (-1) gives nothing. gx is zeroed here."""
+    N, C, OH, OW = gy.shape
+    H, W = gx.shape[2], gx.shape[3]
+    gx[...] = 0
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    at = argmax[n, c, oh, ow]
+                    if 0 <= at < H * W:
+                        gx[n, c, at // W, at % W] += gy[n, c, oh, ow]
+
+
+@jit(inline="always")
+def _avg_window(o, stride, padding, kernel, size, count_include_pad):
+    """PyTorch's average-pooling window number ``o`` along one dimension: the input range
+    [lo, hi) it covers and its share of the divisor (padding included when
+    ``count_include_pad``)."""
+    start = o * stride - padding
+    end = min(start + kernel, size + padding)  # cut at the padded border
+    lo, hi = max(start, 0), min(end, size)
+    return lo, hi, (end - start if count_include_pad else hi - lo)
+
+
+@jit
+def _avg_pool_loops(x, window, count_include_pad, divisor_override, integer, y):
+    """y[n, c, oh, ow] = sum of x over window (oh, ow) clipped to the input / its divisor:
+    ``divisor_override`` when not 0, else the window's size, padding included when
+    ``count_include_pad``. An empty window gives 0; ``integer`` (int64): the division rounds
+    toward zero, as C's and PyTorch's."""
+    kh, kw, sh, sw, ph, pw, _, _ = window
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    zero = y.dtype.type(0)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h_lo, h_hi, h_div = _avg_window(oh, sh, ph, kh, H, count_include_pad)
+                for ow in range(OW):
+                    w_lo, w_hi, w_div = _avg_window(ow, sw, pw, kw, W, count_include_pad)
+                    d = divisor_override if divisor_override else h_div * w_div
+                    acc = zero
+                    for ih in range(h_lo, h_hi):
+                        for iw in range(w_lo, w_hi):
+                            acc += x[n, c, ih, iw]
+                    if h_lo >= h_hi or w_lo >= w_hi:
+                        y[n, c, oh, ow] = zero
+                    elif integer:
+                        q = abs(acc) // abs(d)
+                        y[n, c, oh, ow] = q if (acc < 0) == (d < 0) else -q
+                    else:
+                        y[n, c, oh, ow] = acc / d
+
+
+@jit
+def _avg_pool_backward_loops(gy, window, count_include_pad, divisor_override, gx):
+    """gx = each gy[n, c, oh, ow] / its divisor added to every input of its window (clipped to
+    the input; the divisor as in :func:`_avg_pool_loops`). gx is zeroed here."""
+    kh, kw, sh, sw, ph, pw, _, _ = window
+    N, C, H, W = gx.shape
+    OH, OW = gy.shape[2], gy.shape[3]
+    gx[...] = 0
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h_lo, h_hi, h_div = _avg_window(oh, sh, ph, kh, H, count_include_pad)
+                for ow in range(OW):
+                    w_lo, w_hi, w_div = _avg_window(ow, sw, pw, kw, W, count_include_pad)
+                    d = divisor_override if divisor_override else h_div * w_div
+                    for ih in range(h_lo, h_hi):
+                        for iw in range(w_lo, w_hi):
+                            gx[n, c, ih, iw] += gy[n, c, oh, ow] / d
+
+
+@jit(inline="always")
+def _adaptive_bin(i, size, out):
+    """Adaptive bin ``i`` of ``out`` along a dimension of ``size``: the input range
+    [floor(i*size/out), ceil((i+1)*size/out))."""
+    return (i * size) // out, ((i + 1) * size + out - 1) // out
+
+
+@jit
+def _adaptive_avg_loops(x, y):
+    """y[n, c, oh, ow] = the mean of x[n, c] over adaptive bin (oh, ow)."""
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    zero = y.dtype.type(0)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h_lo, h_hi = _adaptive_bin(oh, H, OH)
+                for ow in range(OW):
+                    w_lo, w_hi = _adaptive_bin(ow, W, OW)
+                    acc = zero
+                    for ih in range(h_lo, h_hi):
+                        for iw in range(w_lo, w_hi):
+                            acc += x[n, c, ih, iw]
+                    y[n, c, oh, ow] = acc / ((h_hi - h_lo) * (w_hi - w_lo))
+
+
+@jit
+def _adaptive_avg_backward_loops(gy, gx):
+    """gx = each gy[n, c, oh, ow] / the size of bin (oh, ow) added to every input of the bin.
+    gx is zeroed here."""
+    N, C, H, W = gx.shape
+    OH, OW = gy.shape[2], gy.shape[3]
+    gx[...] = 0
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                h_lo, h_hi = _adaptive_bin(oh, H, OH)
+                for ow in range(OW):
+                    w_lo, w_hi = _adaptive_bin(ow, W, OW)
+                    g = gy[n, c, oh, ow] / ((h_hi - h_lo) * (w_hi - w_lo))
+                    for ih in range(h_lo, h_hi):
+                        for iw in range(w_lo, w_hi):
+                            gx[n, c, ih, iw] += g
+
+
+@REGISTRY.reference("max_pool2d")
+def max_pool2d_reference(x, geometry):
+    """:func:`max_pool2d` computed by the plain loops of :func:`_max_pool_loops`."""
+    N, C = x.shape[:2]
+    OH, OW = check_pool_geometry(x.shape, geometry)
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    _max_pool_loops(np.ascontiguousarray(x), Window2d.of_pool(geometry).flat(),
+                    lowest(x.dtype), y, argmax)
+    return y, argmax
+
+
+@REGISTRY.reference("max_pool2d_backward")
+def max_pool2d_backward_reference(gy, argmax, x_shape):
+    """:func:`max_pool2d_backward` computed by the plain loops of
+    :func:`_max_pool_backward_loops`."""
+    _check_max_pool_backward(gy, argmax, x_shape)
+    gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _max_pool_backward_loops(np.ascontiguousarray(gy),
+                             np.ascontiguousarray(argmax, dtype=np.int64), gx)
+    return gx
+
+
+@REGISTRY.reference("avg_pool2d")
+def avg_pool2d_reference(x, geometry):
+    """:func:`avg_pool2d` computed by the plain loops of :func:`_avg_pool_loops`."""
+    N, C = x.shape[:2]
+    OH, OW = check_pool_geometry(x.shape, geometry)
+    y = np.empty((N, C, OH, OW), dtype=x.dtype)
+    _avg_pool_loops(np.ascontiguousarray(x), Window2d.of_pool(geometry).flat(),
+                    bool(geometry.count_include_pad), int(geometry.divisor_override or 0),
+                    x.dtype.kind in "iub", y)
+    return y
+
+
+@REGISTRY.reference("avg_pool2d_backward")
+def avg_pool2d_backward_reference(gy, x_shape, geometry):
+    """:func:`avg_pool2d_backward` computed by the plain loops of
+    :func:`_avg_pool_backward_loops`."""
+    _check_avg_pool_backward(gy, x_shape, geometry)
+    gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _avg_pool_backward_loops(np.ascontiguousarray(gy), Window2d.of_pool(geometry).flat(),
+                             bool(geometry.count_include_pad),
+                             int(geometry.divisor_override or 0), gx)
+    return gx
+
+
+@REGISTRY.reference("adaptive_avg_pool2d")
+def adaptive_avg_pool2d_reference(x, output_size):
+    """:func:`adaptive_avg_pool2d` computed by the plain loops of :func:`_adaptive_avg_loops`."""
+    OH, OW = (int(s) for s in output_size)
+    check_adaptive_geometry(x.shape, (OH, OW))
+    y = np.empty(x.shape[:2] + (OH, OW), dtype=x.dtype)
+    _adaptive_avg_loops(np.ascontiguousarray(x), y)
+    return y
+
+
+@REGISTRY.reference("adaptive_avg_pool2d_backward")
+def adaptive_avg_pool2d_backward_reference(gy, x_shape):
+    """:func:`adaptive_avg_pool2d_backward` computed by the plain loops of
+    :func:`_adaptive_avg_backward_loops`."""
+    _check_adaptive_backward(gy, x_shape)
+    gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _adaptive_avg_backward_loops(np.ascontiguousarray(gy), gx)
+    return gx
+
+
+# --------------------------------------------------------------------------------------------
+# The fast kernels: windows clipped once per row and column, planes split over the threads
+# --------------------------------------------------------------------------------------------
 
 # Smaller inputs are pooled on one thread: waking another costs more than it saves.
 _PARALLEL_SIZE = 1 << 16
@@ -184,8 +421,34 @@ def _planes(x):
     return x.reshape(N * C, H, W)
 
 
-def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
-    """Max pooling of x (N, C, H, W) with 2-tuples kernel, stride, padding, dilation.
+def _check_max_pool_backward(gy, argmax, x_shape):
+    """Refuse an output gradient or argmax that does not match the input's batch and channels."""
+    N, C = x_shape[:2]
+    if tuple(gy.shape[:2]) != (N, C) or tuple(argmax.shape) != tuple(gy.shape):
+        raise ValueError(f"max_pool2d_backward kernel: gy {gy.shape} and argmax {argmax.shape} "
+                         f"do not match the input {tuple(x_shape)}")
+
+
+def _check_avg_pool_backward(gy, x_shape, geometry):
+    """Refuse an output gradient that is not shaped like the pooling's output."""
+    out = check_pool_geometry(tuple(x_shape), geometry)
+    if tuple(gy.shape) != tuple(x_shape[:2]) + out:
+        raise ValueError(f"avg_pool2d_backward kernel: gy {gy.shape} does not match the input "
+                         f"{tuple(x_shape)}")
+
+
+def _check_adaptive_backward(gy, x_shape):
+    """Refuse an output gradient that does not match the input's batch and channels."""
+    check_adaptive_geometry(tuple(x_shape), tuple(gy.shape[2:]))
+    if tuple(gy.shape[:2]) != tuple(x_shape[:2]):
+        raise ValueError(f"adaptive_avg_pool2d_backward kernel: gy {gy.shape} does not match the "
+                         f"input {tuple(x_shape)}")
+
+
+@REGISTRY.kernel("max_pool2d")
+def max_pool2d(x, geometry):
+    """Max pooling of x (N, C, H, W) with a
+    :class:`~microtorch.backends.geometry.MaxPool2dGeometry`.
 
     Returns (y, argmax), both (N, C, OH, OW); argmax (int64) holds the flat index ih*W + iw of
     each maximum within its (H, W) plane, as ``torch.nn.functional.max_pool2d(...,
@@ -193,25 +456,24 @@ def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
     (:func:`~microtorch.backends.geometry.lowest`): never selected unless a whole window holds it.
     """
     N, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    OH, OW = check_pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    win = Window2d.of_pool(geometry)
+    OH, OW = check_pool_geometry(x.shape, geometry)
     y = np.empty((N, C, OH, OW), dtype=x.dtype)
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
     if y.size:
-        h_start, h_taps = _taps(H, kh, sh, ph, dh, OH)
-        w_start, w_taps = _taps(W, kw, sw, pw, dw, OW)
+        h_start, h_taps = _taps(H, win.kh, win.sh, win.ph, win.dh, OH)
+        w_start, w_taps = _taps(W, win.kw, win.sw, win.pw, win.dw, OW)
         _by_planes(_max_pool_kernel, x.size, N * C, _planes(x), h_start, h_taps, w_start,
-                   w_taps, (int(dh), int(dw)), lowest(x.dtype), y.reshape(N * C, OH, OW),
+                   w_taps, (win.dh, win.dw), lowest(x.dtype), y.reshape(N * C, OH, OW),
                    argmax.reshape(N * C, OH, OW))
     return y, argmax
 
 
+@REGISTRY.kernel("max_pool2d_backward")
 def max_pool2d_backward(gy, argmax, x_shape):
     """Gradient of max_pool2d: gx (x_shape) with gy (N, C, OH, OW) routed to each argmax."""
+    _check_max_pool_backward(gy, argmax, x_shape)
     N, C, H, W = x_shape
-    if gy.shape[:2] != (N, C) or argmax.shape != gy.shape:
-        raise ValueError(f"max_pool2d_backward kernel: gy {gy.shape} and argmax {argmax.shape} "
-                         f"do not match the input {tuple(x_shape)}")
     gx = np.empty((N, C, H, W), dtype=gy.dtype)
     if gx.size:
         gy = np.ascontiguousarray(gy).reshape(N * C, -1)
@@ -221,41 +483,42 @@ def max_pool2d_backward(gy, argmax, x_shape):
     return gx
 
 
-def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
-    """Average pooling of x (N, C, H, W) with 2-tuples kernel, stride, padding.
+def _avg_windows(x_shape, geometry, dtype):
+    """The clipped windows of an average pooling along H and W and their (OH, OW) divisors:
+    (h_lo, h_hi, w_lo, w_hi, div), what :func:`_avg` and :func:`_avg_backward` take."""
+    H, W = x_shape[2], x_shape[3]
+    (kh, kw), (sh, sw), (ph, pw) = geometry.kernel, geometry.stride, geometry.padding
+    ceil_mode, count_include_pad = geometry.ceil_mode, geometry.count_include_pad
+    h_lo, h_hi, h_share = _windows(H, kh, sh, ph, ceil_mode, count_include_pad)
+    w_lo, w_hi, w_share = _windows(W, kw, sw, pw, ceil_mode, count_include_pad)
+    div = _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, dtype, geometry.divisor_override)
+    return h_lo, h_hi, w_lo, w_hi, div
+
+
+@REGISTRY.kernel("avg_pool2d")
+def avg_pool2d(x, geometry):
+    """Average pooling of x (N, C, H, W) with an
+    :class:`~microtorch.backends.geometry.AvgPool2dGeometry`.
 
     Each window is clipped to the padded input; its sum is divided by ``divisor_override`` when
     given, else by the clipped window's size when count_include_pad (padding counts, but in
     ceil mode never the part beyond the padded border), else by the number of real input
     elements in it; a window with no input element gives 0. As PyTorch's CPU kernel.
     """
-    N, C, H, W = x.shape
-    check_pool_geometry(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
-    h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
-                                   count_include_pad)
-    w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
-                                   count_include_pad)
-    return _avg(x, h_lo, h_hi, w_lo, w_hi,
-                _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, x.dtype, divisor_override))
+    check_pool_geometry(x.shape, geometry)
+    h_lo, h_hi, w_lo, w_hi, div = _avg_windows(x.shape, geometry, x.dtype)
+    return _avg(x, h_lo, h_hi, w_lo, w_hi, div)
 
 
-def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad,
-                        divisor_override=None):
+@REGISTRY.kernel("avg_pool2d_backward")
+def avg_pool2d_backward(gy, x_shape, geometry):
     """Gradient of avg_pool2d: each gy element spread evenly (gy / divisor) over its window."""
-    H, W = x_shape[2], x_shape[3]
-    out = check_pool_geometry(tuple(x_shape), kernel, stride, padding, (1, 1), ceil_mode)
-    if tuple(gy.shape) != tuple(x_shape[:2]) + out:
-        raise ValueError(f"avg_pool2d_backward kernel: gy {gy.shape} does not match the input "
-                         f"{tuple(x_shape)}")
-    h_lo, h_hi, h_share = _windows(H, kernel[0], stride[0], padding[0], ceil_mode,
-                                   count_include_pad)
-    w_lo, w_hi, w_share = _windows(W, kernel[1], stride[1], padding[1], ceil_mode,
-                                   count_include_pad)
-    return _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi,
-                         _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, gy.dtype,
-                                  divisor_override))
+    _check_avg_pool_backward(gy, x_shape, geometry)
+    h_lo, h_hi, w_lo, w_hi, div = _avg_windows(x_shape, geometry, gy.dtype)
+    return _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi, div)
 
 
+@REGISTRY.kernel("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(x, output_size):
     """Adaptive average pooling of x (N, C, H, W) to output_size (OH, OW).
 
@@ -270,13 +533,11 @@ def adaptive_avg_pool2d(x, output_size):
                 _divisor(h_share, w_share, h_lo, h_hi, w_lo, w_hi, x.dtype))
 
 
+@REGISTRY.kernel("adaptive_avg_pool2d_backward")
 def adaptive_avg_pool2d_backward(gy, x_shape):
     """Gradient of adaptive_avg_pool2d: gy (N, C, OH, OW) spread evenly over each bin."""
+    _check_adaptive_backward(gy, x_shape)
     OH, OW = gy.shape[2], gy.shape[3]
-    check_adaptive_geometry(tuple(x_shape), (OH, OW))
-    if tuple(gy.shape[:2]) != tuple(x_shape[:2]):
-        raise ValueError(f"adaptive_avg_pool2d_backward kernel: gy {gy.shape} does not match the "
-                         f"input {tuple(x_shape)}")
     h_lo, h_hi, h_share = _bins(x_shape[2], OH)
     w_lo, w_hi, w_share = _bins(x_shape[3], OW)
     return _avg_backward(gy, x_shape, h_lo, h_hi, w_lo, w_hi,

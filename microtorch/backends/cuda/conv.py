@@ -18,29 +18,36 @@ window that reaches outside its buffers.
 
 from numba import cuda
 
+from ..contract import registry
+from ..geometry import Window2d, check_conv_geometry, conv_output_shape
 from . import _core
+from ._core import U8, arr, f32, f64, i64
 from .elementwise import contiguous, copy_, fill_
 from .gemm import gemm4
-from ..geometry import check_conv_geometry, conv_output_size
+
+REGISTRY = registry("cuda")
 
 
-def _check(x_shape, w_shape, dtype, stride, padding, dilation, groups, gy_shape=None):
-    """The backend's own check before any launch: sound geometry, a float dtype and, for the
+def _check(x_shape, w_shape, dtype, geometry, gy_shape=None):
+    """The backend's own check before any launch: sound geometry (a
+    :class:`~microtorch.backends.geometry.Conv2dGeometry`), a float dtype and, for the
     gradients, an output gradient shaped like the convolution's output."""
-    check_conv_geometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, groups)
+    check_conv_geometry(tuple(x_shape), tuple(w_shape), geometry)
     if dtype.kind != "f":
         raise ValueError(f"conv2d kernel: CUDA convolutions take float32/float64, not {dtype}")
     if gy_shape is not None:
-        out = tuple(conv_output_size(*args) for args in zip(x_shape[2:], w_shape[2:], stride,
-                                                           padding, dilation))
-        if tuple(gy_shape) != (x_shape[0], w_shape[0]) + out:
+        out = conv_output_shape(tuple(x_shape), tuple(w_shape), geometry)
+        if tuple(gy_shape) != out:
             raise ValueError(f"conv2d backward kernel: gy has shape {tuple(gy_shape)}, the output "
-                             f"of this convolution is {(x_shape[0], w_shape[0]) + out}")
+                             f"of this convolution is {out}")
 
 
 @cuda.jit
-def im2col_kernel(x, geom, out_w, zero, cols):
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
+def im2col_kernel(x, window, out_w, zero, cols):
+    """cols[(c, i, j), n*P + p] = the pixel of x[n, c] that tap (i, j) of output position p
+    reads, 0 in the padding (one thread per element of cols); ``window`` the ints of a
+    Window2d."""
+    kh, kw, sh, sw, ph, pw, dh, dw = window
     N = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
@@ -63,8 +70,10 @@ def im2col_kernel(x, geom, out_w, zero, cols):
 
 
 @cuda.jit
-def col2im_kernel(gcols, geom, out_h, out_w, zero, gx):
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
+def col2im_kernel(gcols, window, out_h, out_w, zero, gx):
+    """gx[n, c, h, w] = the sum of the gcols entries of every tap that reads pixel (h, w) (one
+    thread per input pixel: a gather, no atomics)."""
+    kh, kw, sh, sw, ph, pw, dh, dw = window
     C = gx.shape[1]
     H = gx.shape[2]
     W = gx.shape[3]
@@ -93,18 +102,17 @@ def col2im_kernel(gcols, geom, out_h, out_w, zero, gx):
         gx[n, c, h, w] = acc
 
 
-def _geom(w_shape, stride, padding, dilation):
-    kh, kw = w_shape[2], w_shape[3]
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    return tuple(int(v) for v in (kh, kw, sh, sw, ph, pw, dh, dw))
+for _dt in (f32, f64):
+    REGISTRY.launches(im2col_kernel, (arr(_dt, 4), U8, i64, _dt, arr(_dt, 2)))
+    REGISTRY.launches(col2im_kernel, (arr(_dt, 2), U8, i64, i64, _dt, arr(_dt, 4)))
 
 
-def _im2col(x, geom, oh, ow):
+def _im2col(x, window, oh, ow):
+    """The (C*kh*kw, N*OH*OW) im2col matrix of x for a :class:`Window2d`."""
     n, c = x.shape[0], x.shape[1]
-    kh, kw = geom[0], geom[1]
-    cols = _core.empty((c * kh * kw, n * oh * ow), x.dtype)
+    cols = _core.empty((c * window.kh * window.kw, n * oh * ow), x.dtype)
     if cols.size:
-        _core.launch_1d(im2col_kernel, cols.size, contiguous(x), geom, ow,
+        _core.launch_1d(im2col_kernel, cols.size, contiguous(x), window.flat(), ow,
                         _core.scalar(0, x.dtype), cols)
     return cols
 
@@ -115,6 +123,7 @@ def _batched(x3):
 
 
 def _transposed(x3):
+    """A (G, rows, cols) array viewed as (G, cols, rows)."""
     return _core.permute(x3, (0, 2, 1))
 
 
@@ -126,22 +135,23 @@ def _gy_groups(gy, groups):
     return _core.reshape(contiguous(_core.permute(gy4, (1, 2, 0, 3))), (g, o // g, n * oh * ow))
 
 
-def conv2d(x, w, stride, padding, dilation, groups):
-    """y (N, O, OH, OW) = conv2d of x (N, C, H, W) with w (O, C / groups, kh, kw)."""
-    _check(x.shape, w.shape, x.dtype, stride, padding, dilation, groups)
-    n, c, h, wd = x.shape
+@REGISTRY.kernel("conv2d")
+def conv2d(x, w, geometry):
+    """y (N, O, OH, OW) = conv2d of x (N, C, H, W) with w (O, C / groups, kh, kw) and a
+    :class:`~microtorch.backends.geometry.Conv2dGeometry`."""
+    _check(x.shape, w.shape, x.dtype, geometry)
+    n, c = x.shape[0], x.shape[1]
     o = w.shape[0]
-    geom = _geom(w.shape, stride, padding, dilation)
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
-    oh, ow = conv_output_size(h, kh, sh, ph, dh), conv_output_size(wd, kw, sw, pw, dw)
-    g = int(groups)
-    kg = (c // g) * kh * kw
+    window = Window2d.of_conv(w.shape, geometry)
+    oh, ow = conv_output_shape(tuple(x.shape), tuple(w.shape), geometry)[2:]
+    g = int(geometry.groups)
+    kg = (c // g) * window.kh * window.kw
     y = _core.empty((n, o, oh, ow), x.dtype)
     if y.size == 0:
         return y
     if kg == 0:  # no input channels: every sum is empty
         return fill_(y, 0)
-    cols = _im2col(x, geom, oh, ow)
+    cols = _im2col(x, window, oh, ow)
     ytmp = _core.empty((g, o // g, n * oh * ow), x.dtype)
     w3 = _core.reshape(contiguous(w), (g, o // g, kg))
     gemm4(_batched(w3), _batched(_core.reshape(cols, (g, kg, n * oh * ow))), _batched(ytmp))
@@ -152,15 +162,16 @@ def conv2d(x, w, stride, padding, dilation, groups):
     return y
 
 
-def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
+@REGISTRY.kernel("conv2d_grad_input")
+def conv2d_grad_input(gy, w, x_shape, geometry):
     """gx (x_shape) of conv2d given gy (N, O, OH, OW)."""
-    _check(x_shape, w.shape, gy.dtype, stride, padding, dilation, groups, gy.shape)
+    _check(x_shape, w.shape, gy.dtype, geometry, gy.shape)
     n, c, h, wd = x_shape
     o = w.shape[0]
-    geom = _geom(w.shape, stride, padding, dilation)
-    kh, kw = geom[0], geom[1]
+    window = Window2d.of_conv(w.shape, geometry)
+    kh, kw = window.kh, window.kw
     oh, ow = gy.shape[2], gy.shape[3]
-    g = int(groups)
+    g = int(geometry.groups)
     kg = (c // g) * kh * kw
     gx = _core.empty((n, c, h, wd), gy.dtype)
     if gx.size == 0:
@@ -172,24 +183,25 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding, dilation, groups):
     gcols = _core.empty((g, kg, n * oh * ow), gy.dtype)
     gemm4(_batched(_transposed(w3)), _batched(gyg), _batched(gcols))
     _core.launch_1d(col2im_kernel, gx.size, _core.reshape(gcols, (c * kh * kw, n * oh * ow)),
-                    geom, oh, ow, _core.scalar(0, gy.dtype), gx)
+                    window.flat(), oh, ow, _core.scalar(0, gy.dtype), gx)
     return gx
 
 
-def conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation, groups):
+@REGISTRY.kernel("conv2d_grad_weight")
+def conv2d_grad_weight(x, gy, w_shape, geometry):
     """gw (w_shape) of conv2d given x and gy."""
-    _check(x.shape, w_shape, x.dtype, stride, padding, dilation, groups, gy.shape)
-    n, c, h, wd = x.shape
+    _check(x.shape, w_shape, x.dtype, geometry, gy.shape)
+    n, c = x.shape[0], x.shape[1]
     o = w_shape[0]
-    geom = _geom(w_shape, stride, padding, dilation)
-    kh, kw = geom[0], geom[1]
+    window = Window2d.of_conv(w_shape, geometry)
+    kh, kw = window.kh, window.kw
     oh, ow = gy.shape[2], gy.shape[3]
-    g = int(groups)
+    g = int(geometry.groups)
     kg = (c // g) * kh * kw
     gw = _core.empty(tuple(w_shape), x.dtype)
     if gw.size == 0:
         return gw
-    cols = _core.reshape(_im2col(x, geom, oh, ow), (g, kg, n * oh * ow))
+    cols = _core.reshape(_im2col(x, window, oh, ow), (g, kg, n * oh * ow))
     gemm4(_batched(_gy_groups(gy, g)), _batched(_transposed(cols)),
           _batched(_core.reshape(gw, (g, o // g, kg))))
     return gw

@@ -8,14 +8,20 @@ are viewed as ``(P, H, W)`` planes, ``P = N * C``; forward kernels run one threa
 element; backward kernels run one thread per output-gradient element and scatter into a zeroed
 ``gx`` with atomic adds (windows may overlap). Every entry point checks the geometry first
 (:mod:`microtorch.backends.geometry`), so no kernel is launched with a window outside its input.
+Window kernels take the eight ints of a :class:`~microtorch.backends.geometry.Window2d`; the
+average kernels of each float dtype are picked by name from :data:`AVG_KERNELS`.
 """
 
 import numpy as np
 from numba import cuda, float32, float64
 
+from ..contract import registry
+from ..geometry import Window2d, check_adaptive_geometry, check_pool_geometry, lowest
 from . import _core
+from ._core import U8, arr, b1, f32, f64, i64
 from .elementwise import contiguous, fill_
-from ..geometry import check_adaptive_geometry, check_pool_geometry, lowest
+
+REGISTRY = registry("cuda")
 
 
 @cuda.jit(device=True, inline=True)
@@ -51,8 +57,10 @@ def _adaptive_bin(i, size, out_size):
 
 
 @cuda.jit
-def max_pool_kernel(x, geom, start, y, argmax):
-    kh, kw, sh, sw, ph, pw, dh, dw = geom
+def max_pool_kernel(x, window, start, y, argmax):
+    """y[p, oh, ow] = max over window (oh, ow) of plane p, argmax its flat index (one thread
+    per output element); ``window`` the ints of a Window2d."""
+    kh, kw, sh, sw, ph, pw, dh, dw = window
     H = x.shape[1]
     W = x.shape[2]
     OH = y.shape[1]
@@ -83,6 +91,7 @@ def max_pool_kernel(x, geom, start, y, argmax):
 
 @cuda.jit
 def max_pool_backward_kernel(gy, argmax, gx):
+    """gx[p, argmax[p, k]] += gy[p, k] (atomic adds; gx zeroed by the caller)."""
     hw = gx.shape[1]
     k = gy.shape[1]
     for t in range(cuda.grid(1), gy.size, cuda.gridsize(1)):
@@ -94,10 +103,11 @@ def max_pool_backward_kernel(gy, argmax, gx):
 
 
 def _make_avg_kernels(dt):
-    """The average-pooling kernels for float type ``dt`` (divisors are cast to ``dt``)."""
+    """The average-pooling kernels for float type ``dt`` (divisors are cast to ``dt``), by name:
+    ``avg_pool``, ``avg_pool_backward``, ``adaptive_avg``, ``adaptive_avg_backward``."""
     @cuda.jit
-    def avg_pool_kernel(x, geom, count_include_pad, divisor, zero, y):
-        kh, kw, sh, sw, ph, pw = geom
+    def avg_pool_kernel(x, window, count_include_pad, divisor, zero, y):
+        kh, kw, sh, sw, ph, pw, _, _ = window
         H = x.shape[1]
         W = x.shape[2]
         OH = y.shape[1]
@@ -117,8 +127,8 @@ def _make_avg_kernels(dt):
             y[p, oh, ow] = acc
 
     @cuda.jit
-    def avg_pool_backward_kernel(gy, geom, count_include_pad, divisor, zero, gx):
-        kh, kw, sh, sw, ph, pw = geom
+    def avg_pool_backward_kernel(gy, window, count_include_pad, divisor, zero, gx):
+        kh, kw, sh, sw, ph, pw, _, _ = window
         H = gx.shape[1]
         W = gx.shape[2]
         OH = gy.shape[1]
@@ -169,45 +179,60 @@ def _make_avg_kernels(dt):
             for ih in range(hs, he):
                 for iw in range(ws, we):
                     cuda.atomic.add(gx, (p, ih, iw), g)
-    return avg_pool_kernel, avg_pool_backward_kernel, adaptive_avg_kernel, \
-        adaptive_avg_backward_kernel
+    return {"avg_pool": avg_pool_kernel, "avg_pool_backward": avg_pool_backward_kernel,
+            "adaptive_avg": adaptive_avg_kernel,
+            "adaptive_avg_backward": adaptive_avg_backward_kernel}
 
 
-_AVG = {np.dtype(np.float32): _make_avg_kernels(float32),
-        np.dtype(np.float64): _make_avg_kernels(float64)}
-(avg_pool_f32, avg_pool_backward_f32, adaptive_avg_f32,
- adaptive_avg_backward_f32) = _AVG[np.dtype(np.float32)]
-(avg_pool_f64, avg_pool_backward_f64, adaptive_avg_f64,
- adaptive_avg_backward_f64) = _AVG[np.dtype(np.float64)]
+AVG_KERNELS = {np.dtype(np.float32): _make_avg_kernels(float32),
+               np.dtype(np.float64): _make_avg_kernels(float64)}
+"""The average-pooling kernels of each float dtype, by name (see :func:`_make_avg_kernels`)."""
 
 
-def _check_float(dtype, op):
-    """The average kernels exist for float32/float64 only (as PyTorch's CUDA ones)."""
-    if np.dtype(dtype) not in _AVG:
+for _dt, _kernels in ((f32, AVG_KERNELS[np.dtype(np.float32)]),
+                     (f64, AVG_KERNELS[np.dtype(np.float64)])):
+    _k2, _k3 = arr(_dt, 2), arr(_dt, 3)
+    REGISTRY.launches(max_pool_kernel, (_k3, U8, _dt, _k3, arr(i64, 3)))
+    REGISTRY.launches(max_pool_backward_kernel, (_k2, arr(i64, 2), _k2))
+    REGISTRY.launches(_kernels["avg_pool"], (_k3, U8, b1, _dt, _dt, _k3))
+    REGISTRY.launches(_kernels["avg_pool_backward"], (_k3, U8, b1, _dt, _dt, _k3))
+    REGISTRY.launches(_kernels["adaptive_avg"], (_k3, _dt, _k3))
+    REGISTRY.launches(_kernels["adaptive_avg_backward"], (_k3, _dt, _k3))
+
+
+def _avg_kernel(name, dtype, op):
+    """The average kernel ``name`` for ``dtype``: float32/float64 only (as PyTorch's CUDA
+    ones); another dtype is refused for entry point ``op``."""
+    kernels = AVG_KERNELS.get(np.dtype(dtype))
+    if kernels is None:
         raise ValueError(f"{op} kernel: CUDA average pooling takes float32/float64, not {dtype}")
+    return kernels[name]
 
 
 def _planes(x):
+    """x (N, C, H, W) as a C-contiguous (N*C, H, W) array."""
     n, c, h, w = x.shape
     return _core.reshape(contiguous(x), (n * c, h, w))
 
 
-def max_pool2d(x, kernel, stride, padding, dilation, ceil_mode):
-    """Max pooling of x (N, C, H, W); returns (y, argmax), argmax = flat ``ih * W + iw``."""
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    oh, ow = check_pool_geometry(tuple(x.shape), kernel, stride, padding, dilation, ceil_mode)
+@REGISTRY.kernel("max_pool2d")
+def max_pool2d(x, geometry):
+    """Max pooling of x (N, C, H, W) with a
+    :class:`~microtorch.backends.geometry.MaxPool2dGeometry`; returns (y, argmax), argmax =
+    flat ``ih * W + iw``."""
+    n, c = x.shape[0], x.shape[1]
+    oh, ow = check_pool_geometry(tuple(x.shape), geometry)
     y = _core.empty((n, c, oh, ow), x.dtype)
     argmax = _core.empty((n, c, oh, ow), np.int64)
     if y.size:
-        geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw, dh, dw))
-        _core.launch_1d(max_pool_kernel, y.size, _planes(x), geom,
+        _core.launch_1d(max_pool_kernel, y.size, _planes(x), Window2d.of_pool(geometry).flat(),
                         _core.scalar(lowest(x.dtype), x.dtype),
                         _core.reshape(y, (n * c, oh, ow)),
                         _core.reshape(argmax, (n * c, oh, ow)))
     return y, argmax
 
 
+@REGISTRY.kernel("max_pool2d_backward")
 def max_pool2d_backward(gy, argmax, x_shape):
     """Gradient of max_pool2d: gy routed to each argmax (atomic adds into a zeroed gx)."""
     n, c, h, w = x_shape
@@ -224,53 +249,56 @@ def max_pool2d_backward(gy, argmax, x_shape):
     return gx
 
 
-def avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
-    """Average pooling of x (N, C, H, W), PyTorch's divisor rules (or ``divisor_override``)."""
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    oh, ow = check_pool_geometry(tuple(x.shape), kernel, stride, padding, (1, 1), ceil_mode)
-    _check_float(x.dtype, "avg_pool2d")
+@REGISTRY.kernel("avg_pool2d")
+def avg_pool2d(x, geometry):
+    """Average pooling of x (N, C, H, W) with an
+    :class:`~microtorch.backends.geometry.AvgPool2dGeometry`: PyTorch's divisor rules (or
+    ``divisor_override``)."""
+    n, c = x.shape[0], x.shape[1]
+    oh, ow = check_pool_geometry(tuple(x.shape), geometry)
+    kernel = _avg_kernel("avg_pool", x.dtype, "avg_pool2d")
     y = _core.empty((n, c, oh, ow), x.dtype)
     if y.size:
-        geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
-        _core.launch_1d(_AVG[np.dtype(x.dtype)][0], y.size, _planes(x), geom,
-                        bool(count_include_pad), _core.scalar(divisor_override or 0, x.dtype),
+        _core.launch_1d(kernel, y.size, _planes(x), Window2d.of_pool(geometry).flat(),
+                        bool(geometry.count_include_pad),
+                        _core.scalar(geometry.divisor_override or 0, x.dtype),
                         _core.scalar(0, x.dtype), _core.reshape(y, (n * c, oh, ow)))
     return y
 
 
-def avg_pool2d_backward(gy, x_shape, kernel, stride, padding, ceil_mode, count_include_pad,
-                        divisor_override=None):
+@REGISTRY.kernel("avg_pool2d_backward")
+def avg_pool2d_backward(gy, x_shape, geometry):
     """Gradient of avg_pool2d: each gy element spread evenly over its window."""
     n, c, h, w = x_shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    out = check_pool_geometry(tuple(x_shape), kernel, stride, padding, (1, 1), ceil_mode)
+    out = check_pool_geometry(tuple(x_shape), geometry)
     if tuple(gy.shape) != tuple(x_shape[:2]) + out:
         raise ValueError(f"avg_pool2d_backward kernel: gy {tuple(gy.shape)} does not match the "
                          f"input {tuple(x_shape)}")
     gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
     if gx.size and gy.size:
-        geom = tuple(int(v) for v in (kh, kw, sh, sw, ph, pw))
-        _core.launch_1d(_AVG[np.dtype(gy.dtype)][1], gy.size, _planes(gy), geom,
-                        bool(count_include_pad), _core.scalar(divisor_override or 0, gy.dtype),
-                        _core.scalar(0, gy.dtype),
-                        _core.reshape(gx, (n * c, h, w)))
+        kernel = _avg_kernel("avg_pool_backward", gy.dtype, "avg_pool2d_backward")
+        _core.launch_1d(kernel, gy.size, _planes(gy), Window2d.of_pool(geometry).flat(),
+                        bool(geometry.count_include_pad),
+                        _core.scalar(geometry.divisor_override or 0, gy.dtype),
+                        _core.scalar(0, gy.dtype), _core.reshape(gx, (n * c, h, w)))
     return gx
 
 
+@REGISTRY.kernel("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(x, output_size):
     """Adaptive average pooling of x (N, C, H, W) to ``output_size`` (OH, OW)."""
     n, c, h, w = x.shape
     oh, ow = (int(s) for s in output_size)
     check_adaptive_geometry(tuple(x.shape), (oh, ow))
-    _check_float(x.dtype, "adaptive_avg_pool2d")
+    kernel = _avg_kernel("adaptive_avg", x.dtype, "adaptive_avg_pool2d")
     y = _core.empty((n, c, oh, ow), x.dtype)
     if y.size:
-        _core.launch_1d(_AVG[np.dtype(x.dtype)][2], y.size, _planes(x), _core.scalar(0, x.dtype),
+        _core.launch_1d(kernel, y.size, _planes(x), _core.scalar(0, x.dtype),
                         _core.reshape(y, (n * c, oh, ow)))
     return y
 
 
+@REGISTRY.kernel("adaptive_avg_pool2d_backward")
 def adaptive_avg_pool2d_backward(gy, x_shape):
     """Gradient of adaptive_avg_pool2d: gy spread evenly over each bin."""
     n, c, h, w = x_shape
@@ -280,6 +308,7 @@ def adaptive_avg_pool2d_backward(gy, x_shape):
                          f"match the input {tuple(x_shape)}")
     gx = fill_(_core.empty((n, c, h, w), gy.dtype), 0)
     if gx.size and gy.size:
-        _core.launch_1d(_AVG[np.dtype(gy.dtype)][3], gy.size, _planes(gy),
-                        _core.scalar(0, gy.dtype), _core.reshape(gx, (n * c, h, w)))
+        kernel = _avg_kernel("adaptive_avg_backward", gy.dtype, "adaptive_avg_pool2d_backward")
+        _core.launch_1d(kernel, gy.size, _planes(gy), _core.scalar(0, gy.dtype),
+                        _core.reshape(gx, (n * c, h, w)))
     return gx
