@@ -1,9 +1,20 @@
-"""2-D convolution for the CPU backend: im2col / col2im and implicit-GEMM Numba kernels.
+"""2-D convolution for the CPU backend: the direct convolution as the reference, and
+im2col / col2im and implicit-GEMM Numba kernels as the fast path.
 
 Layout and shapes (NCHW, C-contiguous, float32 or float64)::
 
     x  (N, C, H, W)            w  (O, C // groups, kh, kw)          y  (N, O, OH, OW)
     OH = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1      (the same for OW)
+
+Every entry point takes its stride, padding, dilation and groups as one
+:class:`~microtorch.backends.geometry.Conv2dGeometry`; the Numba kernels receive the eight ints
+of a :class:`~microtorch.backends.geometry.Window2d` (``kh, kw, sh, sw, ph, pw, dh, dw``).
+
+**Reference.** :func:`_direct_conv` and its two gradients are the textbook convolution, seven
+nested loops; they are registered as the reference kernels of ``conv2d``,
+``conv2d_grad_input`` and ``conv2d_grad_weight``
+(:func:`microtorch.backends.cpu.use_reference_kernels`). Everything else in this module
+computes the same numbers faster.
 
 **im2col.** For one group ``g`` of a chunk of ``nb`` images, with ``K = Cg*kh*kw`` and
 ``L = OH*OW``::
