@@ -11,7 +11,8 @@ import itertools
 import numpy as np
 import pytest
 
-from microtorch.backends.geometry import AvgPool2dGeometry, Conv2dGeometry, MaxPool2dGeometry
+from microtorch.backends.geometry import (AvgPool2dGeometry, Conv2dGeometry, MaxPool2dGeometry,
+                                         Window2d, check_pool_geometry, conv_output_shape)
 
 # The package re-exports functions named like these modules (cpu.softmax is the function):
 # fetch the modules themselves.
@@ -33,6 +34,25 @@ def _rand(shape, dtype=np.float64):
 
 def _tol(dtype):
     return dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-4)
+
+
+# ---------------------------------------------------------------- geometry
+
+def test_geometry_named_tuples():
+    geom = Conv2dGeometry(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=1)
+    window = Window2d.of_conv((4, 3, 3, 2), geom)
+    assert window == Window2d(kh=3, kw=2, sh=2, sw=1, ph=1, pw=0, dh=1, dw=2)
+    assert type(window.flat()) is tuple and window.flat() == (3, 2, 2, 1, 1, 0, 1, 2)
+    assert conv_output_shape((2, 3, 7, 6), (4, 3, 3, 2), geom) == (2, 4, 4, 4)
+    avg = AvgPool2dGeometry(kernel=(3, 3), stride=(2, 2), padding=(1, 1), ceil_mode=True,
+                            count_include_pad=False)
+    assert avg.divisor_override is None and avg.dilation == (1, 1)
+    assert Window2d.of_pool(avg) == (3, 3, 2, 2, 1, 1, 1, 1)
+    assert check_pool_geometry((1, 1, 6, 5), avg) == (4, 3)
+    pool_geom = MaxPool2dGeometry(kernel=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(2, 1),
+                                  ceil_mode=False)
+    assert Window2d.of_pool(pool_geom) == (2, 2, 2, 2, 0, 0, 2, 1)
+    assert check_pool_geometry((1, 1, 6, 5), pool_geom) == (2, 2)
 
 
 # ---------------------------------------------------------------- convolution
