@@ -112,18 +112,15 @@ def scalar_dtype(value):
     return float32
 
 
-def _is_tensor(x):
-    """True for a tensor: anything whose ``dtype`` is a microtorch dtype (this module sits below
-    the Tensor class and does not import it)."""
-    return isinstance(getattr(x, "dtype", None), dtype)
-
-
 def result_type(*operands):
     """PyTorch's promotion: dimensioned tensors win over 0-d tensors over Python scalars,
-    unless a lower-priority operand is of a higher category (bool < integer < float)."""
+    unless a lower-priority operand is of a higher category (bool < integer < float).
+
+    A tensor is told from a Python scalar by its ``dtype``, a microtorch dtype (this module
+    sits below the Tensor class and does not import it)."""
     levels = [None, None, None]  # dimensioned tensors, 0-d tensors, scalars
     for x in operands:
-        if _is_tensor(x):
+        if isinstance(getattr(x, "dtype", None), dtype):
             lvl, d = (0 if x._data.ndim > 0 and not x._wrapped_number else
                       1 if not x._wrapped_number else 2), x.dtype
         else:

@@ -83,7 +83,8 @@ def _run(roots, grads, retain_graph, create_graph, captures=None):
         while ready:
             node = ready.pop()
             inputs = buffers.pop(node)
-            _call_pre_hooks(node, inputs)
+            if node._pre_hooks:
+                _call_pre_hooks(node, inputs)
             if captures:
                 _capture(node, inputs, captures, captured)
             if isinstance(node, AccumulateGrad):
@@ -97,7 +98,7 @@ def _run(roots, grads, retain_graph, create_graph, captures=None):
 
 def _call_pre_hooks(node, inputs):
     """Let each tensor hook on the node's outputs see (and replace) its gradient."""
-    for nr, hooks in (node._pre_hooks or {}).items():
+    for nr, hooks in node._pre_hooks.items():
         for hook in hooks:
             if inputs[nr] is not None:
                 new = hook(inputs[nr])
@@ -114,8 +115,9 @@ def _capture(node, inputs, captures, captured):
 def _call_node(node, inputs, retain_graph, create_graph):
     """Run the node's backward (missing gradients as zeros, unless the node said otherwise),
     then its post-hooks; free its saved tensors unless ``retain_graph``."""
-    if node.materialize_grads:
-        _zeros_for_missing(node, inputs)
+    for nr, g in enumerate(inputs):
+        if g is None and node.materialize_grads:
+            inputs[nr] = _zeros_for_missing(node, nr, inputs)
     outs = node._apply(inputs, create_graph)
     for hook in node.__dict__.get("_post_hooks", ()):
         hook(outs, tuple(inputs))
@@ -124,14 +126,12 @@ def _call_node(node, inputs, retain_graph, create_graph):
     return outs
 
 
-def _zeros_for_missing(node, inputs):
-    """Zeros of the output's shape, dtype and device for each output that got no gradient
-    (at least one gradient arrived, since the node is running: it makes them)."""
+def _zeros_for_missing(node, nr, inputs):
+    """The gradient of output ``nr`` that got none: zeros of its shape, dtype and device (made
+    by a gradient that did arrive; one did, since the node is running)."""
     arrived = next(g for g in inputs if g is not None)
-    for nr, g in enumerate(inputs):
-        if g is None:
-            shape, dtype, device = node._output_meta[nr]
-            inputs[nr] = arrived.new_zeros(shape, dtype=dtype, device=device)
+    shape, dtype, device = node._output_meta[nr]
+    return arrived.new_zeros(shape, dtype=dtype, device=device)
 
 
 def _hand_on(node, outs, buffers, deps, ready):

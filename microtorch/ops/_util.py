@@ -16,11 +16,10 @@ def wrap(value, like):
     return t
 
 
-def promote_operands(a, b, dtype=None):
+def promote_operands(be, a, b, dtype=None):
     """``(dtype, x, y)``: ``dtype`` (default: PyTorch's promotion of tensors ``a`` and ``b``) and
-    the backend arrays of ``a`` and ``b`` cast to it (each uncopied when it already has it)."""
+    the arrays of ``a`` and ``b`` cast to it by backend ``be`` (uncopied when already so)."""
     dtype = dtype or _dtype.result_type(a, b)
-    be = a._backend
     x = a._data if a.dtype is dtype else be.astype(a._data, dtype.np)
     y = b._data if b.dtype is dtype else be.astype(b._data, dtype.np)
     return dtype, x, y

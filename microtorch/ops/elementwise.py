@@ -20,12 +20,13 @@ from ._util import broadcast_shapes, check_same_device, grad_for, promote_operan
 def _binary_forward(ctx, op, a, b, dtype=None):
     """Run a binary kernel on promoted, broadcast operands; remember shapes for backward."""
     check_same_device(a, b)
-    dtype, x, y = promote_operands(a, b, dtype)
+    be = a._backend
+    dtype, x, y = promote_operands(be, a, b, dtype)
     sa, sb = a.shape, b.shape
     broadcast_shapes(sa, sb)
     ctx.shapes = (sa, sb)
     ctx.dtypes = (a.dtype, b.dtype)
-    return Tensor._make(a._backend.binary(op, x, y), a.device)
+    return Tensor._make(be.binary(op, x, y), a.device)
 
 
 def check_sub(a, b):
@@ -287,10 +288,11 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         check_same_device(cond, a, b)
         broadcast_shapes(cond.shape, a.shape, b.shape)
-        _, x, y = promote_operands(a, b)
+        be = a._backend
+        _, x, y = promote_operands(be, a, b)
         ctx.cond = cond
         ctx.shapes, ctx.dtypes = (a.shape, b.shape), (a.dtype, b.dtype)
-        return Tensor._make(a._backend.where(cond._data, x, y), a.device)
+        return Tensor._make(be.where(cond._data, x, y), a.device)
 
     @staticmethod
     def backward(ctx, g):
@@ -614,8 +616,9 @@ def compare(op, a, b):
     b = wrap(b, a)
     check_same_device(a, b)
     broadcast_shapes(a.shape, b.shape)
-    _, x, y = promote_operands(a, b)
-    return Tensor._make(a._backend.binary(op, x, y), a.device)
+    be = a._backend
+    _, x, y = promote_operands(be, a, b)
+    return Tensor._make(be.binary(op, x, y), a.device)
 
 
 def bitwise(op, a, b):
@@ -627,8 +630,9 @@ def bitwise(op, a, b):
     dtype = _dtype.result_type(a, b)
     if dtype.is_floating_point:
         raise not_implemented(f"bitwise_{op}_{a.device.type}", dtype)
-    _, x, y = promote_operands(a, b, dtype)
-    return Tensor._make(a._backend.binary(f"bitwise_{op}", x, y), a.device)
+    be = a._backend
+    _, x, y = promote_operands(be, a, b, dtype)
+    return Tensor._make(be.binary(f"bitwise_{op}", x, y), a.device)
 
 
 def bitwise_not(x):
