@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from microtorch.backends.cpu import gemm as G
+# matmul through the kernels module (MICROTORCH_KERNELS=reference checks the reference)
+from microtorch.backends.cpu import kernels as K
 
 FLOATS = (np.float32, np.float64)
 
@@ -202,7 +204,7 @@ def test_gemm_rejects_bad_dtypes_and_out():
 def test_matmul_batched(a_shape, b_shape, dtype):
     rng = np.random.default_rng(len(a_shape) * 10 + len(b_shape))
     a, b = _rand(rng, a_shape, dtype), _rand(rng, b_shape, dtype)
-    got = G.matmul(a, b)
+    got = K.matmul(a, b)
     assert got.flags.c_contiguous
     if np.issubdtype(dtype, np.integer):
         ref = _ref_matmul(a.astype(np.int64), b.astype(np.int64)).astype(dtype)
@@ -217,7 +219,7 @@ def test_matmul_strided_batches(dtype):
     rng = np.random.default_rng(11)
     a = _rand(rng, (3, 6, 4), dtype).transpose(0, 2, 1)     # (3, 4, 6), not contiguous
     b = _rand(rng, (5, 6, 3), dtype)[::-1].transpose(2, 1, 0)[:, :, ::2]   # (3, 6, 3)
-    got = G.matmul(a, b)
+    got = K.matmul(a, b)
     ref = _ref_matmul(a.astype(np.float64), b.astype(np.float64))
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
 
@@ -225,18 +227,18 @@ def test_matmul_strided_batches(dtype):
 def test_matmul_int_wraps_like_numpy():
     a = np.array([[2**62, 2**62]], np.int64)
     b = np.array([[2], [2]], np.int64)
-    np.testing.assert_array_equal(G.matmul(a, b), _ref_matmul(a, b))
+    np.testing.assert_array_equal(K.matmul(a, b), _ref_matmul(a, b))
 
 
 def test_matmul_errors():
     with pytest.raises(ValueError):
-        G.matmul(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32))
+        K.matmul(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32))
     with pytest.raises(ValueError):
-        G.matmul(np.ones((2, 2, 3), np.float32), np.ones((3, 3, 2), np.float32))
+        K.matmul(np.ones((2, 2, 3), np.float32), np.ones((3, 3, 2), np.float32))
     with pytest.raises(TypeError):
-        G.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float64))
+        K.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float64))
     with pytest.raises(TypeError):
-        G.matmul(np.ones((2, 3), bool), np.ones((3, 2), bool))
+        K.matmul(np.ones((2, 3), bool), np.ones((3, 2), bool))
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

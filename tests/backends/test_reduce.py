@@ -16,6 +16,8 @@ from hypothesis.extra import numpy as hnp
 
 # the package re-exports the function ``reduce``, which shadows the submodule attribute
 red = importlib.import_module("microtorch.backends.cpu.reduce")
+# entry points through the kernels module (MICROTORCH_KERNELS=reference checks the references)
+K = importlib.import_module("microtorch.backends.cpu.kernels")
 
 RNG = np.random.default_rng(11)
 DTYPES = (np.float32, np.float64, np.int32, np.int64, np.bool_)
@@ -62,25 +64,25 @@ def test_reduce_all_axis_subsets(op, dtype):
     x = _data((3, 4, 5), dtype, op)
     for axes in ALL_AXES_3D:
         for keepdim in (False, True):
-            _check(red.reduce(op, x, axes, keepdim), _ref(op, x, axes, keepdim))
+            _check(K.reduce(op, x, axes, keepdim), _ref(op, x, axes, keepdim))
     xt = x.transpose(2, 0, 1)                        # non-contiguous input
-    _check(red.reduce(op, xt, (0, 2), False), _ref(op, xt, (0, 2), False))
+    _check(K.reduce(op, xt, (0, 2), False), _ref(op, xt, (0, 2), False))
     xs = x[:, ::-2, 1:]                              # stepped and reversed
-    _check(red.reduce(op, xs, (1,), True), _ref(op, xs, (1,), True))
+    _check(K.reduce(op, xs, (1,), True), _ref(op, xs, (1,), True))
 
 
 @pytest.mark.parametrize("op", list(red.REDUCE_CODES))
 def test_reduce_readonly_broadcast_input(op):
     x = np.broadcast_to(_data((1, 6), np.float32, op), (4, 6))
-    _check(red.reduce(op, x, (0,), False), _ref(op, np.asarray(x), (0,), False))
+    _check(K.reduce(op, x, (0,), False), _ref(op, np.asarray(x), (0,), False))
 
 
 def test_reduce_0d_and_identity():
     x = np.array(2.5, np.float32)
-    got = red.reduce("sum", x, (), False)
+    got = K.reduce("sum", x, (), False)
     assert got.shape == () and got.dtype == np.float32 and got == 2.5
     y = _data((2, 3), np.int32)
-    got = red.reduce("sum", y, (), True)            # empty axes: an identity copy
+    got = K.reduce("sum", y, (), True)            # empty axes: an identity copy
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, y)
     assert not np.shares_memory(got, y)
@@ -88,37 +90,37 @@ def test_reduce_0d_and_identity():
 
 def test_reduce_empty():
     x = np.empty((0, 3), np.float32)
-    np.testing.assert_array_equal(red.reduce("sum", x, (0,), False), np.zeros(3))
-    np.testing.assert_array_equal(red.reduce("prod", x, (0, 1), False), 1.0)
-    assert red.reduce("max", x, (1,), False).shape == (0,)    # non-empty reduced axis
+    np.testing.assert_array_equal(K.reduce("sum", x, (0,), False), np.zeros(3))
+    np.testing.assert_array_equal(K.reduce("prod", x, (0, 1), False), 1.0)
+    assert K.reduce("max", x, (1,), False).shape == (0,)    # non-empty reduced axis
     with pytest.raises(ValueError, match="size 0"):
-        red.reduce("max", x, (0,), False)
+        K.reduce("max", x, (0,), False)
     with pytest.raises(ValueError, match="size 0"):
-        red.arg_reduce("argmin", x, 0, False)
-    assert red.arg_reduce("argmax", x, 1, False).shape == (0,)
+        K.arg_reduce("argmin", x, 0, False)
+    assert K.arg_reduce("argmax", x, 1, False).shape == (0,)
 
 
 def test_sum_dtypes_like_torch():
     b = np.ones((300, 7), bool)
-    got = red.reduce("sum", b, (0, 1), False)
+    got = K.reduce("sum", b, (0, 1), False)
     assert got.dtype == np.int64 and got == 2100
     i = np.full(5, 2 ** 30, np.int32)                # overflows int32, not int64
-    assert red.reduce("sum", i, (0,), False) == 5 * 2 ** 30
-    assert red.reduce("max", i, (0,), False).dtype == np.int32
-    assert red.reduce("max", b, (0,), False).dtype == np.bool_
+    assert K.reduce("sum", i, (0,), False) == 5 * 2 ** 30
+    assert K.reduce("max", i, (0,), False).dtype == np.int32
+    assert K.reduce("max", b, (0,), False).dtype == np.bool_
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_max_min_propagate_nan(dtype):
     x = np.array([[1.0, np.nan, 3.0], [5.0, 2.0, -np.inf], [np.nan, np.nan, 0.0]], dtype)
     for op in ("max", "min"):
-        np.testing.assert_array_equal(np.isnan(red.reduce(op, x, (1,), False)),
+        np.testing.assert_array_equal(np.isnan(K.reduce(op, x, (1,), False)),
                                       [True, False, True])
-        np.testing.assert_array_equal(np.isnan(red.reduce(op, x, (0,), False)),
+        np.testing.assert_array_equal(np.isnan(K.reduce(op, x, (0,), False)),
                                       [True, True, False])
-        assert np.isnan(red.reduce(op, x, (0, 1), False))
-    assert red.reduce("min", x, (0,), False)[2] == -np.inf
-    assert np.isnan(red.reduce("sum", x, (0, 1), False))
+        assert np.isnan(K.reduce(op, x, (0, 1), False))
+    assert K.reduce("min", x, (0,), False)[2] == -np.inf
+    assert np.isnan(K.reduce("sum", x, (0, 1), False))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.bool_])
@@ -129,46 +131,46 @@ def test_arg_reduce_matches_numpy(op, dtype):
         x = (x // 40).astype(dtype)                  # many ties: first index wins
     for axis in range(3):
         for keepdim in (False, True):
-            got = red.arg_reduce(op, x, axis, keepdim)
+            got = K.arg_reduce(op, x, axis, keepdim)
             want = getattr(np, op)(x, axis=axis, keepdims=keepdim)
             assert got.dtype == np.int64 and got.flags.c_contiguous
             np.testing.assert_array_equal(got, want)
     xt = x.transpose(1, 2, 0)
-    np.testing.assert_array_equal(red.arg_reduce(op, xt, 2, False), getattr(np, op)(xt, axis=2))
+    np.testing.assert_array_equal(K.arg_reduce(op, xt, 2, False), getattr(np, op)(xt, axis=2))
 
 
 def test_arg_reduce_nan_and_0d():
     x = np.array([[1.0, np.nan, 3.0, np.nan], [5.0, 2.0, 5.0, 1.0]], np.float32)
-    np.testing.assert_array_equal(red.arg_reduce("argmax", x, 1, False), [1, 0])
-    np.testing.assert_array_equal(red.arg_reduce("argmin", x, 1, False), [1, 3])
-    np.testing.assert_array_equal(red.arg_reduce("argmax", x, 0, False), [1, 0, 1, 0])
-    assert red.arg_reduce("argmax", np.arange(5.0)[None], 1, True).tolist() == [[4]]
+    np.testing.assert_array_equal(K.arg_reduce("argmax", x, 1, False), [1, 0])
+    np.testing.assert_array_equal(K.arg_reduce("argmin", x, 1, False), [1, 3])
+    np.testing.assert_array_equal(K.arg_reduce("argmax", x, 0, False), [1, 0, 1, 0])
+    assert K.arg_reduce("argmax", np.arange(5.0)[None], 1, True).tolist() == [[4]]
 
 
 def test_float32_sum_accuracy_like_pairwise():
     x = RNG.random(1_000_000).astype(np.float32)
     exact = np.sum(x.astype(np.float64))
-    got = red.reduce("sum", x, (0,), False)
+    got = K.reduce("sum", x, (0,), False)
     assert got.dtype == np.float32
     assert abs(float(got) - exact) / exact < 1e-6
     y = (1.0 + 1e-3 * RNG.standard_normal((1000, 1000))).astype(np.float32)
     exact = y.astype(np.float64).sum(axis=0)
-    np.testing.assert_allclose(red.reduce("sum", y, (0,), False), exact, rtol=1e-6)
+    np.testing.assert_allclose(K.reduce("sum", y, (0,), False), exact, rtol=1e-6)
     exact = y.astype(np.float64).sum(axis=1)
-    np.testing.assert_allclose(red.reduce("sum", y, (1,), False), exact, rtol=1e-6)
+    np.testing.assert_allclose(K.reduce("sum", y, (1,), False), exact, rtol=1e-6)
 
 
 def test_reduce_large_threaded():
     n = red.PARALLEL_MIN + 4099
     x = RNG.standard_normal(n).astype(np.float32)
     exact = x.astype(np.float64).sum()
-    assert abs(float(red.reduce("sum", x, (0,), False)) - exact) < 1e-6 * np.abs(x).sum()
+    assert abs(float(K.reduce("sum", x, (0,), False)) - exact) < 1e-6 * np.abs(x).sum()
     x[n // 3] = np.nan
-    assert np.isnan(red.reduce("max", x, (0,), False))
+    assert np.isnan(K.reduce("max", x, (0,), False))
     m = x.reshape(-1, 7)[:, :5] if n % 7 == 0 else x[: n - n % 8].reshape(-1, 8)
     for op in ("sum", "min"):
-        _check(red.reduce(op, m, (1,), False), _ref(op, m, (1,), False))
-        _check(red.reduce(op, m, (0,), True), _ref(op, m, (0,), True))
+        _check(K.reduce(op, m, (1,), False), _ref(op, m, (1,), False))
+        _check(K.reduce(op, m, (0,), True), _ref(op, m, (0,), True))
 
 
 @settings(max_examples=60, deadline=None)
@@ -180,4 +182,4 @@ def test_reduce_large_threaded():
 def test_reduce_hypothesis(data, x, op):
     axes = tuple(sorted(data.draw(st.sets(st.integers(0, x.ndim - 1)))))
     keepdim = data.draw(st.booleans())
-    _check(red.reduce(op, x, axes, keepdim), _ref(op, x, axes, keepdim))
+    _check(K.reduce(op, x, axes, keepdim), _ref(op, x, axes, keepdim))

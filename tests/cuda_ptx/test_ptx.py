@@ -90,6 +90,8 @@ def test_gemm_accumulators_live_in_registers(no_device_query):
 
 
 def test_signature_list_covers_every_kernel():
+    """Every kernel of every module of the backend records its launch types beside it
+    (``REGISTRY.launches``)."""
     from numba.cuda.dispatcher import CUDADispatcher
 
     sig = _kernels()

@@ -55,8 +55,12 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
+from .. import contract
 from .._numba import jit
+from ..shared import is_float_valued
 from .threads import run, split
+
+REGISTRY = contract.registry("cpu")
 
 __all__ = ["unary", "binary", "where", "clamp", "PARALLEL_MIN"]
 
@@ -65,17 +69,41 @@ PARALLEL_MIN = 1 << 16
 #: Binary ops with at most this many elements copy operands of other layouts to contiguous.
 SMALL_COPY = 4096
 
-UNARY_OPS = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
-             "relu", "sign", "reciprocal", "erf")
-_INT_UNARY = ("neg", "abs", "relu", "sign")
+# The binary op names come in three families, each a set of named codes that one kernel
+# branches on (``if code == ADD``); each ``add`` also registers the op name with the backend.
+ARITH = REGISTRY.codes("binary")
+ADD = ARITH.add("add")
+SUB = ARITH.add("sub")
+MUL = ARITH.add("mul")
+DIV = ARITH.add("div")
+POW = ARITH.add("pow")
+MAXIMUM = ARITH.add("maximum")
+MINIMUM = ARITH.add("minimum")
+ARITH_CODES = ARITH.codes
+"""Arithmetic op name -> code: the result has the inputs' dtype."""
 
-ARITH_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "pow": 4, "maximum": 5, "minimum": 6}
-#: Bitwise ops (bool and integer tensors only, and rare) are NumPy's ufuncs: three more branches
-#: in :func:`_arith` would stop LLVM from specialising its loops per op, and the float loops
-#: would lose vectorisation (a flat float32 add measured 5x slower).
-_BITWISE_UFUNCS = {"bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
-                   "bitwise_xor": np.bitwise_xor}
-COMPARE_CODES = {"eq": 0, "ne": 1, "lt": 2, "le": 3, "gt": 4, "ge": 5}
+COMPARE = REGISTRY.codes("binary")
+EQ = COMPARE.add("eq")
+NE = COMPARE.add("ne")
+LT = COMPARE.add("lt")
+LE = COMPARE.add("le")
+GT = COMPARE.add("gt")
+GE = COMPARE.add("ge")
+COMPARE_CODES = COMPARE.codes
+"""Comparison op name -> code: the result is bool."""
+
+#: Bitwise ops (bool and integer tensors only, and rare) are NumPy's ufuncs in the fast
+#: kernel: three more branches in :func:`_arith` would stop LLVM from specialising its loops
+#: per op, and the float loops would lose vectorisation (a flat float32 add measured 5x
+#: slower). The reference kernel loops over :func:`_bitwise`.
+BITWISE = REGISTRY.codes("binary")
+BITWISE_AND = BITWISE.add("bitwise_and")
+BITWISE_OR = BITWISE.add("bitwise_or")
+BITWISE_XOR = BITWISE.add("bitwise_xor")
+BITWISE_CODES = BITWISE.codes
+"""Bitwise op name -> code (bool and integer arrays only)."""
+_BITWISE_UFUNCS = {BITWISE_AND: np.bitwise_and, BITWISE_OR: np.bitwise_or,
+                   BITWISE_XOR: np.bitwise_xor}
 _NUMPY_INT_SCALAR = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
 
 _F32 = np.float32
@@ -215,37 +243,48 @@ def _arith(code, x, y):
     Numba computes uint8 - uint8 in uint64 and int32 + int32 in int64, so each branch casts its
     result back (which also gives every branch one type: mixing uint64 with an int64 branch
     would make Numba unify them to float64)."""
-    if code == 0:
+    if code == ADD:
         return _cast(x + y, x)
-    elif code == 1:
+    elif code == SUB:
         return _cast(x - y, x)
-    elif code == 2:
+    elif code == MUL:
         return _cast(x * y, x)
-    elif code == 3:
+    elif code == DIV:
         return _cast(_div(x, y), x)
-    elif code == 4:
+    elif code == POW:
         return _cast(_pow(x, y), x)
-    elif code == 5:
+    elif code == MAXIMUM:
         return x if (x > y or x != x) else y       # NaN propagates, like torch.maximum
-    else:
+    else:  # MINIMUM
         return x if (x < y or x != x) else y
 
 
 @jit
 def _compare(code, x, y):
     """The comparison ``code`` (see COMPARE_CODES) on two scalars: a bool."""
-    if code == 0:
+    if code == EQ:
         return x == y
-    elif code == 1:
+    elif code == NE:
         return x != y
-    elif code == 2:
+    elif code == LT:
         return x < y
-    elif code == 3:
+    elif code == LE:
         return x <= y
-    elif code == 4:
+    elif code == GT:
         return x > y
-    else:
+    else:  # GE
         return x >= y
+
+
+@jit
+def _bitwise(code, x, y):
+    """The bitwise op ``code`` (see BITWISE_CODES) on two bool or integer scalars."""
+    if code == BITWISE_AND:
+        return x & y
+    elif code == BITWISE_OR:
+        return x | y
+    else:  # BITWISE_XOR
+        return x ^ y
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,60 +295,70 @@ def _compare(code, x, y):
 # dtype), so a program compiles only the ops it uses. Each stores its own result, so a loop may
 # compute in another precision (``1.0 / sqrt(x)`` is float64) without changing the others.
 
+@REGISTRY.op("unary", "neg")
 @jit(error_model="numpy")
 def _neg(x, out):
     for i in range(x.shape[0]):
         out[i] = -x[i]
 
 
+@REGISTRY.op("unary", "abs")
 @jit(error_model="numpy")
 def _abs(x, out):
     for i in range(x.shape[0]):
         out[i] = abs(x[i])
 
 
+@REGISTRY.op("unary", "exp")
 @jit(error_model="numpy")
 def _exp(x, out):
     for i in range(x.shape[0]):
         out[i] = np.exp(x[i])
 
 
+@REGISTRY.op("unary", "log")
 @jit(error_model="numpy")
 def _log(x, out):
     for i in range(x.shape[0]):
         out[i] = np.log(x[i])
 
 
+@REGISTRY.op("unary", "sqrt")
 @jit(error_model="numpy")
 def _sqrt(x, out):
     for i in range(x.shape[0]):
         out[i] = np.sqrt(x[i])
 
 
+@REGISTRY.op("unary", "rsqrt")
 @jit(error_model="numpy")
 def _rsqrt(x, out):
     for i in range(x.shape[0]):
         out[i] = 1.0 / np.sqrt(x[i])
 
 
+@REGISTRY.op("unary", "sin")
 @jit(error_model="numpy")
 def _sin(x, out):
     for i in range(x.shape[0]):
         out[i] = np.sin(x[i])
 
 
+@REGISTRY.op("unary", "cos")
 @jit(error_model="numpy")
 def _cos(x, out):
     for i in range(x.shape[0]):
         out[i] = np.cos(x[i])
 
 
+@REGISTRY.op("unary", "tanh")
 @jit(error_model="numpy")
 def _tanh(x, out):
     for i in range(x.shape[0]):
         out[i] = np.tanh(x[i])
 
 
+@REGISTRY.op("unary", "sigmoid")
 @jit(error_model="numpy")
 def _sigmoid(x, out):
     for i in range(x.shape[0]):
@@ -318,6 +367,7 @@ def _sigmoid(x, out):
         out[i] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
 
 
+@REGISTRY.op("unary", "relu")
 @jit(error_model="numpy")
 def _relu(x, out):
     for i in range(x.shape[0]):
@@ -325,6 +375,7 @@ def _relu(x, out):
         out[i] = v if (v > 0 or v != v) else 0      # relu(NaN) = NaN
 
 
+@REGISTRY.op("unary", "sign")
 @jit(error_model="numpy")
 def _sign(x, out):
     for i in range(x.shape[0]):
@@ -332,12 +383,14 @@ def _sign(x, out):
         out[i] = (v > 0) - (v < 0)      # sign(NaN) = 0, as in PyTorch
 
 
+@REGISTRY.op("unary", "erf")
 @jit(error_model="numpy")
 def _erf(x, out):
     for i in range(x.shape[0]):
         out[i] = math.erf(x[i])
 
 
+@REGISTRY.op("unary", "reciprocal")
 @jit(error_model="numpy")
 def _reciprocal(x, out):
     for i in range(x.shape[0]):
@@ -362,10 +415,8 @@ def _sigmoid_f32(x, out):
         out[i] = _sigmoidf(x[i])
 
 
-_UNARY_KERNELS = {"neg": _neg, "abs": _abs, "exp": _exp, "log": _log, "sqrt": _sqrt,
-                  "rsqrt": _rsqrt, "sin": _sin, "cos": _cos, "tanh": _tanh,
-                  "sigmoid": _sigmoid, "relu": _relu, "sign": _sign,
-                  "reciprocal": _reciprocal, "erf": _erf}
+#: Unary op name -> its kernel, from the registrations above.
+_UNARY_KERNELS = REGISTRY.ops["unary"]
 # float32 exp, tanh and sigmoid: the vectorisable inline expf (see the module docstring)
 _UNARY_F32 = {"exp": _exp_f32, "tanh": _tanh_f32, "sigmoid": _sigmoid_f32}
 
@@ -391,6 +442,13 @@ def _compare_flat(code, a, b, out):
     """out[i] = a[i] <op> b[i] (bool); all 1-D C-contiguous of one length."""
     for i in range(out.shape[0]):
         out[i] = _compare(code, a[i], b[i])
+
+
+@jit
+def _bitwise_flat(code, a, b, out):
+    """out[i] = a[i] <op> b[i] for a bitwise op; all 1-D C-contiguous of one length."""
+    for i in range(out.shape[0]):
+        out[i] = _bitwise(code, a[i], b[i])
 
 
 @jit
@@ -630,6 +688,13 @@ def _unalias(x, out):
 # public API (the contract's elementwise kernels)
 # --------------------------------------------------------------------------------------------
 
+def _check_unary(op, x):
+    """Refuse bool arrays, and integer arrays for float-valued ops (exp, log...)."""
+    if x.dtype == np.bool_ or (x.dtype.kind in "iu" and is_float_valued(op)):
+        raise TypeError(f"unary {op!r} does not support dtype {x.dtype}")
+
+
+@REGISTRY.kernel("unary")
 def unary(op, x, out=None):
     """Return ``op(x)`` elementwise, ``op`` one of ``contract.UNARY_OPS``.
 
@@ -639,8 +704,7 @@ def unary(op, x, out=None):
     NaN and inf follow torch (``relu(nan) = nan``, ``sign(nan) = 0``, ``log(-1) = nan``).
     """
     kernel = _UNARY_KERNELS[op]
-    if x.dtype == np.bool_ or (x.dtype.kind in "iu" and op not in _INT_UNARY):
-        raise TypeError(f"unary {op!r} does not support dtype {x.dtype}")
+    _check_unary(op, x)
     if x.dtype == np.float32:
         kernel = _UNARY_F32.get(op, kernel)
     res = _result(x.shape, x.dtype, out)
@@ -654,6 +718,7 @@ def unary(op, x, out=None):
     return res
 
 
+@REGISTRY.kernel("binary")
 def binary(op, a, b, out=None):
     """Return ``op(a, b)`` elementwise with broadcasting, ``op`` one of ``contract.BINARY_OPS``.
 
@@ -666,9 +731,10 @@ def binary(op, a, b, out=None):
     shape and the result dtype; it may alias a or b element-for-element, as in ``a.add_(b)``)
     receives the result when given; otherwise a new C-contiguous array is returned.
     """
-    if op in _BITWISE_UFUNCS:
+    if op in BITWISE_CODES:
         res = _result(np.broadcast_shapes(a.shape, b.shape), a.dtype, out)
-        _BITWISE_UFUNCS[op](a, b, out=res)  # NumPy's ufuncs handle broadcasting and aliasing
+        # NumPy's ufuncs handle broadcasting and aliasing
+        _BITWISE_UFUNCS[BITWISE_CODES[op]](a, b, out=res)
         return res
     if op in ARITH_CODES:
         code = ARITH_CODES[op]
@@ -718,6 +784,7 @@ def binary(op, a, b, out=None):
     return _run_strided(strided, (code,), (a, b), res)
 
 
+@REGISTRY.kernel("where")
 def where(cond, a, b):
     """Return ``a if cond else b`` elementwise with broadcasting (a new C-contiguous array).
 
@@ -737,6 +804,17 @@ def where(cond, a, b):
     return _run_strided(_where_strided, (), (cond, a, b), res)
 
 
+def _clamp_bounds(x, lo, hi):
+    """``lo`` and ``hi`` as scalars of x's dtype (None: no bound; integer bounds saturate)."""
+    if x.dtype.kind == "f":
+        return (x.dtype.type(-np.inf if lo is None else lo),
+                x.dtype.type(np.inf if hi is None else hi))
+    info = np.iinfo(x.dtype)
+    return (x.dtype.type(info.min if lo is None else max(int(lo), info.min)),
+            x.dtype.type(info.max if hi is None else min(int(hi), info.max)))
+
+
+@REGISTRY.kernel("clamp")
 def clamp(x, lo, hi, out=None):
     """Return x clipped to [lo, hi] elementwise; ``lo`` / ``hi`` are Python scalars or None.
 
@@ -745,13 +823,7 @@ def clamp(x, lo, hi, out=None):
     bounds are truncated toward zero). ``out`` (x's shape and dtype, may be x) receives the
     result when given; otherwise a new C-contiguous array is returned.
     """
-    if x.dtype.kind == "f":
-        lo = x.dtype.type(-np.inf if lo is None else lo)
-        hi = x.dtype.type(np.inf if hi is None else hi)
-    else:
-        info = np.iinfo(x.dtype)
-        lo = x.dtype.type(info.min if lo is None else max(int(lo), info.min))
-        hi = x.dtype.type(info.max if hi is None else min(int(hi), info.max))
+    lo, hi = _clamp_bounds(x, lo, hi)
     res = _result(x.shape, x.dtype, out)
     if x.size == 0:
         return res
@@ -761,3 +833,70 @@ def clamp(x, lo, hi, out=None):
     if dst is not res:
         np.copyto(res, dst)
     return res
+
+
+# --------------------------------------------------------------------------------------------
+# reference kernels: the textbook versions (see microtorch.backends.cpu.use_reference_kernels)
+# --------------------------------------------------------------------------------------------
+# Each one copies its inputs, broadcast to the result's shape, into C-contiguous arrays (NumPy
+# data movement), then runs one plain loop ``out[i] = op(a[i], b[i])`` over every element with
+# the same scalar ops as the fast kernels (:func:`_arith`, :func:`_compare`, :func:`_bitwise`,
+# the one-loop-per-op unary kernels). What the fast kernels add -- threads, the strided and
+# tensor-scalar layouts, the float32 ``expf`` -- is absent.
+
+def _contiguous_as(x, shape):
+    """x broadcast to ``shape``, as a flat C-contiguous array (a copy when needed)."""
+    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
+
+
+def _stored(res, out):
+    """``res`` written into ``out`` when given (returning out), else res."""
+    if out is None:
+        return res
+    np.copyto(out, res)
+    return out
+
+
+@REGISTRY.reference("unary")
+def unary_reference(op, x, out=None):
+    """Textbook ``unary``: the op's plain loop over a C-contiguous copy of x."""
+    _check_unary(op, x)
+    res = np.empty(x.shape, x.dtype)
+    _UNARY_KERNELS[op](_contiguous_as(x, x.shape), res.reshape(-1))
+    return _stored(res, out)
+
+
+@REGISTRY.reference("binary")
+def binary_reference(op, a, b, out=None):
+    """Textbook ``binary``: both inputs broadcast to the result's shape, then one plain loop."""
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = _contiguous_as(a, shape), _contiguous_as(b, shape)
+    if op in ARITH_CODES:
+        res = np.empty(shape, a.dtype)
+        _arith_flat(ARITH_CODES[op], a, b, res.reshape(-1))
+    elif op in COMPARE_CODES:
+        res = np.empty(shape, np.bool_)
+        _compare_flat(COMPARE_CODES[op], a, b, res.reshape(-1))
+    else:
+        res = np.empty(shape, a.dtype)
+        _bitwise_flat(BITWISE_CODES[op], a, b, res.reshape(-1))
+    return _stored(res, out)
+
+
+@REGISTRY.reference("where")
+def where_reference(cond, a, b):
+    """Textbook ``where``: the three inputs broadcast to one shape, then one plain loop."""
+    shape = np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    res = np.empty(shape, a.dtype)
+    _where_flat(_contiguous_as(cond, shape), _contiguous_as(a, shape), _contiguous_as(b, shape),
+                res.reshape(-1))
+    return res
+
+
+@REGISTRY.reference("clamp")
+def clamp_reference(x, lo, hi, out=None):
+    """Textbook ``clamp``: the bounds in x's dtype, then one plain loop."""
+    lo, hi = _clamp_bounds(x, lo, hi)
+    res = np.empty(x.shape, x.dtype)
+    _clamp_flat(_contiguous_as(x, x.shape), lo, hi, res.reshape(-1))
+    return _stored(res, out)

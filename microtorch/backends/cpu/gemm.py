@@ -84,8 +84,11 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .. import contract
 from .._numba import jit
 from .threads import get_num_threads, run
+
+REGISTRY = contract.registry("cpu")
 
 __all__ = ["gemm", "matmul"]
 
@@ -617,6 +620,24 @@ def _skinny(a, b, out, threads):
     run(calls, threads)
 
 
+def _matmul_shape(a, b):
+    """(batch shape, M, K, N) of ``a @ b``, after checking the shapes and the dtype (float32,
+    float64, int64 or int32, one for both)."""
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul expects arrays of at least 2 dimensions, got {a.shape} and "
+                         f"{b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul expects one dtype, got {a.dtype} and {b.dtype}")
+    if a.dtype not in (np.float32, np.float64, np.int64, np.int32):
+        raise TypeError(f"matmul does not support dtype {a.dtype}")
+    (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
+    if k != k2:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({k} != {k2})")
+    return np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), m, k, n
+
+
+@REGISTRY.kernel("matmul")
 def matmul(a, b):
     """Kernel contract ``matmul``: ``a @ b`` for a (..., M, K), b (..., K, N), batch dims broadcast.
 
@@ -625,23 +646,9 @@ def matmul(a, b):
     matrix of the batch is one :func:`gemm` call; when only ``a`` has batch dimensions they are
     folded into M, which makes one large product instead of many small ones.
     """
-    if a.ndim < 2 or b.ndim < 2:
-        raise ValueError(f"matmul expects arrays of at least 2 dimensions, got {a.shape} and "
-                         f"{b.shape}")
-    if a.dtype != b.dtype:
-        raise TypeError(f"matmul expects one dtype, got {a.dtype} and {b.dtype}")
-    (m, k), (k2, n) = a.shape[-2:], b.shape[-2:]
-    if k != k2:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
-                         f"({k} != {k2})")
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    batch, m, k, n = _matmul_shape(a, b)
     out = np.empty(batch + (m, n), dtype=a.dtype)
-    if a.dtype in (np.float32, np.float64):
-        product = gemm
-    elif a.dtype in (np.int64, np.int32):
-        product = _gemm_int
-    else:
-        raise TypeError(f"matmul does not support dtype {a.dtype}")
+    product = gemm if a.dtype.kind == "f" else _gemm_int
     if out.size == 0:
         return out
     if all(d == 1 for d in b.shape[:-2]) and a.flags.c_contiguous and a.ndim >= b.ndim:
@@ -659,4 +666,33 @@ def matmul(a, b):
 
 def _gemm_int(a, b, out):
     _matmul_int(_as_c(a), _as_c(b), out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# reference kernel: the textbook version (see microtorch.backends.cpu.use_reference_kernels)
+# --------------------------------------------------------------------------------------------
+
+@jit
+def _matmul_reference_loop(a, b, c):
+    """c[i, j] = sum over p of a[i, p] * b[p, j]: the triple loop, summed in c's dtype."""
+    m, k = a.shape
+    n = b.shape[1]
+    for i in range(m):
+        for j in range(n):
+            s = c.dtype.type(0)
+            for p in range(k):
+                s += a[i, p] * b[p, j]
+            c[i, j] = s
+
+
+@REGISTRY.reference("matmul")
+def matmul_reference(a, b):
+    """Textbook ``matmul``: the triple loop once per matrix of the broadcast batch."""
+    batch, m, k, n = _matmul_shape(a, b)
+    out = np.empty(batch + (m, n), dtype=a.dtype)
+    a = np.broadcast_to(a, batch + (m, k))
+    b = np.broadcast_to(b, batch + (k, n))
+    for index in np.ndindex(*batch):
+        _matmul_reference_loop(a[index], b[index], out[index])
     return out

@@ -18,8 +18,11 @@ import math
 
 import numpy as np
 
+from .. import contract
 from .._numba import jit
 from .threads import parallel_for
+
+REGISTRY = contract.registry("cpu")
 
 # Reassociation lets LLVM vectorise the sums; NaN and infinity handling stay IEEE.
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
@@ -115,6 +118,7 @@ def _backward_kernel(gy, x, weight, mean, invstd, training, gx, gweight, gbias, 
                 gx[n, c, s] = a * gy[n, c, s] + b * x[n, c, s] + d
 
 
+@REGISTRY.kernel("batch_norm_stats")
 def batch_norm_stats(x):
     """Per-channel (mean, biased variance) of x (N, C, *) over every axis but 1.
 
@@ -133,6 +137,7 @@ def batch_norm_stats(x):
     return mean.astype(x.dtype), var.astype(x.dtype)
 
 
+@REGISTRY.kernel("batch_norm")
 def batch_norm(x, weight, bias, mean, invstd):
     """y = (x - mean) * invstd * weight + bias per channel of x (N, C, *); a new array.
 
@@ -153,6 +158,7 @@ def batch_norm(x, weight, bias, mean, invstd):
     return y.reshape(np.shape(x))
 
 
+@REGISTRY.kernel("batch_norm_backward")
 def batch_norm_backward(gy, x, weight, mean, invstd, training):
     """Gradients of :func:`batch_norm` with respect to x, weight and bias.
 
@@ -177,3 +183,97 @@ def batch_norm_backward(gy, x, weight, mean, invstd, training):
                      np.ascontiguousarray(invstd, dtype=dtype),
                      bool(training), gx, gweight, gbias, serial=x3.size < _PARALLEL_SIZE)
     return gx.reshape(np.shape(x)), gweight.astype(dtype), gbias.astype(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# reference kernels: the textbook versions (see microtorch.backends.cpu.use_reference_kernels)
+# --------------------------------------------------------------------------------------------
+
+@jit(error_model="numpy")
+def _stats_reference_loop(x, mean, var):
+    """mean[c] and biased var[c] of x[:, c, :] (N, C, S): a pass for the mean, one for var."""
+    N, C, S = x.shape
+    for c in range(C):
+        total = 0.0
+        for n in range(N):
+            for s in range(S):
+                total += x[n, c, s]
+        mean[c] = total / (N * S)
+        total = 0.0
+        for n in range(N):
+            for s in range(S):
+                total += (x[n, c, s] - mean[c]) ** 2
+        var[c] = total / (N * S)
+
+
+@REGISTRY.reference("batch_norm_stats")
+def batch_norm_stats_reference(x):
+    """Textbook ``batch_norm_stats``: two plain passes per channel in float64."""
+    x3 = _channels(x)
+    mean = np.empty(x3.shape[1])
+    var = np.empty(x3.shape[1])
+    _stats_reference_loop(x3, mean, var)
+    return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+@jit
+def _affine_reference_loop(x, weight, bias, mean, invstd, y):
+    """y[n, c, s] = (x[n, c, s] - mean[c]) * invstd[c] * weight[c] + bias[c]."""
+    N, C, S = x.shape
+    for n in range(N):
+        for c in range(C):
+            for s in range(S):
+                y[n, c, s] = (x[n, c, s] - mean[c]) * invstd[c] * weight[c] + bias[c]
+
+
+def _per_channel(v, C, default):
+    """A (C,) float64 array of ``v``, or of ``default`` when v is None."""
+    return np.full(C, default) if v is None else np.asarray(v, dtype=np.float64)
+
+
+@REGISTRY.reference("batch_norm")
+def batch_norm_reference(x, weight, bias, mean, invstd):
+    """Textbook ``batch_norm``: one plain loop over every element, in float64."""
+    x3 = _channels(x)
+    C = x3.shape[1]
+    y = np.empty(x3.shape, dtype=x3.dtype)
+    _affine_reference_loop(x3, _per_channel(weight, C, 1.0), _per_channel(bias, C, 0.0),
+                           _per_channel(mean, C, 0.0), _per_channel(invstd, C, 1.0), y)
+    return y.reshape(np.shape(x))
+
+
+@jit(error_model="numpy")
+def _backward_reference_loop(gy, x, weight, mean, invstd, training, gx, gweight, gbias):
+    """The batch-norm gradients of the module docstring, channel by channel, in float64."""
+    N, C, S = x.shape
+    M = N * S
+    for c in range(C):
+        sum_gy = 0.0
+        sum_gy_xhat = 0.0
+        for n in range(N):
+            for s in range(S):
+                sum_gy += gy[n, c, s]
+                sum_gy_xhat += gy[n, c, s] * (x[n, c, s] - mean[c]) * invstd[c]
+        gbias[c] = sum_gy
+        gweight[c] = sum_gy_xhat
+        for n in range(N):
+            for s in range(S):
+                g = gy[n, c, s]
+                if training:
+                    xhat = (x[n, c, s] - mean[c]) * invstd[c]
+                    g = g - sum_gy / M - xhat * sum_gy_xhat / M
+                gx[n, c, s] = weight[c] * invstd[c] * g
+
+
+@REGISTRY.reference("batch_norm_backward")
+def batch_norm_backward_reference(gy, x, weight, mean, invstd, training):
+    """Textbook ``batch_norm_backward``: plain loops per channel, in float64."""
+    x3 = _channels(x)
+    C = x3.shape[1]
+    gx = np.empty(x3.shape, dtype=x3.dtype)
+    gweight = np.empty(C)
+    gbias = np.empty(C)
+    _backward_reference_loop(_channels(gy), x3, _per_channel(weight, C, 1.0),
+                             _per_channel(mean, C, 0.0), _per_channel(invstd, C, 1.0),
+                             bool(training), gx, gweight, gbias)
+    return gx.reshape(np.shape(x)), gweight.astype(x3.dtype), gbias.astype(x3.dtype)

@@ -34,8 +34,12 @@ counting as the maximum (and as the minimum), like torch.
 import math
 
 import numpy as np
+
+from .. import contract
 from .._numba import jit
 from .threads import run, split
+
+REGISTRY = contract.registry("cpu")
 
 __all__ = ["reduce", "arg_reduce", "PARALLEL_MIN"]
 
@@ -45,8 +49,19 @@ __all__ = ["reduce", "arg_reduce", "PARALLEL_MIN"]
 #: threads are only used for big inputs.
 PARALLEL_MIN = 1 << 21
 
-REDUCE_CODES = {"sum": 0, "prod": 1, "max": 2, "min": 3}
-ARG_CODES = {"argmax": 0, "argmin": 1}
+# Named op codes of ``reduce`` and ``arg_reduce`` (each ``add`` registers the op name).
+REDUCE = REGISTRY.codes("reduce")
+SUM = REDUCE.add("sum")
+PROD = REDUCE.add("prod")
+MAX = REDUCE.add("max")
+MIN = REDUCE.add("min")
+REDUCE_CODES = REDUCE.codes
+"""Reduction op name -> code."""
+ARG = REGISTRY.codes("arg_reduce")
+ARGMAX = ARG.add("argmax")
+ARGMIN = ARG.add("argmin")
+ARG_CODES = ARG.codes
+"""Arg-reduction op name -> code."""
 
 _SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 _BLOCK = 1024
@@ -57,11 +72,11 @@ _INT_ZERO = np.int64(0)
 def _combine(code, acc, v):
     """acc <op> v for the op ``code`` (prod, max or min); max/min return NaN once either side
     is NaN."""
-    if code == 1:
+    if code == PROD:
         return acc * v
-    elif code == 2:
+    elif code == MAX:
         return v if (v > acc or v != v) else acc
-    else:
+    else:  # MIN
         return v if (v < acc or v != v) else acc
 
 
@@ -87,7 +102,7 @@ def _sum_kernel(code, x, P, R, Q, out, acc, zero):
     integers and bool); ``zero`` is a zero of x's float dtype (or int64) used for block sums.
     With Q == 1 each slab is one contiguous run, summed block by block (see the module
     docstring); with Q > 1 each row is added into acc along its contiguous Q elements.
-    ``code`` is unused (it is 0): the same arguments as :func:`_fold_kernel`.
+    ``code`` is unused (it is SUM): the same arguments as :func:`_fold_kernel`.
     """
     for p in range(P):
         base = p * R * Q
@@ -110,16 +125,16 @@ def _sum_kernel(code, x, P, R, Q, out, acc, zero):
 
 @jit(fastmath=_SAFE_FASTMATH)
 def _fold_kernel(code, x, P, R, Q, out, acc, zero):
-    """out[p*Q + q] = prod (code 1), max (2) or min (3) over r of x[(p*R + r)*Q + q].
+    """out[p*Q + q] = prod (code PROD), max (MAX) or min (MIN) over r of x[(p*R + r)*Q + q].
 
     Same arguments as :func:`_sum_kernel` (``zero`` unused); R >= 1 for max/min (the wrapper
     checks). acc starts at 1 for prod, at the slab's first row for max/min.
     """
     for p in range(P):
         base = p * R * Q
-        r0 = 0 if code == 1 else 1
+        r0 = 0 if code == PROD else 1
         for q in range(Q):
-            acc[q] = 1 if code == 1 else x[base + q]
+            acc[q] = 1 if code == PROD else x[base + q]
         for r in range(r0, R):
             xr = x[base + r * Q:base + (r + 1) * Q]
             for q in range(Q):
@@ -130,7 +145,7 @@ def _fold_kernel(code, x, P, R, Q, out, acc, zero):
 
 @jit
 def _arg_kernel(code, x, P, R, Q, out, best):
-    """out[p*Q + q] = first r where x[(p*R + r)*Q + q] is the max (code 0) or min (code 1), NaN
+    """out[p*Q + q] = first r where x[(p*R + r)*Q + q] is the max (ARGMAX) or min (ARGMIN), NaN
     winning; ``best`` is a work row of length Q in x's dtype; R >= 1."""
     for p in range(P):
         base = p * R * Q
@@ -142,7 +157,7 @@ def _arg_kernel(code, x, P, R, Q, out, best):
             for q in range(Q):
                 v = x[row + q]
                 b = best[q]
-                better = (v > b) if code == 0 else (v < b)
+                better = (v > b) if code == ARGMAX else (v < b)
                 if b == b and (better or v != v):
                     best[q] = v
                     out[p * Q + q] = r
@@ -165,6 +180,13 @@ def _result_dtype(op, dtype):
     return dtype
 
 
+def _check_nonempty(op, code, x, axes):
+    """max and min have no value over an empty axis: ValueError (the ops layer raised torch's
+    error before)."""
+    if code in (MAX, MIN) and any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{op}(): cannot reduce over an axis of size 0")
+
+
 def _reduce_3d(code, x, P, R, Q, out_dtype):
     """Run the (P, R, Q) -> (P, Q) reduction of C-contiguous x; returns a flat array of P*Q."""
     out = np.empty(P * Q, out_dtype)
@@ -177,7 +199,7 @@ def _reduce_3d(code, x, P, R, Q, out_dtype):
     else:
         acc_dtype, zero = np.int64, _INT_ZERO
     flat = x.reshape(-1)      # read-only inputs compile their own specialization on first use
-    kernel = _sum_kernel if code == 0 else _fold_kernel
+    kernel = _sum_kernel if code == SUM else _fold_kernel
     if P * R * Q < PARALLEL_MIN or R < 2:
         kernel(code, flat, P, R, Q, out, np.empty(Q, acc_dtype), zero)
     elif P > 1:  # threads take blocks of slabs, straight into out
@@ -194,6 +216,7 @@ def _reduce_3d(code, x, P, R, Q, out_dtype):
     return out
 
 
+@REGISTRY.kernel("reduce")
 def reduce(op, x, axes, keepdim):
     """Reduce x with ``op`` ("sum", "prod", "max" or "min") over ``axes``.
 
@@ -208,8 +231,7 @@ def reduce(op, x, axes, keepdim):
     out_dtype = _result_dtype(op, x.dtype)
     if not axes:
         return np.array(x, dtype=out_dtype, order="C", copy=True)
-    if code >= 2 and any(x.shape[a] == 0 for a in axes):
-        raise ValueError(f"{op}(): cannot reduce over an axis of size 0")
+    _check_nonempty(op, code, x, axes)
     y = x if x.flags.c_contiguous else np.ascontiguousarray(x)
     if len(axes) == y.ndim:                            # full reduction: the common fast path
         res = _reduce_3d(code, y, 1, y.size, 1, out_dtype)
@@ -225,6 +247,7 @@ def reduce(op, x, axes, keepdim):
     return y.reshape(tuple(n for d, n in enumerate(x.shape) if d not in axes))
 
 
+@REGISTRY.kernel("arg_reduce")
 def arg_reduce(op, x, axis, keepdim):
     """Index of the max ("argmax") or min ("argmin") of x along ``axis``, as int64.
 
@@ -244,3 +267,82 @@ def arg_reduce(op, x, axis, keepdim):
     if keepdim:
         return out.reshape(y.shape[:axis] + (1,) + y.shape[axis + 1:])
     return out.reshape(y.shape[:axis] + y.shape[axis + 1:])
+
+
+# --------------------------------------------------------------------------------------------
+# reference kernels: the textbook versions (see microtorch.backends.cpu.use_reference_kernels)
+# --------------------------------------------------------------------------------------------
+
+def _rows(x, axes):
+    """x as a C-contiguous (kept elements, reduced elements) matrix: the reduced axes moved
+    last (NumPy data movement)."""
+    kept = [d for d in range(x.ndim) if d not in axes]
+    n_rows = math.prod(x.shape[d] for d in kept)
+    n = math.prod(x.shape[a] for a in axes)
+    return np.ascontiguousarray(np.transpose(x, kept + list(axes))).reshape(n_rows, n)
+
+
+def _reduced_shape(shape, axes, keepdim):
+    """``shape`` without the ``axes`` (size 1 when ``keepdim``)."""
+    if keepdim:
+        return tuple(1 if d in axes else n for d, n in enumerate(shape))
+    return tuple(n for d, n in enumerate(shape) if d not in axes)
+
+
+@jit
+def _reduce_rows_reference(code, x, out):
+    """out[r] = op(x[r, 0], x[r, 1], ...) for every row r: one plain loop per row."""
+    for r in range(x.shape[0]):
+        if code == SUM:
+            out[r] = 0
+            for j in range(x.shape[1]):
+                out[r] += x[r, j]
+        elif code == PROD:
+            out[r] = 1
+            for j in range(x.shape[1]):
+                out[r] *= x[r, j]
+        else:  # MAX or MIN: start from the first element (rows are never empty here)
+            out[r] = x[r, 0]
+            for j in range(1, x.shape[1]):
+                out[r] = _combine(code, out[r], x[r, j])
+
+
+@REGISTRY.reference("reduce")
+def reduce_reference(op, x, axes, keepdim):
+    """Textbook ``reduce``: the reduced axes moved last, then a plain loop per output element,
+    accumulating in float64 (floats) or int64 (integers and bool)."""
+    code = REDUCE_CODES[op]
+    _check_nonempty(op, code, x, axes)
+    rows = _rows(x, axes)
+    acc = np.empty(rows.shape[0], np.float64 if x.dtype.kind == "f" else np.int64)
+    _reduce_rows_reference(code, rows, acc)
+    res = acc.astype(_result_dtype(op, x.dtype))
+    return res.reshape(_reduced_shape(x.shape, axes, keepdim))
+
+
+@jit
+def _arg_rows_reference(code, x, out):
+    """out[r] = the first j where x[r, j] is the largest (ARGMAX) or smallest (ARGMIN); the
+    first NaN wins."""
+    for r in range(x.shape[0]):
+        best = 0
+        for j in range(1, x.shape[1]):
+            b = x[r, best]
+            if b != b:
+                break
+            v = x[r, j]
+            if v != v or ((v > b) if code == ARGMAX else (v < b)):
+                best = j
+        out[r] = best
+
+
+@REGISTRY.reference("arg_reduce")
+def arg_reduce_reference(op, x, axis, keepdim):
+    """Textbook ``arg_reduce``: the axis moved last, then a plain loop per output element."""
+    code = ARG_CODES[op]
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}(): cannot reduce over an axis of size 0")
+    rows = _rows(x, (axis,))
+    out = np.empty(rows.shape[0], np.int64)
+    _arg_rows_reference(code, rows, out)
+    return out.reshape(_reduced_shape(x.shape, (axis,), keepdim))

@@ -17,8 +17,12 @@ Sums accumulate in float64; outputs have x's dtype. A NaN in a row makes the who
 """
 
 import numpy as np
+
+from .. import contract
 from .._numba import jit
 from .threads import parallel_for
+
+REGISTRY = contract.registry("cpu")
 
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
 # Columns handled together by one iteration of the strided kernels.
@@ -144,6 +148,7 @@ def _split(shape, axis):
     return A, int(shape[axis]), B
 
 
+@REGISTRY.kernel("softmax")
 def softmax(x, axis, log):
     """softmax(x) along axis (log_softmax when log is true); a new array of x's shape and dtype.
 
@@ -164,6 +169,7 @@ def softmax(x, axis, log):
     return y
 
 
+@REGISTRY.kernel("softmax_backward")
 def softmax_backward(gy, y, axis, log):
     """Gradient of :func:`softmax` with respect to its input, from gy and the forward output y."""
     gy = np.ascontiguousarray(gy, dtype=y.dtype)
@@ -179,4 +185,66 @@ def softmax_backward(gy, y, axis, log):
     else:
         parallel_for(_softmax_backward_strided, A * -(-B // _CHUNK), gy.reshape(A, D, B),
                      y.reshape(A, D, B), bool(log), gx.reshape(A, D, B), serial=serial)
+    return gx
+
+
+# --------------------------------------------------------------------------------------------
+# reference kernels: the textbook versions (see microtorch.backends.cpu.use_reference_kernels)
+# --------------------------------------------------------------------------------------------
+
+@jit
+def _softmax_reference_loop(x, log, y):
+    """y[a, :, b] = softmax (or log_softmax) of x[a, :, b] for x, y (A, D, B), D >= 1."""
+    A, D, B = x.shape
+    for a in range(A):
+        for b in range(B):
+            m = x[a, 0, b]
+            for d in range(1, D):
+                if x[a, d, b] > m or x[a, d, b] != x[a, d, b]:
+                    m = x[a, d, b]
+            s = 0.0
+            for d in range(D):
+                s += np.exp(x[a, d, b] - m)
+            for d in range(D):
+                if log:
+                    y[a, d, b] = x[a, d, b] - m - np.log(s)
+                else:
+                    y[a, d, b] = np.exp(x[a, d, b] - m) / s
+
+
+@REGISTRY.reference("softmax")
+def softmax_reference(x, axis, log):
+    """Textbook ``softmax``: a plain loop per slice along ``axis``."""
+    y = np.empty(x.shape, dtype=x.dtype)
+    if x.size:
+        _softmax_reference_loop(np.ascontiguousarray(x).reshape(_split(x.shape, axis)),
+                                bool(log), y.reshape(_split(x.shape, axis)))
+    return y
+
+
+@jit
+def _softmax_backward_reference_loop(gy, y, log, gx):
+    """gx[a, :, b] from gy and y along axis 1 of (A, D, B) arrays (see the module docstring)."""
+    A, D, B = y.shape
+    for a in range(A):
+        for b in range(B):
+            s = 0.0
+            for d in range(D):
+                s += gy[a, d, b] if log else gy[a, d, b] * y[a, d, b]
+            for d in range(D):
+                if log:
+                    gx[a, d, b] = gy[a, d, b] - np.exp(y[a, d, b]) * s
+                else:
+                    gx[a, d, b] = y[a, d, b] * (gy[a, d, b] - s)
+
+
+@REGISTRY.reference("softmax_backward")
+def softmax_backward_reference(gy, y, axis, log):
+    """Textbook ``softmax_backward``: a plain loop per slice along ``axis``."""
+    gx = np.empty(y.shape, dtype=y.dtype)
+    if y.size:
+        shape = _split(y.shape, axis)
+        _softmax_backward_reference_loop(np.ascontiguousarray(gy, dtype=y.dtype).reshape(shape),
+                                         np.ascontiguousarray(y).reshape(shape), bool(log),
+                                         gx.reshape(shape))
     return gx

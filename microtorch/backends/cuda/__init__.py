@@ -3,123 +3,29 @@
 Importing this package never imports numba, so it works on machines without numba-cuda or a GPU.
 The kernels themselves live in :mod:`microtorch.backends.cuda.kernels`, which implements every
 name of :data:`microtorch.backends.contract.KERNELS`; import it only after :func:`is_available`
-said yes::
+said yes (or :func:`check_available` did not raise)::
 
     from microtorch.backends import cuda
     if cuda.is_available():
         from microtorch.backends.cuda import kernels
         x = kernels.from_numpy(numpy_array)
 
-Device helpers (mirroring ``torch.cuda``): :func:`is_available`, :func:`device_count`,
-:func:`current_device`, :func:`get_device_name`, :func:`synchronize`. ``launch_count`` counts
-every kernel launch made by this backend (each goes through ``_core.launch``), so tests and
-benchmarks can report launches per training step; :func:`reset_launch_count` sets it to 0.
-
-The numba CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set before numba is first imported) runs
-the same kernels one Python thread per CUDA thread. It is used by the tests; ``is_available()``
-reports it only after :func:`allow_simulator` was called, so a user never gets a "GPU" that is
-a thousand times slower than the CPU by accident.
+The device helpers (mirroring ``torch.cuda``) and the launch counter come from
+:mod:`microtorch.backends.cuda.device`; ``launch_count`` reads its current value.
 """
 
-import importlib.util
-import os
+from . import device
+from .device import (allow_simulator, check_available, current_device, device_count,
+                     from_cuda_array_interface, get_device_name, is_available,
+                     numba_cuda_installed, reset_launch_count, simulator_enabled, synchronize)
 
-launch_count = 0
-_simulator_allowed = False
-
-
-def reset_launch_count():
-    """Set :data:`launch_count` to 0 and return its previous value."""
-    global launch_count
-    previous, launch_count = launch_count, 0
-    return previous
+__all__ = ["allow_simulator", "check_available", "current_device", "device_count",
+           "from_cuda_array_interface", "get_device_name", "is_available", "launch_count",
+           "numba_cuda_installed", "reset_launch_count", "simulator_enabled", "synchronize"]
 
 
-def allow_simulator(flag=True):
-    """Let :func:`is_available` report the numba CUDA simulator as a device (tests use this)."""
-    global _simulator_allowed
-    _simulator_allowed = bool(flag)
-
-
-def simulator_enabled():
-    """True when numba runs CUDA kernels in its simulator (decided when numba was imported)."""
-    if "numba" in __import__("sys").modules:
-        import numba
-
-        return bool(numba.config.ENABLE_CUDASIM)
-    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
-
-
-def _numba_cuda_installed():
-    try:
-        return importlib.util.find_spec("numba_cuda") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def is_available():
-    """True when CUDA kernels can run: numba-cuda is installed and a GPU (or, if allowed, the
-    simulator) is present. Never raises."""
-    if not _numba_cuda_installed():
-        return False
-    try:
-        from numba import cuda
-
-        if simulator_enabled():
-            return _simulator_allowed
-        return bool(cuda.is_available())
-    except Exception:  # a broken driver or toolkit means "not available", not a crash
-        return False
-
-
-def device_count():
-    """Number of visible CUDA devices (0 when none or when CUDA is unavailable)."""
-    if not is_available():
-        return 0
-    from numba import cuda
-
-    return len(cuda.gpus)
-
-
-def current_device():
-    """Index of the selected CUDA device."""
-    _require()
-    from numba import cuda
-
-    return getattr(cuda.get_current_device(), "id", 0)
-
-
-def get_device_name(device=None):
-    """Name of a CUDA device, e.g. ``'NVIDIA H100 80GB HBM3'``."""
-    _require()
-    from numba import cuda
-
-    if device is None:
-        dev = cuda.get_current_device()
-    else:
-        dev = cuda.gpus[int(device)]
-        dev = getattr(dev, "_device", dev)
-    name = getattr(dev, "name", None) or "numba CUDA simulator"
-    return name.decode() if isinstance(name, bytes) else str(name)
-
-
-def synchronize():
-    """Wait until every kernel launched on the current device has finished."""
-    _require()
-    from numba import cuda
-
-    cuda.synchronize()
-
-
-def _require():
-    if not is_available():
-        raise RuntimeError("CUDA is not available: install numba-cuda[cu12] and run on a machine "
-                           "with an NVIDIA GPU (tests may use the simulator via allow_simulator())")
-
-
-def from_cuda_array_interface(obj):
-    """A device array sharing memory with an object exposing ``__cuda_array_interface__``."""
-    _require()
-    from .memory import from_cuda_array_interface as convert
-
-    return convert(obj)
+def __getattr__(name):
+    """``launch_count``: the number of kernel launches so far (kept by :mod:`.device`)."""
+    if name == "launch_count":
+        return device.launch_count
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Plumbing shared by the CUDA kernels: launches, launch sizes, strided views, dim collapsing.
 
 Every kernel launch goes through :func:`launch` (it counts launches in
-``microtorch.backends.cuda.launch_count``). Strided kernels receive arrays as fixed-rank views
+``microtorch.backends.cuda.launch_count``, kept by :mod:`.device`). Strided kernels receive arrays as fixed-rank views
 (:data:`RANK` dims, padded in front with size-1 dims) built by :func:`view`, so one compiled
 kernel per dtype serves every shape, broadcast (0 strides) and transposed layout.
 
@@ -13,10 +13,10 @@ import math
 
 import numba
 import numpy as np
-from numba import cuda
+from numba import cuda, types
 
-import microtorch.backends.cuda as _pkg
-from microtorch.backends._numba import compile_with_signals_deferred
+from .._numba import compile_with_signals_deferred
+from .device import count_launch
 
 SIM = bool(numba.config.ENABLE_CUDASIM)
 RANK = 6                                  # fixed rank of strided kernel arguments
@@ -29,6 +29,18 @@ else:
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
 
+# Numba argument types, for the launch signatures each module records with
+# ``REGISTRY.launches(kernel, (argument types), ...)`` (compiled to PTX by tests/cuda_ptx).
+f32, f64, i64, b1, u64 = types.float32, types.float64, types.int64, types.boolean, types.uint64
+U6 = types.UniTuple(i64, 6)
+U8 = types.UniTuple(i64, 8)
+
+
+def arr(dtype, ndim, layout="A"):
+    """The numba type of a device array argument: ``ndim`` dims of ``dtype``."""
+    return types.Array(dtype, ndim, layout)
+
+
 def launch(kernel, griddim, blockdim, *args):
     """Launch ``kernel[griddim, blockdim](*args)`` and count it.
 
@@ -36,7 +48,7 @@ def launch(kernel, griddim, blockdim, *args):
     deferred, as the CPU kernels' (Numba's compiler is not safe to interrupt; see
     :mod:`microtorch.backends._numba`). The simulator does not compile.
     """
-    _pkg.launch_count += 1
+    count_launch()
     if not SIM and "compile" not in vars(kernel):
         kernel.compile = compile_with_signals_deferred(kernel.compile)
     kernel[griddim, blockdim](*args)
@@ -46,11 +58,6 @@ def launch_1d(kernel, n, *args):
     """Launch a grid-stride kernel that covers ``n`` work items."""
     blocks = max(1, min(math.ceil(n / THREADS), MAX_BLOCKS))
     launch(kernel, blocks, THREADS, *args)
-
-
-def nbtype(dtype):
-    """The numba scalar type of a numpy dtype."""
-    return numba.from_dtype(np.dtype(dtype))
 
 
 def scalar(value, dtype):

@@ -16,53 +16,93 @@ import math
 import numpy as np
 from numba import cuda
 
+from .. import contract
+from ..shared import is_float_valued
 from . import _core
-from ._core import unravel6
+from ._core import arr, b1, f32, f64, i64, unravel6
 
-UNARY_CODES = {name: i for i, name in enumerate(
-    ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
-     "relu", "sign", "reciprocal", "erf"))}
-BINARY_CODES = {name: i for i, name in enumerate(
-    ("add", "sub", "mul", "div", "pow", "maximum", "minimum"))}
-COMPARE_CODES = {name: i for i, name in enumerate(("eq", "ne", "lt", "le", "gt", "ge"))}
-BITWISE_CODES = {name: i for i, name in enumerate(("bitwise_and", "bitwise_or", "bitwise_xor"))}
-_FLOAT_ONLY_UNARY = {"exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
-                     "reciprocal", "erf"}
+REGISTRY = contract.registry("cuda")
+
+UNARY = REGISTRY.codes("unary")
+NEG = UNARY.add("neg")
+ABS = UNARY.add("abs")
+EXP = UNARY.add("exp")
+LOG = UNARY.add("log")
+SQRT = UNARY.add("sqrt")
+RSQRT = UNARY.add("rsqrt")
+SIN = UNARY.add("sin")
+COS = UNARY.add("cos")
+TANH = UNARY.add("tanh")
+SIGMOID = UNARY.add("sigmoid")
+RELU = UNARY.add("relu")
+SIGN = UNARY.add("sign")
+RECIPROCAL = UNARY.add("reciprocal")
+ERF = UNARY.add("erf")
+UNARY_CODES = UNARY.codes
+"""Unary op name -> code."""
+
+BINARY = REGISTRY.codes("binary")
+ADD = BINARY.add("add")
+SUB = BINARY.add("sub")
+MUL = BINARY.add("mul")
+DIV = BINARY.add("div")
+POW = BINARY.add("pow")
+MAXIMUM = BINARY.add("maximum")
+MINIMUM = BINARY.add("minimum")
+BINARY_CODES = BINARY.codes
+"""Arithmetic op name -> code."""
+
+COMPARE = REGISTRY.codes("binary")
+EQ = COMPARE.add("eq")
+NE = COMPARE.add("ne")
+LT = COMPARE.add("lt")
+LE = COMPARE.add("le")
+GT = COMPARE.add("gt")
+GE = COMPARE.add("ge")
+COMPARE_CODES = COMPARE.codes
+"""Comparison op name -> code."""
+
+BITWISE = REGISTRY.codes("binary")
+BITWISE_AND = BITWISE.add("bitwise_and")
+BITWISE_OR = BITWISE.add("bitwise_or")
+BITWISE_XOR = BITWISE.add("bitwise_xor")
+BITWISE_CODES = BITWISE.codes
+"""Bitwise op name -> code."""
 
 
 @cuda.jit(device=True, inline=True)
 def _unary(code, v, zero, one):
-    if code == 0:
+    if code == NEG:
         return -v
-    if code == 1:
+    if code == ABS:
         return abs(v)
-    if code == 2:
+    if code == EXP:
         return math.exp(v)
-    if code == 3:
+    if code == LOG:
         return math.log(v)
-    if code == 4:
+    if code == SQRT:
         return math.sqrt(v)
-    if code == 5:
+    if code == RSQRT:
         return one / math.sqrt(v)
-    if code == 6:
+    if code == SIN:
         return math.sin(v)
-    if code == 7:
+    if code == COS:
         return math.cos(v)
-    if code == 8:
+    if code == TANH:
         return math.tanh(v)
-    if code == 9:
+    if code == SIGMOID:
         return one / (one + math.exp(-v))
-    if code == 10:
+    if code == RELU:
         return v if v > zero else zero
-    if code == 11:
+    if code == SIGN:
         if v > zero:
             return one
         if v < zero:
             return -one
         return zero  # 0, -0 and nan give 0, as in PyTorch
-    if code == 12:
+    if code == RECIPROCAL:
         return one / v
-    return math.erf(v)
+    return math.erf(v)  # ERF
 
 
 @cuda.jit(device=True, inline=True)
@@ -70,45 +110,45 @@ def _binary_store(code, a, b, out, j):
     """out[j] = op(a, b). Each branch stores its own value, which the store casts to out's
     dtype: integer results wrap around (uint8 0 - 1 = 255, as in PyTorch), and a float32 op
     stays float32 (a shared return value would unify the branches' types, to float64)."""
-    if code == 0:
+    if code == ADD:
         out[j] = a + b
-    elif code == 1:
+    elif code == SUB:
         out[j] = a - b
-    elif code == 2:
+    elif code == MUL:
         out[j] = a * b
-    elif code == 3:
+    elif code == DIV:
         out[j] = a / b
-    elif code == 4:
+    elif code == POW:
         out[j] = a ** b
-    elif code == 5:
+    elif code == MAXIMUM:
         out[j] = a if (a > b or a != a) else b   # nan propagates, as torch.maximum
-    else:
+    else:  # MINIMUM
         out[j] = a if (a < b or a != a) else b
 
 
 @cuda.jit(device=True, inline=True)
 def _bitwise(code, a, b):
     """a & b, a | b or a ^ b; its own kernels, compiled for bool and integer dtypes only."""
-    if code == 0:
+    if code == BITWISE_AND:
         return a & b
-    if code == 1:
+    if code == BITWISE_OR:
         return a | b
-    return a ^ b
+    return a ^ b  # BITWISE_XOR
 
 
 @cuda.jit(device=True, inline=True)
 def _compare(code, a, b):
-    if code == 0:
+    if code == EQ:
         return a == b
-    if code == 1:
+    if code == NE:
         return a != b
-    if code == 2:
+    if code == LT:
         return a < b
-    if code == 3:
+    if code == LE:
         return a <= b
-    if code == 4:
+    if code == GT:
         return a > b
-    return a >= b
+    return a >= b  # GE
 
 
 @cuda.jit(device=True, inline=True)
@@ -241,6 +281,32 @@ def fill_nd(value, out):
         out[j] = value
 
 
+# -- launch signatures (one per dtype and rank) ----------------------------------------------
+
+for _dt in (f32, f64, i64):
+    for _nd, _kernels in ((1, (unary_1d, binary_1d, compare_1d, where_1d, clamp_1d)),
+                          (6, (unary_nd, binary_nd, compare_nd, where_nd, clamp_nd))):
+        _a = arr(_dt, _nd)
+        _un, _bin, _cmp, _wh, _cl = _kernels
+        REGISTRY.launches(_un, (i64, _dt, _dt, _a, _a))
+        REGISTRY.launches(_bin, (i64, _a, _a, _a))
+        REGISTRY.launches(_cmp, (i64, _a, _a, arr(b1, _nd)))
+        REGISTRY.launches(_wh, (arr(b1, _nd), _a, _a, _a))
+        REGISTRY.launches(_cl, (_dt, _dt, b1, b1, _a, _a))
+for _dt in (i64, b1):  # bitwise and/or/xor: integer and bool tensors only
+    for _nd, _bit in ((1, bitwise_1d), (6, bitwise_nd)):
+        REGISTRY.launches(_bit, (i64, arr(_dt, _nd), arr(_dt, _nd), arr(_dt, _nd)))
+for _nd, _copy, _bool, _fill in ((1, copy_1d, to_bool_1d, fill_1d),
+                                 (6, copy_nd, to_bool_nd, fill_nd)):
+    for _src, _dst in ((f32, f32), (f32, f64), (f64, f32), (i64, f32), (b1, f32), (f32, i64),
+                       (i64, i64), (b1, b1)):
+        REGISTRY.launches(_copy, (arr(_src, _nd), arr(_dst, _nd)))
+    for _src in (f32, f64, i64):
+        REGISTRY.launches(_bool, (arr(_src, _nd), arr(b1, _nd)))
+    for _dt in (f32, f64, i64, b1):
+        REGISTRY.launches(_fill, (_dt, arr(_dt, _nd)))
+
+
 # -- Python entry points ---------------------------------------------------------------------
 
 def run(kernels, scalars, inputs, out):
@@ -257,17 +323,13 @@ def _out(out, shape, dtype):
     return _core.empty(shape, dtype) if out is None else out
 
 
-def _float_dtype(dtype):
-    dtype = np.dtype(dtype)
-    return dtype if dtype.kind == "f" else np.dtype(np.float32)
-
-
+@REGISTRY.kernel("unary")
 def unary(op, x, out=None):
     """``op(x)`` for ``op`` in ``contract.UNARY_OPS``; integer inputs of float-valued ops (exp,
     sqrt...) give float32, as in PyTorch."""
     code = UNARY_CODES[op]
     dtype = np.dtype(x.dtype)
-    if op in _FLOAT_ONLY_UNARY and dtype.kind != "f":
+    if is_float_valued(op) and dtype.kind != "f":
         x = astype(x, np.float32)
         dtype = np.dtype(np.float32)
     if dtype == np.bool_ and op in ("neg", "sign", "relu"):
@@ -280,6 +342,7 @@ def unary(op, x, out=None):
                [x], out)
 
 
+@REGISTRY.kernel("binary")
 def binary(op, a, b, out=None):
     """``op(a, b)`` broadcast; comparisons give bool; ``div`` of integers gives float32."""
     shape = _core.broadcast_shape(a.shape, b.shape)
@@ -302,6 +365,7 @@ def binary(op, a, b, out=None):
     return run((binary_1d, binary_nd), (BINARY_CODES[op],), [a, b], out)
 
 
+@REGISTRY.kernel("where")
 def where(cond, a, b):
     """``a`` where ``cond`` else ``b``, all three broadcast."""
     shape = _core.broadcast_shape(cond.shape, a.shape, b.shape)
@@ -309,6 +373,7 @@ def where(cond, a, b):
     return run((where_1d, where_nd), (), [cond, a, b], out)
 
 
+@REGISTRY.kernel("clamp")
 def clamp(x, lo, hi, out=None):
     """``x`` clipped to ``[lo, hi]``; ``lo`` or ``hi`` may be None; nan stays nan."""
     dtype = np.dtype(x.dtype)
@@ -318,6 +383,7 @@ def clamp(x, lo, hi, out=None):
     return run((clamp_1d, clamp_nd), scalars, [x], out)
 
 
+@REGISTRY.kernel("copy_")
 def copy_(dst, src):
     """Write ``src`` (broadcast to ``dst.shape``, cast to ``dst.dtype``) into ``dst``."""
     if np.dtype(dst.dtype) == np.bool_ and np.dtype(src.dtype) != np.bool_:
@@ -330,12 +396,14 @@ def fill_(dst, value):
     return run((fill_1d, fill_nd), (_core.scalar(value, dst.dtype),), [], dst)
 
 
+@REGISTRY.kernel("astype")
 def astype(x, dtype):
     """A new C-contiguous array of ``dtype`` with ``x``'s values."""
     out = _core.empty(x.shape, dtype)
     return copy_(out, x)
 
 
+@REGISTRY.kernel("contiguous")
 def contiguous(x):
     """``x`` itself when C-contiguous, else a C-contiguous copy."""
     if _core.is_contiguous(x):

@@ -32,8 +32,12 @@ import math
 import numpy as np
 from numba import cuda, float32, float64
 
+from .. import contract
 from . import _core
+from ._core import arr, f32, f64
 from .elementwise import contiguous
+
+REGISTRY = contract.registry("cuda")
 
 if _core.SIM:
     BM, BN, BK, TM, TN = 8, 8, 4, 2, 2
@@ -118,6 +122,8 @@ def _make_gemm(dt):
 gemm_f32 = _make_gemm(float32)
 gemm_f64 = _make_gemm(float64)
 _GEMM = {np.dtype(np.float32): gemm_f32, np.dtype(np.float64): gemm_f64}
+REGISTRY.launches(gemm_f32, (arr(f32, 4),) * 3, (arr(f32, 4, "C"),) * 3)
+REGISTRY.launches(gemm_f64, (arr(f64, 4),) * 3)
 
 
 def gemm4(a, b, c):
@@ -145,6 +151,7 @@ def _as4(x, batch_shape, batch_strides):
     return _core.view(x, bshape + tuple(x.shape[-2:]), bstrides + st[-2:])
 
 
+@REGISTRY.kernel("matmul")
 def matmul(a, b):
     """``a @ b`` for a (..., M, K), b (..., K, N); batch dims broadcast; 1-D operands as NumPy."""
     squeeze = []

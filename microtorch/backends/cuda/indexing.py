@@ -19,9 +19,13 @@ import math
 import numpy as np
 from numba import cuda, int64
 
+from .. import contract
 from . import _core
+from ._core import U6, arr, b1, f32, f64, i64
 from .elementwise import astype, binary, contiguous, copy_, fill_
 from .reduce import reduce
+
+REGISTRY = contract.registry("cuda")
 
 THREADS = _core.THREADS
 
@@ -277,6 +281,13 @@ class _Plan:
         self.size = math.prod(self.shape)
 
 
+REGISTRY.launches(nonzero_kernel, (arr(b1, 1), U6, i64, arr(i64, 2)))
+REGISTRY.launches(adv_offsets_kernel, (arr(i64, 2), U6, U6, i64, arr(i64, 1)))
+for _dt in (f32, f64, i64):
+    for _kernel in (adv_gather_kernel, adv_scatter_kernel, adv_add_kernel):
+        REGISTRY.launches(_kernel, (arr(_dt, 1), arr(i64, 1), i64, i64, U6, U6, arr(_dt, 1)))
+
+
 def _pad_back(values, fill):
     if len(values) > _core.RANK:
         raise NotImplementedError(f"at most {_core.RANK} advanced indices are supported")
@@ -309,6 +320,7 @@ def _has_advanced(items):
     return any(_is_array(i) for i in items)
 
 
+@REGISTRY.kernel("getitem")
 def getitem(x, index):
     """``x[index]`` with NumPy semantics: a view for basic indices, a new array otherwise."""
     items = _expand_index(index, x.ndim)
@@ -331,6 +343,7 @@ def _value_for(plan_shape, dtype, value):
     return _core.reshape(val, (val.size,))
 
 
+@REGISTRY.kernel("setitem")
 def setitem(x, index, value):
     """``x[index] = value`` (value broadcast and cast to ``x``'s dtype); returns ``x``."""
     items = _expand_index(index, x.ndim)
@@ -349,6 +362,7 @@ def setitem(x, index, value):
     return x
 
 
+@REGISTRY.kernel("index_add")
 def index_add(out, index, value):
     """``out[index] += value`` where repeated indices accumulate (atomics); returns ``out``."""
     items = _expand_index(index, out.ndim)
@@ -406,6 +420,11 @@ def scatter_add_kernel(out, d, index, src):
         cuda.atomic.add(out, _replace(j, d, v), src[j])
 
 
+for _dt in (f32, f64, i64):
+    REGISTRY.launches(gather_kernel, (arr(_dt, 6), i64, arr(i64, 6), arr(_dt, 6)))
+    REGISTRY.launches(scatter_add_kernel, (arr(_dt, 6), i64, arr(i64, 6), arr(_dt, 6)))
+
+
 def _pad6(x, shape=None):
     shape = x.shape if shape is None else shape
     if len(shape) > _core.RANK:
@@ -415,6 +434,7 @@ def _pad6(x, shape=None):
     return _core.view(x, (1,) * pad + tuple(shape), (0,) * pad + tuple(st))
 
 
+@REGISTRY.kernel("gather")
 def gather(x, dim, index):
     """``out[i][j] = x[index[i][j]][j]`` (for dim 0), ``out.shape == index.shape``."""
     out = _core.empty(index.shape, x.dtype)
@@ -425,6 +445,7 @@ def gather(x, dim, index):
     return out
 
 
+@REGISTRY.kernel("scatter_add")
 def scatter_add(out, dim, index, src):
     """``out[index[i][j]][j] += src[i][j]`` (for dim 0), repeats accumulate; returns ``out``."""
     if index.size:
@@ -435,6 +456,7 @@ def scatter_add(out, dim, index, src):
     return out
 
 
+@REGISTRY.kernel("cat")
 def cat(arrays, dim):
     """Concatenation along ``dim`` (one copy kernel per input)."""
     arrays = list(arrays)

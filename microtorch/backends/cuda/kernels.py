@@ -4,32 +4,20 @@ Arrays are numba device arrays (``DeviceNDArray``); nothing here copies data to 
 ``to_numpy`` (and the count of a bool-mask index, which sizes the result, as in PyTorch).
 Importing this module imports numba-cuda; check :func:`microtorch.backends.cuda.is_available`
 first.
+
+Each kernel module registers its entry points beside their code (``@REGISTRY.kernel(name)``);
+this module's namespace and ``__all__`` are built from those registrations, plus the CUDA-only
+helpers ``from_cuda_array_interface``, ``Generator`` and ``default_generator``.
 """
 
-from .conv import conv2d, conv2d_grad_input, conv2d_grad_weight
-from .elementwise import astype, binary, clamp, contiguous, copy_, unary, where
-from .gemm import matmul
-from .indexing import cat, gather, getitem, index_add, scatter_add, setitem
-from .memory import (arange, empty, expand, from_cuda_array_interface, from_numpy, full, permute,
-                     to_numpy, view)
-from .norm import batch_norm, batch_norm_backward, batch_norm_stats
-from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d,
-                   avg_pool2d_backward, max_pool2d, max_pool2d_backward)
-from .random import Generator, default_generator, normal, randint, uniform
-from .reduce import arg_reduce, reduce
-from .softmax import softmax, softmax_backward
+from .. import contract
+# imported for their registrations
+from . import conv, elementwise, gemm, indexing, memory, norm, pool, random, reduce, softmax  # noqa: F401
+from .memory import from_cuda_array_interface
+from .random import Generator, default_generator
 
-__all__ = [
-    "empty", "full", "arange", "from_numpy", "to_numpy", "contiguous", "astype", "copy_",
-    "view", "permute", "expand", "from_cuda_array_interface",
-    "uniform", "normal", "randint", "Generator", "default_generator",
-    "unary", "binary", "where", "clamp",
-    "reduce", "arg_reduce",
-    "matmul",
-    "getitem", "setitem", "index_add", "gather", "scatter_add", "cat",
-    "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
-    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
-    "batch_norm", "batch_norm_stats", "batch_norm_backward",
-    "softmax", "softmax_backward",
-]
+REGISTRY = contract.registry("cuda")
+
+globals().update(REGISTRY.table())
+__all__ = sorted(REGISTRY.kernels) + ["Generator", "default_generator",
+                                      "from_cuda_array_interface"]

@@ -9,18 +9,24 @@ import math
 import numpy as np
 from numba import cuda
 
+from .. import contract
 from . import _core
+from ._core import arr, f32, f64, i64
 from .elementwise import astype, contiguous, copy_, fill_
+
+REGISTRY = contract.registry("cuda")
 
 __all__ = ["empty", "full", "arange", "from_numpy", "to_numpy", "contiguous", "astype", "copy_",
            "view", "permute", "expand", "from_cuda_array_interface"]
 
 
+@REGISTRY.kernel("empty")
 def empty(shape, dtype):
     """A new uninitialised C-contiguous device array."""
     return _core.empty(shape, dtype)
 
 
+@REGISTRY.kernel("full")
 def full(shape, value, dtype):
     """A new device array of ``shape`` filled with ``value``."""
     return fill_(_core.empty(shape, dtype), value)
@@ -32,6 +38,11 @@ def _arange_kernel(start, step, out):
         out[i] = start + i * step
 
 
+REGISTRY.launches(_arange_kernel, (f64, f64, arr(f32, 1, "C")),
+                  (i64, i64, arr(i64, 1, "C")))
+
+
+@REGISTRY.kernel("arange")
 def arange(start, end, step, dtype):
     """``[start, start + step, ...)`` up to ``end`` (exclusive), like ``numpy.arange``."""
     n = max(0, math.ceil((end - start) / step))
@@ -45,18 +56,19 @@ def arange(start, end, step, dtype):
     return out
 
 
-def from_numpy(array):
+@REGISTRY.kernel("from_numpy")
+def from_numpy(ndarray):
     """Copy a host ``numpy.ndarray`` (any strides) to a new C-contiguous device array."""
-    array = np.ascontiguousarray(array)
-    return cuda.to_device(array)
+    return cuda.to_device(np.ascontiguousarray(ndarray))
 
 
-def to_numpy(x):
+@REGISTRY.kernel("to_numpy")
+def to_numpy(array):
     """Copy a device array to a new C-contiguous ``numpy.ndarray``."""
-    x = contiguous(x)
-    if x.size == 0:
-        return np.empty(x.shape, dtype=x.dtype)
-    return x.copy_to_host()
+    array = contiguous(array)
+    if array.size == 0:
+        return np.empty(array.shape, dtype=array.dtype)
+    return array.copy_to_host()
 
 
 # -- views (share memory) -------------------------------------------------------------------
@@ -97,6 +109,7 @@ def _nocopy_strides(shape, strides, new_shape):
     return tuple(new_strides)
 
 
+@REGISTRY.kernel("view")
 def view(x, shape):
     """``x`` with a new ``shape`` sharing memory, or None when its strides forbid it."""
     shape = tuple(int(s) for s in shape)
@@ -108,11 +121,13 @@ def view(x, shape):
     return _core.view(x, shape, strides)
 
 
+@REGISTRY.kernel("permute")
 def permute(x, dims):
     """``x`` with its axes reordered (a view)."""
     return _core.permute(x, [int(d) for d in dims])
 
 
+@REGISTRY.kernel("expand")
 def expand(x, shape):
     """``x`` broadcast to ``shape`` with 0 strides (a view)."""
     return _core.broadcast_to(x, tuple(int(s) for s in shape))

@@ -15,8 +15,12 @@ import math
 import numpy as np
 from numba import cuda, float64
 
+from .. import contract
 from . import _core
+from ._core import arr, b1, f32, f64, i64
 from .elementwise import contiguous
+
+REGISTRY = contract.registry("cuda")
 
 THREADS = _core.THREADS
 MAX_CHUNKS = 2 if _core.SIM else 64
@@ -140,6 +144,16 @@ def backward_apply_kernel(gy, x, a, b, d, gx):
         gx[n, c, s] = a[c] * gy[n, c, s] + b[c] * x[n, c, s] + d[c]
 
 
+for _dt in (f32, f64):
+    _k3, _v = arr(_dt, 3), arr(_dt, 1)
+    REGISTRY.launches(channel_sums_kernel, (i64, _k3, _k3, _v, _v, i64, arr(f64, 3)))
+    REGISTRY.launches(stats_finish_kernel, (arr(f64, 3), _k3, f64, _v, _v))
+    REGISTRY.launches(affine_coef_kernel, (_v, _v, _v, b1, b1, _v, _v))
+    REGISTRY.launches(affine_kernel, (_k3, _v, _v, _v, _k3))
+    REGISTRY.launches(backward_finish_kernel, (arr(f64, 3), _v, b1, _v, _v, b1, f64) + (_v,) * 5)
+    REGISTRY.launches(backward_apply_kernel, (_k3, _k3, _v, _v, _v, _k3))
+
+
 def _channels(x):
     x = contiguous(x)
     n, c = x.shape[0], x.shape[1]
@@ -157,6 +171,7 @@ def _channel_sums(mode, x3, y3, mean, invstd):
     return partial
 
 
+@REGISTRY.kernel("batch_norm_stats")
 def batch_norm_stats(x):
     """Per-channel (mean, biased variance) of x (N, C, *) over every axis but 1, as two (C,)
     arrays of x's dtype (nan when a channel has no values)."""
@@ -174,6 +189,7 @@ def batch_norm_stats(x):
     return mean, var
 
 
+@REGISTRY.kernel("batch_norm")
 def batch_norm(x, weight, bias, mean, invstd):
     """y = (x - mean) * invstd * weight + bias per channel of x (N, C, *); weight and bias may
     be None (1 and 0)."""
@@ -191,6 +207,7 @@ def batch_norm(x, weight, bias, mean, invstd):
     return y
 
 
+@REGISTRY.kernel("batch_norm_backward")
 def batch_norm_backward(gy, x, weight, mean, invstd, training):
     """Gradients of :func:`batch_norm` (gx, gweight, gbias); gweight and gbias are computed
     even when weight is None. With ``training`` mean and invstd are x's batch statistics."""

@@ -10,7 +10,11 @@ import numpy as np
 from numba import cuda, int64, uint64
 from numba.cuda import random as curand
 
+from .. import contract
 from . import _core
+from ._core import arr, f32, f64, i64, u64
+
+REGISTRY = contract.registry("cuda")
 
 
 class Generator:
@@ -83,6 +87,22 @@ def _randint(states, low, span, out):
         out[i] = int64(r) + low
 
 
+def _signatures():
+    """The launch signatures of the generators (their state array's type needs numba.cuda)."""
+    from numba import from_dtype
+    from numba.cuda.random import xoroshiro128p_dtype
+
+    states = arr(from_dtype(xoroshiro128p_dtype), 1, "C")
+    REGISTRY.launches(_uniform32, (states, arr(f32, 1, "C")))
+    REGISTRY.launches(_uniform64, (states, arr(f64, 1, "C")))
+    REGISTRY.launches(_normal32, (states, arr(f32, 1, "C")))
+    REGISTRY.launches(_normal64, (states, arr(f64, 1, "C")))
+    REGISTRY.launches(_randint, (states, i64, u64, arr(i64, 1, "C")))
+
+
+_signatures()
+
+
 def _states(gen):
     """The device states of ``gen``: a :class:`Generator`, None (the default one), or any
     generator with ``initial_seed()`` (such as ``microtorch.Generator``), whose device states
@@ -115,18 +135,21 @@ def _float_kernel(dtype, k32, k64):
     raise TypeError(f"random floats need float32 or float64, got {dtype}")
 
 
+@REGISTRY.kernel("uniform")
 def uniform(shape, dtype, gen=None):
     """Samples of U[0, 1) of a float dtype."""
     out = _core.empty(shape, dtype)
     return _launch(_float_kernel(dtype, _uniform32, _uniform64), gen, out)
 
 
+@REGISTRY.kernel("normal")
 def normal(shape, dtype, gen=None):
     """Samples of N(0, 1) of a float dtype."""
     out = _core.empty(shape, dtype)
     return _launch(_float_kernel(dtype, _normal32, _normal64), gen, out)
 
 
+@REGISTRY.kernel("randint")
 def randint(low, high, shape, gen=None):
     """int64 samples of ``[low, high)``."""
     if high <= low:

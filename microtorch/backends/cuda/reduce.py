@@ -34,23 +34,38 @@ import math
 import numpy as np
 from numba import cuda, float32, float64, int64
 
+from .. import contract
 from . import _core
+from ._core import arr, f32, f64, i64
 from .elementwise import astype, contiguous, copy_
+
+REGISTRY = contract.registry("cuda")
 
 THREADS = _core.THREADS
 MAX_CHUNKS = 4 if _core.SIM else 1024
-CODES = {"sum": 0, "prod": 1, "max": 2, "min": 3}
+REDUCE = REGISTRY.codes("reduce")
+SUM = REDUCE.add("sum")
+PROD = REDUCE.add("prod")
+MAX = REDUCE.add("max")
+MIN = REDUCE.add("min")
+CODES = REDUCE.codes
+"""Reduction op name -> code."""
+ARG = REGISTRY.codes("arg_reduce")
+ARGMAX = ARG.add("argmax")
+ARGMIN = ARG.add("argmin")
+ARG_CODES = ARG.codes
+"""Arg-reduction op name -> code."""
 
 
 @cuda.jit(device=True, inline=True)
 def _combine(code, a, b):
-    if code == 0:
+    if code == SUM:
         return a + b
-    if code == 1:
+    if code == PROD:
         return a * b
-    if code == 2:
+    if code == MAX:
         return a if (a > b or a != a) else b
-    return a if (a < b or a != a) else b
+    return a if (a < b or a != a) else b  # MIN
 
 
 def _make_rows_block(acc_type):
@@ -105,6 +120,12 @@ def cols_thread(code, init, x, out):
         out[m] = acc
 
 
+for _dt, _block in ((f32, rows_block_f32), (f64, rows_block_f64), (i64, rows_block_i64)):
+    REGISTRY.launches(_block, (i64, _dt, i64, arr(_dt, 2), arr(_dt, 2)))
+    REGISTRY.launches(rows_thread, (i64, _dt, arr(_dt, 2), arr(_dt, 2)))
+    REGISTRY.launches(cols_thread, (i64, _dt, arr(_dt, 2), arr(_dt, 1)))
+
+
 def _acc_dtype(op, dtype):
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
@@ -153,6 +174,7 @@ def _reduce_rows(op, x2, out2):
     return _reduce_rows(op, partial, out2)   # sum of partial sums, max of maxima...
 
 
+@REGISTRY.kernel("reduce")
 def reduce(op, x, axes, keepdim):
     """``op`` (sum, prod, max, min) of ``x`` over ``axes`` (sorted, unique, non-negative)."""
     axes = tuple(int(a) for a in axes)
@@ -209,9 +231,9 @@ def _better(code, v, best):
     first nan."""
     if v != v:
         return best == best
-    if code == 0:
+    if code == ARGMAX:
         return v > best
-    return v < best
+    return v < best  # ARGMIN
 
 
 @cuda.jit
@@ -275,11 +297,15 @@ arg_block_f64 = _make_arg_block(float64)
 arg_block_i64 = _make_arg_block(int64)
 _ARG_BLOCK = {np.dtype(np.float32): arg_block_f32, np.dtype(np.float64): arg_block_f64,
               np.dtype(np.int64): arg_block_i64}
+for _dt, _block in ((f32, arg_block_f32), (f64, arg_block_f64), (i64, arg_block_i64)):
+    REGISTRY.launches(arg_thread, (i64, arr(_dt, 3), arr(i64, 2)))
+    REGISTRY.launches(_block, (i64, arr(_dt, 2), arr(i64, 1)))
 
 
+@REGISTRY.kernel("arg_reduce")
 def arg_reduce(op, x, axis, keepdim):
     """int64 indices of the max (``argmax``) or min (``argmin``) along ``axis``."""
-    code = {"argmax": 0, "argmin": 1}[op]
+    code = ARG_CODES[op]
     shape = tuple(x.shape)
     axis = int(axis)
     outer = math.prod(shape[:axis])

@@ -15,8 +15,12 @@ import math
 import numpy as np
 from numba import cuda, float32, float64
 
+from .. import contract
 from . import _core
+from ._core import arr, b1, f32, f64
 from .elementwise import contiguous
+
+REGISTRY = contract.registry("cuda")
 
 THREADS = _core.THREADS
 
@@ -98,8 +102,13 @@ def _make_row_kernels(dt):
 
 softmax_rows_f32, softmax_backward_rows_f32 = _make_row_kernels(float32)
 softmax_rows_f64, softmax_backward_rows_f64 = _make_row_kernels(float64)
-_ROWS = {np.dtype(np.float32): (softmax_rows_f32, softmax_backward_rows_f32),
-         np.dtype(np.float64): (softmax_rows_f64, softmax_backward_rows_f64)}
+_ROWS_FORWARD = {np.dtype(np.float32): softmax_rows_f32, np.dtype(np.float64): softmax_rows_f64}
+_ROWS_BACKWARD = {np.dtype(np.float32): softmax_backward_rows_f32,
+                  np.dtype(np.float64): softmax_backward_rows_f64}
+for _dt, _fwd, _bwd in ((f32, softmax_rows_f32, softmax_backward_rows_f32),
+                        (f64, softmax_rows_f64, softmax_backward_rows_f64)):
+    REGISTRY.launches(_fwd, (arr(_dt, 2), b1, arr(_dt, 2)))
+    REGISTRY.launches(_bwd, (arr(_dt, 2), arr(_dt, 2), b1, arr(_dt, 2)))
 
 
 @cuda.jit
@@ -148,10 +157,16 @@ def softmax_backward_cols(gy, y, log, zero, gx):
                 gx[a, k, b] = y[a, k, b] * (gy[a, k, b] - acc)
 
 
+for _dt in (f32, f64):
+    REGISTRY.launches(softmax_cols, (arr(_dt, 3), b1, _dt, _dt, _dt, arr(_dt, 3)))
+    REGISTRY.launches(softmax_backward_cols, (arr(_dt, 3), arr(_dt, 3), b1, _dt, arr(_dt, 3)))
+
+
 def _split(shape, axis):
     return math.prod(shape[:axis]), int(shape[axis]), math.prod(shape[axis + 1:])
 
 
+@REGISTRY.kernel("softmax")
 def softmax(x, axis, log):
     """Softmax (or log-softmax when ``log``) of a float array along ``axis``."""
     dtype = np.dtype(x.dtype)
@@ -162,7 +177,7 @@ def softmax(x, axis, log):
     x3 = _core.reshape(contiguous(x), (a, k, b))
     y3 = _core.reshape(y, (a, k, b))
     if b == 1:
-        _core.launch(_ROWS[dtype][0], a, THREADS, _core.reshape(x3, (a, k)), bool(log),
+        _core.launch(_ROWS_FORWARD[dtype], a, THREADS, _core.reshape(x3, (a, k)), bool(log),
                      _core.reshape(y3, (a, k)))
     else:
         _core.launch_1d(softmax_cols, a * b, x3, bool(log), _core.scalar(-np.inf, dtype),
@@ -170,6 +185,7 @@ def softmax(x, axis, log):
     return y
 
 
+@REGISTRY.kernel("softmax_backward")
 def softmax_backward(gy, y, axis, log):
     """Gradient of :func:`softmax` given the upstream gradient ``gy`` and forward output ``y``."""
     dtype = np.dtype(y.dtype)
@@ -181,7 +197,7 @@ def softmax_backward(gy, y, axis, log):
     y3 = _core.reshape(contiguous(y), (a, k, b))
     gx3 = _core.reshape(gx, (a, k, b))
     if b == 1:
-        _core.launch(_ROWS[dtype][1], a, THREADS, _core.reshape(gy3, (a, k)),
+        _core.launch(_ROWS_BACKWARD[dtype], a, THREADS, _core.reshape(gy3, (a, k)),
                      _core.reshape(y3, (a, k)), bool(log), _core.reshape(gx3, (a, k)))
     else:
         _core.launch_1d(softmax_backward_cols, a * b, gy3, y3, bool(log),
