@@ -7,6 +7,7 @@ batch norm do not support double backward and say so.
 
 import math
 
+from .. import _creation, _random
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -273,8 +274,6 @@ class NllLoss(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, reduction, ignore_index):
-        from .. import _creation
-
         valid = target != ignore_index
         safe = target * valid.long()
         if x.device.type != "cpu":  # targets were not range-checked (no host sync): out-of-range
@@ -308,8 +307,6 @@ class NllLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .. import _creation
-
         shape, safe, valid, w, denom, reduction = ctx.saved
         gx = _creation.zeros(shape, dtype=g.dtype, device=g.device)
         if shape[1] == 0:
@@ -524,8 +521,6 @@ def _gelu_cdf(x, approximate):
 
 def dropout_mask(x, p, generator=None):
     """A mask of 0 and 1/(1-p) with keep-probability 1-p, shaped like ``x``."""
-    from .. import _random
-
     keep = _random.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator) >= p
     return keep.to(x.dtype) * (1.0 / (1.0 - p)) if p < 1 else keep.to(x.dtype) * 0.0
 
