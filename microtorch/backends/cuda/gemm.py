@@ -35,7 +35,7 @@ from numba import cuda, float32, float64
 from .. import contract
 from . import _core
 from ._core import arr, f32, f64
-from .elementwise import contiguous
+from .elementwise import contiguous, fill_
 
 REGISTRY = contract.registry("cuda")
 
@@ -136,7 +136,6 @@ def gemm4(a, b, c):
         return c
     k = a.shape[3]
     if k == 0:
-        from .elementwise import fill_
         return fill_(c, 0)
     grid = (math.ceil(n / BN), math.ceil(m / BM), min(p * q, MAX_Z))
     _core.launch(_GEMM[dtype], grid, (NTX, NTY), a, b, c)

@@ -18,7 +18,7 @@ from numba import cuda, float64
 from .. import contract
 from . import _core
 from ._core import arr, b1, f32, f64, i64
-from .elementwise import contiguous
+from .elementwise import contiguous, fill_
 
 REGISTRY = contract.registry("cuda")
 
@@ -182,7 +182,6 @@ def batch_norm_stats(x):
     if c == 0:
         return mean, var
     if n * s == 0:
-        from .elementwise import fill_
         return fill_(mean, np.nan), fill_(var, np.nan)
     partial = _channel_sums(0, x3, x3, mean, mean)
     _core.launch_1d(stats_finish_kernel, c, partial, x3, np.float64(n * s), mean, var)
@@ -220,7 +219,6 @@ def batch_norm_backward(gy, x, weight, mean, invstd, training):
     if c == 0:
         return gx, gweight, gbias
     if n * s == 0:
-        from .elementwise import fill_
         return gx, fill_(gweight, 0), fill_(gbias, 0)
     partial = _channel_sums(1, x3, gy3, mean, invstd)
     a = _core.empty((c,), x.dtype)

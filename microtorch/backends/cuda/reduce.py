@@ -37,7 +37,7 @@ from numba import cuda, float32, float64, int64
 from .. import contract
 from . import _core
 from ._core import arr, f32, f64, i64
-from .elementwise import astype, contiguous, copy_
+from .elementwise import astype, contiguous, copy_, fill_
 
 REGISTRY = contract.registry("cuda")
 
@@ -218,7 +218,6 @@ def reduce(op, x, axes, keepdim):
 
 
 def _fill_identity(op, out):
-    from .elementwise import fill_
     acc = _acc_dtype(op, out.dtype)
     return fill_(out, _init(op, acc))
 
