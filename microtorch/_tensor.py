@@ -14,8 +14,6 @@ This module is the data model only: it imports no op. The math methods (``x.exp(
 
 import weakref
 
-import numpy as np
-
 from . import _dtype
 from ._device import CPU
 from ._printing import tensor_repr

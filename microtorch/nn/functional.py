@@ -5,7 +5,6 @@ import math
 import operator
 
 from .. import _creation, _dtype
-from .._tensor import Tensor
 from ..backends.geometry import pooled_size
 from ..ops import nn as _ops
 from ..ops._register import FUNCTIONAL as _FUNCTIONAL
