@@ -242,7 +242,11 @@ def _arith(code, x, y):
 
     Numba computes uint8 - uint8 in uint64 and int32 + int32 in int64, so each branch casts its
     result back (which also gives every branch one type: mixing uint64 with an int64 branch
-    would make Numba unify them to float64)."""
+    would make Numba unify them to float64).
+
+    A new arithmetic op is a named code (``HYPOT = ARITH.add("hypot")`` with the others above)
+    and one more branch here; the reference kernel (:func:`binary_reference`) runs the same
+    branch."""
     if code == ADD:
         return _cast(x + y, x)
     elif code == SUB:

@@ -7,7 +7,7 @@ the seed and the sequence of calls (not on the device).
 """
 
 import numpy as np
-from numba import cuda, int64, uint64
+from numba import cuda, from_dtype, int64, uint64
 from numba.cuda import random as curand
 
 from .. import contract
@@ -87,20 +87,12 @@ def _randint(states, low, span, out):
         out[i] = int64(r) + low
 
 
-def _signatures():
-    """The launch signatures of the generators (their state array's type needs numba.cuda)."""
-    from numba import from_dtype
-    from numba.cuda.random import xoroshiro128p_dtype
-
-    states = arr(from_dtype(xoroshiro128p_dtype), 1, "C")
-    REGISTRY.launches(_uniform32, (states, arr(f32, 1, "C")))
-    REGISTRY.launches(_uniform64, (states, arr(f64, 1, "C")))
-    REGISTRY.launches(_normal32, (states, arr(f32, 1, "C")))
-    REGISTRY.launches(_normal64, (states, arr(f64, 1, "C")))
-    REGISTRY.launches(_randint, (states, i64, u64, arr(i64, 1, "C")))
-
-
-_signatures()
+_STATES = arr(from_dtype(curand.xoroshiro128p_dtype), 1, "C")   # the generator states' type
+REGISTRY.launches(_uniform32, (_STATES, arr(f32, 1, "C")))
+REGISTRY.launches(_uniform64, (_STATES, arr(f64, 1, "C")))
+REGISTRY.launches(_normal32, (_STATES, arr(f32, 1, "C")))
+REGISTRY.launches(_normal64, (_STATES, arr(f64, 1, "C")))
+REGISTRY.launches(_randint, (_STATES, i64, u64, arr(i64, 1, "C")))
 
 
 def _states(gen):
