@@ -48,9 +48,18 @@ class Tensor:
     ``Tensor(data)`` also works and gives a float32 tensor.
     """
 
-    __slots__ = ("_data", "_device", "dtype", "_requires_grad", "grad", "grad_fn", "_output_nr",
-                 "_version", "_base", "_grad_accumulator", "_hooks", "_retains_grad",
-                 "_wrapped_number", "__dict__", "__weakref__")
+    __slots__ = ("_data", "_device", "dtype", "_version", "__dict__", "__weakref__")
+    # A tensor made by an op sets only the four slots above. Its autograd fields start as these
+    # class-level defaults and are stored on the tensor when first set (less work per op).
+    grad = None
+    grad_fn = None
+    _requires_grad = False
+    _output_nr = 0
+    _base = None
+    _grad_accumulator = None
+    _hooks = None
+    _retains_grad = False
+    _wrapped_number = False
     __array_priority__ = 1000  # make ndarray + Tensor call Tensor.__radd__
 
     def __init__(self, *args, **kwargs):
@@ -67,16 +76,11 @@ class Tensor:
         self._data = data
         self._device = device
         self.dtype = _dtype._FROM_NP[data.dtype]
-        self._requires_grad = False
-        self.grad = None
-        self.grad_fn = None
-        self._output_nr = 0
-        self._version = base._version if base is not None else _Version()
-        self._base = base
-        self._grad_accumulator = None
-        self._hooks = None
-        self._retains_grad = False
-        self._wrapped_number = False
+        if base is None:
+            self._version = _Version()
+        else:
+            self._version = base._version
+            self._base = base
 
     @property
     def _backend(self):

@@ -142,7 +142,7 @@ def _hand_on(node, outs, buffers, deps, ready):
             continue
         if g is not None:
             expected = node._input_meta[i]
-            if g.shape != expected:
+            if g._data.shape != expected:
                 raise RuntimeError(
                     f"Function {node.name()} returned an invalid gradient at index {i} - "
                     f"got {list(g.shape)} but expected shape compatible with "

@@ -23,7 +23,7 @@ import re
 import weakref
 
 from .._tensor import Tensor
-from .grad_mode import is_grad_enabled, no_grad
+from .grad_mode import _state as _grad_state
 
 
 class Node:
@@ -72,10 +72,13 @@ class FunctionCtx(Node):
 
     _saved = None
     _freed = False
+    _recording = False  # set by Function.apply on the nodes it links into the graph
     materialize_grads = True
 
     def save_for_backward(self, *tensors):
         """Keep tensors for ``backward``; checked for in-place changes when unpacked."""
+        if not self._recording:  # the op is not recorded in a graph: nothing to keep
+            return
         self._saved = tuple((t, t._version.value, t.grad_fn is None) if t is not None
                             else (None, 0, False) for t in tensors)
 
@@ -165,38 +168,67 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        """Run ``forward`` and, when an input requires grad, record the graph node."""
+        """Run ``forward`` and, when an input requires grad, record the graph node.
+
+        ``forward`` always runs with grad mode off. When grad mode is off or no input requires
+        grad, that is all (no graph bookkeeping); otherwise the node ``ctx`` gets its edges to
+        the inputs' nodes and becomes the outputs' ``grad_fn``.
+        """
         ctx = cls._backward_cls()
+        enabled = _grad_state.enabled
         record = False
-        if is_grad_enabled():
+        if enabled:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
                     record = True
                     break
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            with no_grad():
-                out = cls.forward(ctx, *args, **kwargs)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
-            with no_grad():
+        if not record:
+            ctx.needs_input_grad = _no_grads(len(args))
+            _grad_state.enabled = False
+            try:
                 return cls.forward(ctx, *args, **kwargs)
-        ctx._tensor_args = tuple(i for i, a in enumerate(args)
-                                 if isinstance(a, Tensor) and i not in cls.non_differentiable)
-        inputs = [args[i] for i in ctx._tensor_args]
-        ctx.next_functions = tuple((_edge(a), a._output_nr) if a.requires_grad else (None, 0)
-                                   for a in inputs)
-        ctx._num_args = len(args)
-        ctx._input_meta = tuple(a.shape for a in inputs)
-        non_diff = getattr(ctx, "_non_diff", ())
-        outputs = out if isinstance(out, tuple) else (out,)
-        ctx._output_meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
-        for i, o in enumerate(outputs):
-            if isinstance(o, Tensor) and id(o) not in non_diff and o.dtype.is_floating_point:
-                o.grad_fn = ctx
-                o._output_nr = i
-                o.requires_grad = True
+            finally:
+                _grad_state.enabled = enabled
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx._recording = True
+        _grad_state.enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _grad_state.enabled = enabled
+        _link(ctx, cls.non_differentiable, args, out)
         return out
+
+
+def _no_grads(n):
+    """``(False,) * n``, shared for the common small n."""
+    return _NO_GRADS[n] if n < len(_NO_GRADS) else (False,) * n
+
+
+_NO_GRADS = tuple((False,) * n for n in range(8))
+
+
+def _link(ctx, non_differentiable, args, out):
+    """Record node ``ctx`` in the graph: its edges to the nodes of the tensor ``args`` that
+    require grad, the inputs' shapes, and ``grad_fn`` of the floating-point outputs."""
+    tensor_args, next_functions, input_meta = [], [], []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor) and i not in non_differentiable:
+            tensor_args.append(i)
+            next_functions.append((_edge(a), a._output_nr) if a._requires_grad else (None, 0))
+            input_meta.append(a._data.shape)
+    ctx._tensor_args = tuple(tensor_args)
+    ctx.next_functions = tuple(next_functions)
+    ctx._num_args = len(args)
+    ctx._input_meta = tuple(input_meta)
+    outputs = out if isinstance(out, tuple) else (out,)
+    ctx._output_meta = tuple((o._data.shape, o.dtype, o._device) for o in outputs)
+    non_diff = getattr(ctx, "_non_diff", ())
+    for i, o in enumerate(outputs):
+        if isinstance(o, Tensor) and id(o) not in non_diff and o.dtype.is_floating_point:
+            o.grad_fn = ctx
+            o._output_nr = i
+            o._requires_grad = True
 
 
 def _edge(t):

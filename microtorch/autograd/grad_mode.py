@@ -13,17 +13,25 @@ Every class here works both as a context manager and as a function decorator, as
 import functools
 import threading
 
-_state = threading.local()
+class _GradState(threading.local):
+    """The grad mode of one thread; every thread starts with grad enabled, outside inference
+    mode. ``Function.apply`` reads and sets ``enabled`` directly (the per-op fast path)."""
+
+    enabled = True
+    inference = False
+
+
+_state = _GradState()
 
 
 def is_grad_enabled():
     """True when operations on tensors that require grad record the graph (this thread)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def is_inference_mode_enabled():
     """True inside ``inference_mode()`` (this thread)."""
-    return getattr(_state, "inference", False)
+    return _state.inference
 
 
 def _set_enabled(mode):

@@ -8,12 +8,16 @@ def wrap(value, like):
     """A Python scalar as a 0-d "wrapped number" tensor on ``like``'s device."""
     if isinstance(value, Tensor):
         return value
-    dtype = _dtype.scalar_dtype(value)
+    dtype = _WRAPPED_DTYPES.get(type(value)) or _dtype.scalar_dtype(value)
     if dtype is _dtype.float32:  # keep a float's full precision; promotion decides the dtype
         dtype = _dtype.float64
-    t = Tensor._make(like._backend.full((), value, dtype.np), like.device)
+    t = Tensor._make(like._backend.full((), value, dtype.np), like._device)
     t._wrapped_number = True
     return t
+
+
+#: The dtype of a wrapped Python number by its exact type (a float keeps double precision).
+_WRAPPED_DTYPES = {float: _dtype.float64, int: _dtype.int64, bool: _dtype.bool_}
 
 
 def promote_operands(be, a, b, dtype=None):

@@ -18,15 +18,39 @@ from ._util import broadcast_shapes, check_same_device, grad_for, promote_operan
 
 
 def _binary_forward(ctx, op, a, b, dtype=None):
-    """Run a binary kernel on promoted, broadcast operands; remember shapes for backward."""
-    check_same_device(a, b)
+    """Run a binary kernel on promoted, broadcast operands; remember shapes for backward.
+
+    The common cases cost little: operands on one device object skip the device check, equal
+    shapes skip broadcasting, and :func:`_binary_result_type` settles the dtype of one dtype or
+    of a tensor with a Python number without the general promotion."""
+    if a._device is not b._device:
+        check_same_device(a, b)
     be = a._backend
+    if dtype is None:
+        dtype = _binary_result_type(a, b)
     dtype, x, y = promote_operands(be, a, b, dtype)
-    sa, sb = a.shape, b.shape
-    broadcast_shapes(sa, sb)
+    sa, sb = a._data.shape, b._data.shape
+    if sa != sb:
+        broadcast_shapes(sa, sb)
     ctx.shapes = (sa, sb)
     ctx.dtypes = (a.dtype, b.dtype)
-    return Tensor._make(be.binary(op, x, y), a.device)
+    return Tensor._make(be.binary(op, x, y), a._device)
+
+
+def _binary_result_type(a, b):
+    """``_dtype.result_type(a, b)``, shortcut for two tensors of one dtype and for a tensor with
+    a wrapped Python number of the same or a lower category (``x * 0.5``: the tensor's dtype)."""
+    da, db = a.dtype, b.dtype
+    wa, wb = a._wrapped_number, b._wrapped_number
+    if wa == wb:
+        if da is db and not wa:
+            return da
+    elif wb:
+        if db.category <= da.category:
+            return da
+    elif da.category <= db.category:
+        return db
+    return _dtype.result_type(a, b)
 
 
 def check_sub(a, b):
@@ -157,13 +181,16 @@ class Div(Function):
         return ga, gb
 
 
-def _pow_forward(ctx, a, b):
+def _pow_forward(ctx, a, b, dtype=None):
     """``a ** b`` for the three pow Functions; PyTorch has no bool ``pow``."""
-    dtype = _dtype.result_type(a, b)
+    dtype = dtype or _binary_result_type(a, b)
     if dtype is _dtype.bool_:
         broadcast_shapes(a.shape, b.shape)  # (PyTorch checks the shapes first)
         raise not_implemented("pow", dtype)
     return _binary_forward(ctx, "pow", a, b, dtype)
+
+
+_F32_EXACT = 2 ** 24  # every int of at most this magnitude is exactly a float32
 
 
 class PowScalar(Function):
@@ -178,17 +205,21 @@ class PowScalar(Function):
         ctx.save_for_backward(a)
         ctx.c = c
         exponent = wrap(c, a)
-        if _dtype.result_type(a, exponent) is _dtype.bool_:
+        dtype = _binary_result_type(a, exponent)
+        if dtype is _dtype.bool_:
             # no bool pow kernel (as in PyTorch), but x ** False is True and x ** True is x
             return _binary_forward(ctx, "bitwise_or", a, wrap(not c, a))
-        with np.errstate(over="ignore"):
-            rounded = float(np.float32(c))
-        if _dtype.result_type(a, exponent) is _dtype.float32 and rounded != c:
+        if type(c) is int and -_F32_EXACT <= c <= _F32_EXACT:
+            rounded = c  # an int that a float32 holds exactly (the common case: x ** 2)
+        else:
+            with np.errstate(over="ignore"):
+                rounded = float(np.float32(c))
+        if dtype is _dtype.float32 and rounded != c:
             # PyTorch raises float32 values to a double exponent (std::pow(float, double)); a
             # float32 exponent would be rounded, e.g. 0 ** 1e-50 would become 0 ** 0 = 1
             out = _binary_forward(ctx, "pow", a, exponent, _dtype.float64)
             return Tensor._make(a._backend.astype(out._data, np.float32), a.device)
-        return _pow_forward(ctx, a, exponent)
+        return _pow_forward(ctx, a, exponent, dtype)
 
     @staticmethod
     def backward(ctx, g):
