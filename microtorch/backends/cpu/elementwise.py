@@ -707,6 +707,11 @@ def unary(op, x, out=None):
     the in-place variants) receives it when given, else a new C-contiguous array is returned.
     NaN and inf follow torch (``relu(nan) = nan``, ``sign(nan) = 0``, ``log(-1) = nan``).
     """
+    if out is None and x.dtype == np.float32 and x.flags.c_contiguous and 0 < x.size < PARALLEL_MIN:
+        # the commonest call (a small float32 array), made as directly as possible
+        res = np.empty(x.shape, np.float32)
+        _UNARY_F32.get(op, _UNARY_KERNELS[op])(x.reshape(-1), res.reshape(-1))
+        return res
     kernel = _UNARY_KERNELS[op]
     _check_unary(op, x)
     if x.dtype == np.float32:
@@ -735,6 +740,19 @@ def binary(op, a, b, out=None):
     shape and the result dtype; it may alias a or b element-for-element, as in ``a.add_(b)``)
     receives the result when given; otherwise a new C-contiguous array is returned.
     """
+    code = ARITH_CODES.get(op)
+    if (out is None and code is not None and a.dtype.kind == "f" and a.flags.c_contiguous
+            and 0 < a.size < PARALLEL_MIN):
+        # the commonest calls, made as directly as possible: float arithmetic on a small
+        # contiguous array and an operand of the same shape, or a 0-d one (``x * 0.5``)
+        if a.shape == b.shape and b.flags.c_contiguous:
+            res = np.empty(a.shape, a.dtype)
+            _arith_flat(code, a.reshape(-1), b.reshape(-1), res.reshape(-1))
+            return res
+        if b.ndim == 0:
+            res = np.empty(a.shape, a.dtype)
+            _arith_scalar_right(code, a.reshape(-1), b[()], res.reshape(-1))
+            return res
     if op in BITWISE_CODES:
         res = _result(np.broadcast_shapes(a.shape, b.shape), a.dtype, out)
         # NumPy's ufuncs handle broadcasting and aliasing
