@@ -13,6 +13,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ..backends.contract import declare_binary
 from ._register import alias, public, tensor_method
 from ._util import broadcast_shapes, check_same_device, grad_for, promote_operands, wrap
 
@@ -307,6 +308,34 @@ class Minimum(Maximum):
 
     node_name = "MinimumBackward0"
     op = "minimum"
+
+
+declare_binary("hypot", "sqrt(a*a + b*b) without overflow, as C's hypot")
+
+
+class Hypot(Function):
+    """out = sqrt(a**2 + b**2);  da = g * a / out,  db = g * b / out
+    (NaN where a = b = 0, as in PyTorch)"""
+
+    node_name = "HypotBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        dtype = _binary_result_type(a, b)
+        if not dtype.is_floating_point:
+            broadcast_shapes(a.shape, b.shape)  # (PyTorch checks the shapes first)
+            raise not_implemented(f"hypot_{a.device.type}", dtype)
+        out = _binary_forward(ctx, "hypot", a, b, dtype)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        (sa, sb), (da, db) = ctx.shapes, ctx.dtypes
+        ga = grad_for(g * a / out, sa, da) if ctx.needs_input_grad[0] else None
+        gb = grad_for(g * b / out, sb, db) if ctx.needs_input_grad[1] else None
+        return ga, gb
 
 
 class Where(Function):
@@ -640,6 +669,17 @@ def maximum(input, other):
 def minimum(input, other):
     """Elementwise minimum of two tensors (NaN propagates)."""
     return Minimum.apply(input, other)
+
+
+@public(method=True)
+def hypot(input, other):
+    """``sqrt(input**2 + other**2)`` elementwise, without overflow in the squares; two tensors
+    (floating point after promotion), broadcast together."""
+    for position, (name, value) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"hypot(): argument '{name}' (position {position}) must be Tensor, "
+                            f"not {type(value).__name__}")
+    return Hypot.apply(input, other)
 
 
 def compare(op, a, b):

@@ -104,6 +104,18 @@ BITWISE_CODES = BITWISE.codes
 """Bitwise op name -> code (bool and integer arrays only)."""
 _BITWISE_UFUNCS = {BITWISE_AND: np.bitwise_and, BITWISE_OR: np.bitwise_or,
                    BITWISE_XOR: np.bitwise_xor}
+
+#: Float functions of two arguments (``hypot``) are NumPy's ufuncs in the fast kernel, for the
+#: same reason as the bitwise ops: one more branch in :func:`_arith` (even ``x - y``) measured
+#: 10x slower on every flat float32 and float64 arithmetic loop, as LLVM then stops
+#: specialising them per op. The reference kernel loops over :func:`_float_math`. A new op of
+#: this family is a named code here, its ufunc, and a branch in :func:`_float_math`.
+FLOAT_MATH = REGISTRY.codes("binary")
+HYPOT = FLOAT_MATH.add("hypot")
+FLOAT_MATH_CODES = FLOAT_MATH.codes
+"""Float function op name -> code (the ops layer passes float arrays; integer arrays get the
+result truncated to their dtype)."""
+_FLOAT_MATH_UFUNCS = {HYPOT: np.hypot}
 _NUMPY_INT_SCALAR = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
 
 _F32 = np.float32
@@ -244,9 +256,11 @@ def _arith(code, x, y):
     result back (which also gives every branch one type: mixing uint64 with an int64 branch
     would make Numba unify them to float64).
 
-    A new arithmetic op is a named code (``HYPOT = ARITH.add("hypot")`` with the others above)
-    and one more branch here; the reference kernel (:func:`binary_reference`) runs the same
-    branch."""
+    A new arithmetic op would be a named code (``ARITH.add(name)`` with the others above) and
+    one more branch here, which the reference kernel (:func:`binary_reference`) runs too; but
+    seven branches are what LLVM still specialises per op: an eighth made every flat loop 10x
+    slower. A float function of two arguments with a NumPy ufunc (``hypot``) joins
+    :data:`FLOAT_MATH` instead."""
     if code == ADD:
         return _cast(x + y, x)
     elif code == SUB:
@@ -278,6 +292,16 @@ def _compare(code, x, y):
         return x > y
     else:  # GE
         return x >= y
+
+
+@jit(error_model="numpy")
+def _float_math(code, x, y):
+    """The float function ``code`` (see FLOAT_MATH_CODES) of two scalars, as C's libm computes
+    it: ``hypot(x, y)`` is sqrt(x*x + y*y) without overflow in x*x, and an infinite operand
+    gives inf even when the other is NaN."""
+    if code == HYPOT:
+        return math.hypot(x, y)
+    raise ValueError("unknown float function code")
 
 
 @jit
@@ -453,6 +477,13 @@ def _bitwise_flat(code, a, b, out):
     """out[i] = a[i] <op> b[i] for a bitwise op; all 1-D C-contiguous of one length."""
     for i in range(out.shape[0]):
         out[i] = _bitwise(code, a[i], b[i])
+
+
+@jit(error_model="numpy")
+def _float_math_flat(code, a, b, out):
+    """out[i] = op(a[i], b[i]) for a float function; all 1-D C-contiguous of one length."""
+    for i in range(out.shape[0]):
+        out[i] = _float_math(code, a[i], b[i])
 
 
 @jit
@@ -736,9 +767,10 @@ def binary(op, a, b, out=None):
     dtype, comparisons return bool. ``div`` is true division on floats and floor division on
     integers; ``pow`` on integers is exact integer power; ``maximum``/``minimum`` propagate NaN.
     Integer results wrap around on overflow. ``bitwise_and/or/xor`` take bool and integer
-    arrays only. On bool, add/mul/maximum/minimum act as or/and/or/and. ``out`` (the broadcast
-    shape and the result dtype; it may alias a or b element-for-element, as in ``a.add_(b)``)
-    receives the result when given; otherwise a new C-contiguous array is returned.
+    arrays only; ``hypot`` is meant for floats (integers get the result truncated). On bool,
+    add/mul/maximum/minimum act as or/and/or/and. ``out`` (the broadcast shape and the result
+    dtype; it may alias a or b element-for-element, as in ``a.add_(b)``) receives the result
+    when given; otherwise a new C-contiguous array is returned.
     """
     code = ARITH_CODES.get(op)
     if (out is None and code is not None and a.dtype.kind == "f" and a.flags.c_contiguous
@@ -757,6 +789,11 @@ def binary(op, a, b, out=None):
         res = _result(np.broadcast_shapes(a.shape, b.shape), a.dtype, out)
         # NumPy's ufuncs handle broadcasting and aliasing
         _BITWISE_UFUNCS[BITWISE_CODES[op]](a, b, out=res)
+        return res
+    if op in FLOAT_MATH_CODES:
+        res = _result(np.broadcast_shapes(a.shape, b.shape), a.dtype, out)
+        with np.errstate(all="ignore"):     # hypot(3e38, 3e38) is inf in float32, silently
+            _FLOAT_MATH_UFUNCS[FLOAT_MATH_CODES[op]](a, b, out=res, casting="unsafe")
         return res
     if op in ARITH_CODES:
         code = ARITH_CODES[op]
@@ -899,6 +936,9 @@ def binary_reference(op, a, b, out=None):
     elif op in COMPARE_CODES:
         res = np.empty(shape, np.bool_)
         _compare_flat(COMPARE_CODES[op], a, b, res.reshape(-1))
+    elif op in FLOAT_MATH_CODES:
+        res = np.empty(shape, a.dtype)
+        _float_math_flat(FLOAT_MATH_CODES[op], a, b, res.reshape(-1))
     else:
         res = np.empty(shape, a.dtype)
         _bitwise_flat(BITWISE_CODES[op], a, b, res.reshape(-1))

@@ -49,6 +49,7 @@ DIV = BINARY.add("div")
 POW = BINARY.add("pow")
 MAXIMUM = BINARY.add("maximum")
 MINIMUM = BINARY.add("minimum")
+HYPOT = BINARY.add("hypot")
 BINARY_CODES = BINARY.codes
 """Arithmetic op name -> code."""
 
@@ -122,8 +123,10 @@ def _binary_store(code, a, b, out, j):
         out[j] = a ** b
     elif code == MAXIMUM:
         out[j] = a if (a > b or a != a) else b   # nan propagates, as torch.maximum
-    else:  # MINIMUM
+    elif code == MINIMUM:
         out[j] = a if (a < b or a != a) else b
+    else:  # HYPOT: sqrt(a*a + b*b) without overflow; hypot(inf, nan) = inf, as C's hypot
+        out[j] = math.hypot(a, b)
 
 
 @cuda.jit(device=True, inline=True)
