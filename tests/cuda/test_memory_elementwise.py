@@ -138,7 +138,7 @@ _BINARY_REF = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.
                "pow": np.power, "maximum": np.maximum, "minimum": np.minimum, "eq": np.equal,
                "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
                "ge": np.greater_equal, "bitwise_and": np.bitwise_and,
-               "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor}
+               "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor, "hypot": np.hypot}
 
 
 @pytest.mark.parametrize("op", BINARY_OPS)
