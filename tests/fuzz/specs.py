@@ -117,6 +117,7 @@ _BINARY = {
     "pow": lambda lib, x, y: lib.pow(x, y),
     "maximum": lambda lib, x, y: lib.maximum(x, y),
     "minimum": lambda lib, x, y: lib.minimum(x, y),
+    "hypot": lambda lib, x, y: lib.hypot(x, y),
     "eq": lambda lib, x, y: lib.eq(x, y),
     "ne": lambda lib, x, y: lib.ne(x, y),
     "lt": lambda lib, x, y: lib.lt(x, y),
