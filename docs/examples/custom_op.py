@@ -3,8 +3,9 @@
 This file is the op of the "Add your own op" page (docs/internals/custom_op.rst), which shows it
 piece by piece; tests/docs/test_custom_op.py checks its gradients with ``gradcheck``. It uses only
 microtorch's public API, so it works as it is in your own code. To add the op to the library
-itself, the same pieces go into ``microtorch/backends/cpu/`` (the kernel), ``microtorch/ops/``
-(the Function) and ``microtorch/_tensor.py`` (a method), as the page explains.
+itself, the same pieces go into ``microtorch/ops/<module>.py`` (the Function and its ``@public``
+function form, which binds ``torch.<name>`` and the Tensor method) and the backends' kernel
+modules (``microtorch/backends/cpu/`` and ``cuda/``), as the page explains with ``hypot``.
 """
 
 import numba
