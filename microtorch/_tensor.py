@@ -67,9 +67,17 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, device, base=None):
-        """Wrap a backend array without copying or validation (internal constructor)."""
+        """Wrap a backend array without copying or validation (internal constructor; every op's
+        output is made here, so it does what :meth:`_init_from` does without a second call)."""
         t = object.__new__(Tensor)
-        t._init_from(data, device, base)
+        t._data = data
+        t._device = device
+        t.dtype = _dtype._FROM_NP[data.dtype]
+        if base is None:
+            t._version = _Version()
+        else:
+            t._version = base._version
+            t._base = base
         return t
 
     def _init_from(self, data, device, base=None):

@@ -33,7 +33,7 @@ def _make_grads(outputs, grad_outputs):
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                    f"but got {out.dtype}")
             g = out.new_ones(out.shape)
-        elif g.shape != out.shape:
+        elif g._data.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and "
                                f"output[{i}] has a shape of {out.shape}.")
         grads.append(g)
@@ -156,8 +156,7 @@ def _hand_on(node, outs, buffers, deps, ready):
 def _accumulate(buffers, node, nr, g):
     slots = buffers.get(node)
     if slots is None:
-        n = len(node._output_meta) if hasattr(node, "_output_meta") else 1
-        slots = buffers[node] = [None] * n
+        slots = buffers[node] = [None] * len(node._output_meta)
     slots[nr] = g if slots[nr] is None else slots[nr] + g
 
 

@@ -52,6 +52,8 @@ class Node:
 class AccumulateGrad(Node):
     """The node at a leaf: adds the incoming gradient into ``variable.grad``."""
 
+    _output_meta = (None,)  # one gradient arrives: the leaf's
+
     def __init__(self, variable):
         self.variable = variable
 
@@ -128,9 +130,11 @@ class FunctionCtx(Node):
         result = self._forward_cls.backward(self, *grads)
         result = result if isinstance(result, tuple) else (result,)
         n = self._num_args
-        if len(result) < n or any(g is not None for g in result[n:]):
+        if len(result) != n and (len(result) < n or any(g is not None for g in result[n:])):
             raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                f"(expected {n}, got {len(result)})")
+        if len(self._tensor_args) == n:  # every argument is a differentiable tensor
+            return result[:n]
         return tuple(result[i] for i in self._tensor_args)
 
 
@@ -183,7 +187,8 @@ class Function:
                     record = True
                     break
         if not record:
-            ctx.needs_input_grad = _no_grads(len(args))
+            n = len(args)
+            ctx.needs_input_grad = _NO_GRADS[n] if n < len(_NO_GRADS) else (False,) * n
             _grad_state.enabled = False
             try:
                 return cls.forward(ctx, *args, **kwargs)
@@ -200,12 +205,7 @@ class Function:
         return out
 
 
-def _no_grads(n):
-    """``(False,) * n``, shared for the common small n."""
-    return _NO_GRADS[n] if n < len(_NO_GRADS) else (False,) * n
-
-
-_NO_GRADS = tuple((False,) * n for n in range(8))
+_NO_GRADS = tuple((False,) * n for n in range(8))  # needs_input_grad when nothing is recorded
 
 
 def _link(ctx, non_differentiable, args, out):

@@ -16,6 +16,7 @@ from ..autograd.function import Function
 from ..backends.contract import declare_binary
 from ._register import alias, public, tensor_method
 from ._util import broadcast_shapes, check_same_device, grad_for, promote_operands, wrap
+from .inplace import check_broadcasts_to_self, check_no_internal_overlap, inplace, inplace_binary
 
 
 def _binary_forward(ctx, op, a, b, dtype=None):
@@ -29,8 +30,11 @@ def _binary_forward(ctx, op, a, b, dtype=None):
     be = a._backend
     if dtype is None:
         dtype = _binary_result_type(a, b)
-    dtype, x, y = promote_operands(be, a, b, dtype)
-    sa, sb = a._data.shape, b._data.shape
+    if a.dtype is dtype and b.dtype is dtype:
+        x, y = a._data, b._data
+    else:
+        dtype, x, y = promote_operands(be, a, b, dtype)
+    sa, sb = x.shape, y.shape
     if sa != sb:
         broadcast_shapes(sa, sb)
     ctx.shapes = (sa, sb)
@@ -682,6 +686,16 @@ def hypot(input, other):
     return Hypot.apply(input, other)
 
 
+@tensor_method()
+def hypot_(self, other):
+    """In-place :func:`hypot`: ``self`` becomes ``sqrt(self**2 + other**2)``."""
+    if not isinstance(other, Tensor):
+        raise TypeError("hypot_(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(other).__name__}")
+    check_broadcasts_to_self(self, other)
+    return inplace(self, Hypot, other)
+
+
 def compare(op, a, b):
     """A comparison (``eq ne lt le gt ge``): a bool tensor, never part of the graph."""
     b = wrap(b, a)
@@ -1016,3 +1030,160 @@ def _xor_operator(self, other):
 def _invert_operator(self):
     """``~self``."""
     return bitwise_not(self)
+
+
+# ---- in-place variants (the write-back path is microtorch.ops.inplace) --------------------
+@tensor_method()
+def add_(self, other, *, alpha=1):
+    """In-place ``self += alpha * other``."""
+    return inplace_binary(self, "add", Add, times_alpha(self, other, alpha))
+
+
+@tensor_method()
+def sub_(self, other, *, alpha=1):
+    """In-place ``self -= alpha * other``."""
+    check_sub(self, wrap(other, self))
+    return inplace_binary(self, "sub", Sub, times_alpha(self, other, alpha))
+
+
+@tensor_method()
+def mul_(self, other):
+    """In-place ``self *= other``."""
+    return inplace_binary(self, "mul", Mul, other)
+
+
+@tensor_method()
+def div_(self, other):
+    """In-place ``self /= other``."""
+    return inplace_binary(self, "div", Div, other)
+
+
+@tensor_method()
+def addcmul_(self, t1, t2, *, value=1):
+    """In-place ``self += value * t1 * t2`` (computed in the dtype of all three)."""
+    check_no_internal_overlap(self)  # PyTorch's checks: memory, shapes, then dtypes
+    check_broadcasts_to_self(self, t1, t2)
+    dtype = _dtype.result_type(self, t1, t2)
+    _dtype.check_can_cast(dtype, self.dtype)
+    if self.dtype is _dtype.bool_:
+        raise not_implemented(f"addcmul_{self.device.type}_out", self.dtype)
+    return self.add_(t1.to(dtype) * t2.to(dtype) * value)
+
+
+@tensor_method()
+def addcdiv_(self, t1, t2, *, value=1):
+    """In-place ``self += value * t1 / t2`` (``t1`` or ``t2`` must be floating point;
+    computed in the dtype of all three)."""
+    check_broadcasts_to_self(self, t1, t2)
+    if not (t1.is_floating_point() or t2.is_floating_point()):
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release "
+            "addcdiv will perform a true division of tensor1 and tensor2. The historic "
+            "addcdiv behavior can be implemented as (input + value * torch.trunc(tensor1 / "
+            "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
+            "tensor2) for float inputs. The future addcdiv behavior is just the latter "
+            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+    check_no_internal_overlap(self)
+    dtype = _dtype.result_type(self, t1, t2)
+    return self.add_(t1.to(dtype) / t2.to(dtype) * value)
+
+
+@tensor_method()
+def lerp_(self, end, weight):
+    """In-place ``self += weight * (end - self)``; ``end`` has self's floating point dtype."""
+    check_broadcasts_to_self(self, end)
+    if end.dtype is not self.dtype:
+        raise RuntimeError(f"expected dtype {self.dtype.c_name} for `end` but got dtype "
+                           f"{end.dtype.c_name}")
+    check_no_internal_overlap(self)
+    if not self.dtype.is_floating_point:
+        kind = "tensor" if isinstance(weight, Tensor) else "scalar"
+        raise not_implemented(f"lerp_kernel_{kind}", self.dtype)
+    return self.add_((end - self) * weight)
+
+
+@tensor_method()
+def pow_(self, exponent):
+    """In-place ``self **= exponent``."""
+    if isinstance(exponent, Tensor):
+        check_broadcasts_to_self(self, exponent)
+    return inplace(self, PowScalar if not isinstance(exponent, Tensor) else Pow,
+                         exponent)
+
+
+def _inplace_float_op(self, fn):
+    """An in-place op whose result is floating point (sqrt, exp...): an integer or bool
+    tensor can't hold it."""
+    if not self.dtype.is_floating_point:
+        _dtype.check_can_cast(_dtype.float32, self.dtype)
+    return inplace(self, fn)
+
+
+@tensor_method()
+def sqrt_(self):
+    """In-place square root."""
+    return _inplace_float_op(self, Sqrt)
+
+
+@tensor_method()
+def exp_(self):
+    """In-place exp."""
+    return _inplace_float_op(self, Exp)
+
+
+@tensor_method()
+def neg_(self):
+    """In-place negation."""
+    return inplace(self, Neg)
+
+
+@tensor_method()
+def relu_(self):
+    """In-place ReLU."""
+    return inplace(self, Relu)
+
+
+@tensor_method()
+def sigmoid_(self):
+    """In-place sigmoid."""
+    return _inplace_float_op(self, Sigmoid)
+
+
+@tensor_method()
+def tanh_(self):
+    """In-place tanh."""
+    return _inplace_float_op(self, Tanh)
+
+
+@tensor_method("clamp_", "clip_")
+def clamp_(self, min=None, max=None):
+    """In-place clamp."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    bounds = [b for b in (min, max) if b is not None]
+    _dtype.check_can_cast(_dtype.result_type(self, *bounds), self.dtype)
+    return inplace(self, Clamp, *clamp_bounds(self.dtype, min, max))
+
+
+@tensor_method()
+def __iadd__(self, other):
+    """``self += other``."""
+    return self.add_(other)
+
+
+@tensor_method()
+def __isub__(self, other):
+    """``self -= other``."""
+    return self.sub_(other)
+
+
+@tensor_method()
+def __imul__(self, other):
+    """``self *= other``."""
+    return self.mul_(other)
+
+
+@tensor_method()
+def __itruediv__(self, other):
+    """``self /= other``."""
+    return self.div_(other)

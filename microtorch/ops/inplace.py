@@ -1,10 +1,11 @@
-"""In-place ops (``add_``, ``mul_``, ``copy_``, ``fill_``...): each runs its op and writes the
-result into the tensor's own memory.
+"""How an op writes in place, and the in-place ops of no other op: ``copy_``, ``fill_``, ``zero_``.
 
 :func:`inplace` is the one path for a recorded in-place op: it runs the out-of-place
 ``Function``, writes the result back, bumps the version counter shared with every view, and
 rebases the tensor onto the new graph node, as PyTorch records in-place ops. When no graph is
-recorded, ``add_``/``sub_``/``mul_``/``div_`` call the kernel directly with ``out=``.
+recorded, :func:`inplace_binary` (``add_``, ``sub_``, ``mul_``, ``div_``) calls the kernel
+directly with ``out=``. An op's in-place method is bound in the op's own module with these
+(``add_`` beside ``add`` in :mod:`microtorch.ops.elementwise`).
 """
 
 from .. import _dtype
@@ -14,8 +15,6 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ._register import tensor_method
 from ._util import broadcast_shapes, check_same_device, sum_to_shape, wrap
-from .elementwise import (Add, Clamp, Div, Exp, Mul, Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt,
-                          Sub, Tanh, check_sub, clamp_bounds, not_implemented, times_alpha)
 
 
 def inplace(self, fn, *args, written=None):
@@ -29,7 +28,7 @@ def inplace(self, fn, *args, written=None):
     recording = is_grad_enabled() and (self.requires_grad or any(a.requires_grad
                                                                    for a in tensors))
     written_data = None if written is None else be.getitem(self._data, written)
-    _check_no_internal_overlap(self, written_data)
+    check_no_internal_overlap(self, written_data)
     if recording and self.is_leaf and self.requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
@@ -58,7 +57,8 @@ def inplace(self, fn, *args, written=None):
         self._requires_grad = True
     return self
 
-def _check_broadcasts_to_self(self, *others):
+
+def check_broadcasts_to_self(self, *others):
     """PyTorch's error for an in-place op whose operands broadcast to a larger shape than
     this tensor's (the result would not fit), checked before anything is computed."""
     for other in others:
@@ -67,6 +67,7 @@ def _check_broadcasts_to_self(self, *others):
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
                                f"broadcast shape {list(shape)}")
 
+
 def _has_internal_overlap(self, data=None):
     """Whether ``data`` (default: this tensor's memory) has elements that share a memory
     cell: a 0 stride over a dim of size > 1 (an empty array has none)."""
@@ -74,7 +75,8 @@ def _has_internal_overlap(self, data=None):
     return data.size > 0 and any(st == 0 and n > 1
                                  for n, st in zip(data.shape, data.strides))
 
-def _check_no_internal_overlap(self, data=None):
+
+def check_no_internal_overlap(self, data=None):
     """PyTorch's error for an in-place write into a tensor in which several elements are one
     memory cell: a 0 stride over a dim of size > 1, as ``expand()`` makes (or a checkpoint
     holding such a view). The result would depend on the order of the writes (``add_``
@@ -85,6 +87,7 @@ def _check_no_internal_overlap(self, data=None):
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location. Please clone() the "
                            "tensor before performing the operation.")
+
 
 def _snapshot_saved(self, node):
     """If ``node`` saved this tensor for backward, save a copy instead: the in-place write
@@ -99,16 +102,17 @@ def _snapshot_saved(self, node):
     node._saved = tuple((snap,) + entry[1:] if entry[0] is self else entry
                         for entry in saved)
 
-def _inplace_binary(self, op, fn, other):
+
+def inplace_binary(self, op, fn, other):
     """``self op= other``: a direct kernel with ``out=self`` when no graph is recorded."""
-    _check_no_internal_overlap(self)
+    check_no_internal_overlap(self)
     if isinstance(other, Tensor) and other.device != self.device:
         check_same_device(self, other)
     o = wrap(other, self)
     needs_graph = is_grad_enabled() and (self.requires_grad or o.requires_grad)
     if needs_graph:
         return inplace(self, fn, o)
-    _check_broadcasts_to_self(self, o)
+    check_broadcasts_to_self(self, o)
     result = _dtype.result_type(self, o)
     if op == "div" and not result.is_floating_point:
         result = _dtype.float32
@@ -119,127 +123,12 @@ def _inplace_binary(self, op, fn, other):
     self._version.value += 1
     return self
 
-@tensor_method()
-def add_(self, other, *, alpha=1):
-    """In-place ``self += alpha * other``."""
-    return _inplace_binary(self, "add", Add, times_alpha(self, other, alpha))
-
-@tensor_method()
-def sub_(self, other, *, alpha=1):
-    """In-place ``self -= alpha * other``."""
-    check_sub(self, wrap(other, self))
-    return _inplace_binary(self, "sub", Sub, times_alpha(self, other, alpha))
-
-@tensor_method()
-def mul_(self, other):
-    """In-place ``self *= other``."""
-    return _inplace_binary(self, "mul", Mul, other)
-
-@tensor_method()
-def div_(self, other):
-    """In-place ``self /= other``."""
-    return _inplace_binary(self, "div", Div, other)
-
-@tensor_method()
-def addcmul_(self, t1, t2, *, value=1):
-    """In-place ``self += value * t1 * t2`` (computed in the dtype of all three)."""
-    _check_no_internal_overlap(self)  # PyTorch's checks: memory, shapes, then dtypes
-    _check_broadcasts_to_self(self, t1, t2)
-    dtype = _dtype.result_type(self, t1, t2)
-    _dtype.check_can_cast(dtype, self.dtype)
-    if self.dtype is _dtype.bool_:
-        raise not_implemented(f"addcmul_{self.device.type}_out", self.dtype)
-    return self.add_(t1.to(dtype) * t2.to(dtype) * value)
-
-@tensor_method()
-def addcdiv_(self, t1, t2, *, value=1):
-    """In-place ``self += value * t1 / t2`` (``t1`` or ``t2`` must be floating point;
-    computed in the dtype of all three)."""
-    _check_broadcasts_to_self(self, t1, t2)
-    if not (t1.is_floating_point() or t2.is_floating_point()):
-        raise RuntimeError(
-            "Integer division with addcdiv is no longer supported, and in a future  release "
-            "addcdiv will perform a true division of tensor1 and tensor2. The historic "
-            "addcdiv behavior can be implemented as (input + value * torch.trunc(tensor1 / "
-            "tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
-            "tensor2) for float inputs. The future addcdiv behavior is just the latter "
-            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
-    _check_no_internal_overlap(self)
-    dtype = _dtype.result_type(self, t1, t2)
-    return self.add_(t1.to(dtype) / t2.to(dtype) * value)
-
-@tensor_method()
-def lerp_(self, end, weight):
-    """In-place ``self += weight * (end - self)``; ``end`` has self's floating point dtype."""
-    _check_broadcasts_to_self(self, end)
-    if end.dtype is not self.dtype:
-        raise RuntimeError(f"expected dtype {self.dtype.c_name} for `end` but got dtype "
-                           f"{end.dtype.c_name}")
-    _check_no_internal_overlap(self)
-    if not self.dtype.is_floating_point:
-        kind = "tensor" if isinstance(weight, Tensor) else "scalar"
-        raise not_implemented(f"lerp_kernel_{kind}", self.dtype)
-    return self.add_((end - self) * weight)
-
-@tensor_method()
-def pow_(self, exponent):
-    """In-place ``self **= exponent``."""
-    if isinstance(exponent, Tensor):
-        _check_broadcasts_to_self(self, exponent)
-    return inplace(self, PowScalar if not isinstance(exponent, Tensor) else Pow,
-                         exponent)
-
-def _inplace_float_op(self, fn):
-    """An in-place op whose result is floating point (sqrt, exp...): an integer or bool
-    tensor can't hold it."""
-    if not self.dtype.is_floating_point:
-        _dtype.check_can_cast(_dtype.float32, self.dtype)
-    return inplace(self, fn)
-
-@tensor_method()
-def sqrt_(self):
-    """In-place square root."""
-    return _inplace_float_op(self, Sqrt)
-
-@tensor_method()
-def exp_(self):
-    """In-place exp."""
-    return _inplace_float_op(self, Exp)
-
-@tensor_method()
-def neg_(self):
-    """In-place negation."""
-    return inplace(self, Neg)
-
-@tensor_method()
-def relu_(self):
-    """In-place ReLU."""
-    return inplace(self, Relu)
-
-@tensor_method()
-def sigmoid_(self):
-    """In-place sigmoid."""
-    return _inplace_float_op(self, Sigmoid)
-
-@tensor_method()
-def tanh_(self):
-    """In-place tanh."""
-    return _inplace_float_op(self, Tanh)
-
-@tensor_method("clamp_", "clip_")
-def clamp_(self, min=None, max=None):
-    """In-place clamp."""
-    if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    bounds = [b for b in (min, max) if b is not None]
-    _dtype.check_can_cast(_dtype.result_type(self, *bounds), self.dtype)
-    return inplace(self, Clamp, *clamp_bounds(self.dtype, min, max))
-
 
 @tensor_method()
 def zero_(self):
     """Fill with zeros in place."""
     return _fill(self, 0, Zero)
+
 
 @tensor_method()
 def fill_(self, value):
@@ -247,6 +136,7 @@ def fill_(self, value):
     if isinstance(value, Tensor):
         value = value.item()
     return _fill(self, value, Fill)
+
 
 def _fill(self, value, fn):
     """``fill_``/``zero_``: on a tensor that requires grad, recorded as ``fn`` (whose gradient
@@ -259,13 +149,14 @@ def _fill(self, value, fn):
     self._version.value += 1
     return self
 
+
 @tensor_method()
 def copy_(self, src, non_blocking=False):
     """Copy ``src`` (broadcast, cast) into this tensor in place."""
-    _check_no_internal_overlap(self)
+    check_no_internal_overlap(self)
     if not isinstance(src, Tensor):
         src = tensor(src)
-    _check_broadcasts_to_self(self, src)
+    check_broadcasts_to_self(self, src)
     # only a floating point tensor can carry a gradient
     recording = is_grad_enabled() and self.dtype.is_floating_point and (
         self.requires_grad or src.requires_grad)
@@ -276,26 +167,6 @@ def copy_(self, src, non_blocking=False):
         self._version.value += 1
         return self
     return inplace(self, CopyFrom, src)
-
-@tensor_method()
-def __iadd__(self, other):
-    """``self += other``."""
-    return self.add_(other)
-
-@tensor_method()
-def __isub__(self, other):
-    """``self -= other``."""
-    return self.sub_(other)
-
-@tensor_method()
-def __imul__(self, other):
-    """``self *= other``."""
-    return self.mul_(other)
-
-@tensor_method()
-def __itruediv__(self, other):
-    """``self /= other``."""
-    return self.div_(other)
 
 
 class Fill(Function):

@@ -115,6 +115,32 @@ def test_errors_match_torch(fn):
     assert got[1:] == expected[1:]
 
 
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.tensor([1, 2]).hypot_(lib.tensor([3, 4])),
+    lambda lib: lib.tensor([1.0]).hypot_(lib.tensor([3.0, 4.0])),
+    lambda lib: lib.tensor([1.0]).hypot_(4.0),
+], ids=["long", "broadcast_larger", "scalar"])
+def test_inplace_errors_match_torch(fn):
+    got, expected = outcome(mt, fn), outcome(torch, fn)
+    assert got[0] == expected[0] == "error"
+    assert got[1:] == expected[1:]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inplace_matches_torch_and_records_the_graph(dtype):
+    def run(lib):
+        x = lib.tensor([[3.0, 0.5], [6.0, -2.0]], dtype=getattr(lib, dtype), requires_grad=True)
+        y = x * 1
+        same = y.hypot_(lib.tensor([4.0, 1.5], dtype=lib.float64))
+        assert same is y
+        y.sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), type(y.grad_fn).__name__, str(y.dtype)
+    got, expected = run(mt), run(torch)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
+    assert got[2:] == expected[2:] == ("HypotBackward0", f"torch.{dtype}")
+
+
 def test_method_with_a_number_is_a_type_error():
     with pytest.raises(TypeError, match="must be Tensor, not float"):
         mt.tensor([1.0]).hypot(2.0)
