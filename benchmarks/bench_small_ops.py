@@ -1,6 +1,6 @@
 """Per-op overhead and example latency.
 
-    python benchmarks/bench_small_ops.py [--out benchmarks/results/small_ops.md] [--rounds 3]
+    python benchmarks/bench_small_ops.py [--out benchmarks/results/small_ops.md] [--rounds 5]
 
 1. The cost of an op on tiny tensors, microtorch against PyTorch (each library in its own
    process, the two alternating for ``--rounds`` rounds; each figure is the median over rounds of
@@ -119,7 +119,7 @@ def example_time(cache_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=os.path.join(HERE, "results", "small_ops.md"))
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     rows = per_op_rows(args.rounds)
     with tempfile.TemporaryDirectory() as cache:
