@@ -1,6 +1,6 @@
 """``microtorch.nn``: modules, layers, losses, ``functional`` and ``init`` (as ``torch.nn``)."""
 
-from . import functional, init
+from . import functional, init, utils
 from .modules import (GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss,
                       BCEWithLogitsLoss, Conv2d, CrossEntropyLoss, Dropout, Flatten, Identity,
                       L1Loss, LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module, ModuleDict,
