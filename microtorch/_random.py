@@ -1,4 +1,5 @@
-"""Random numbers: a seedable global generator and ``rand``/``randn``/``randint``/``randperm``.
+"""Random numbers: a seedable global generator and ``rand``/``randn``/``randint``/``randperm``,
+``bernoulli`` and ``multinomial``.
 
 microtorch's streams are reproducible for a given seed but are not PyTorch's streams.
 """
@@ -10,7 +11,11 @@ from ._creation import _allocation, _finish, _size_arg, tensor
 from ._device import as_device
 from ._tensor import Tensor
 from .autograd.grad_mode import no_grad
-from .backends import get_backend
+from .backends import contract, get_backend
+from .ops._register import public
+from .ops.sorting import topk
+
+contract.declare("multinomial", "multinomial(probs, u) -> int64 indices (R, n)")
 
 
 class Generator:
@@ -141,6 +146,77 @@ def bernoulli(input, p=None, *, generator=None):
     probs = input if p is None else input.new_full(input.shape, p)
     return (rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator)
             < probs).to(probs.dtype)
+
+
+@public(method=True)
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """``num_samples`` category indices (int64) drawn from each row of ``input``, whose
+    non-negative weights need not sum to 1 (1-D: one distribution, 2-D: one per row).
+
+    With ``replacement`` each draw is independent: inverse-CDF sampling by the ``multinomial``
+    kernel, from float64 uniforms of ``generator``. Without it a category is drawn at most once:
+    the exponential-race trick (as PyTorch): with ``q ~ Exp(1)`` per category, the categories of
+    the ``num_samples`` largest ``p / q`` are distributed as successive draws without
+    replacement, so it is a :func:`~microtorch.topk`. Both run on the input's device.
+
+    Raises PyTorch's RuntimeError for a non-floating input, a rank other than 1 or 2,
+    ``num_samples <= 0``, more samples than categories without replacement, negative, infinite
+    or NaN weights, and a row whose weights sum to 0.
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError("multinomial(): argument 'num_samples' (position 2) must be int, not "
+                        f"{type(num_samples).__name__}")
+    n = int(num_samples)
+    _check_multinomial(input, n, replacement)
+    probs = input.detach()
+    rows = probs.reshape(1, -1) if probs.ndim == 1 else probs
+    gen = generator or default_generator
+    be = probs._backend
+    if rows.shape[0] == 0:
+        out = Tensor._make(be.empty((0, n), _dtype.int64.np), probs.device)
+    elif replacement and n > 1:
+        u = be.uniform((rows.shape[0], n), _dtype.float64.np, gen)
+        out = Tensor._make(be.multinomial(be.contiguous(rows._data), u), probs.device)
+    else:
+        with no_grad():
+            q = -rand(rows.shape, dtype=rows.dtype, device=rows.device, generator=gen).log()
+            out = topk(rows / q, n).indices
+    return out.reshape(-1) if probs.ndim == 1 else out
+
+
+def _check_multinomial(input, n, replacement):
+    """PyTorch's checks of ``multinomial``'s arguments, in its order and with its messages."""
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
+                           f"{input.dtype.scalar_name}")
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    categories = input.shape[-1]
+    if not replacement and n > categories:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    if categories > 2 ** 24:
+        raise RuntimeError("number of categories cannot exceed 2^24")
+    rows = input.detach().reshape(-1, categories) if categories else None
+    if input.ndim == 2 and input.shape[0] == 0:
+        return
+    if not replacement or n == 1:
+        if input.numel() == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity.")
+        if not bool(((rows.max() < float("inf")) & (rows.min() >= 0)).item()):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    elif rows is not None:
+        if not bool((rows.min() >= 0).item()):
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               "entry < 0)")
+        if not bool((rows.max() < float("inf")).item()):
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               "entry = infinity or NaN)")
+    if rows is None or bool((rows.sum(1) == 0).any().item()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
 
 
 def uniform_(self, a=0.0, b=1.0, generator=None):
