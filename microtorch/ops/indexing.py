@@ -518,7 +518,7 @@ class SplitWithSizes(Split):
     node_name = "SplitWithSizesBackward0"
 
 
-@public(method=True)
+@public()
 def split(x, split_size_or_sections, dim=0):
     """Split ``x`` into pieces of ``split_size`` (the last may be smaller) or of given sizes."""
     if x.ndim == 0:
@@ -546,6 +546,13 @@ def split(x, split_size_or_sections, dim=0):
                                f"(input tensor's size at dimension {dim}), but got "
                                f"split_sizes={sizes}")
     return node.apply(x, tuple(sizes), dim)
+
+
+@tensor_method("split")
+def split_method(self, split_size, dim=0):
+    """``Tensor.split``: :func:`split`, whose first argument PyTorch's method names
+    ``split_size`` (an int or a list of sizes)."""
+    return split(self, split_size, dim)
 
 
 @public(method=True)

@@ -1,6 +1,7 @@
 """Reductions: sum, mean, prod, max/min (with and without dim), var, std, logsumexp.
 
-``dim`` is an int, a tuple of ints or None (all dims); ``keepdim`` keeps reduced dims as size 1.
+``dim`` is an int, a tuple of ints or None (all dims); ``keepdim`` keeps reduced dims as size 1
+(spelt ``keepdims`` too, NumPy's name, which PyTorch's argument parser accepts as well).
 Backward re-inserts the reduced dims (``_unsqueeze_to``) and broadcasts the gradient back.
 """
 
@@ -291,9 +292,11 @@ def _in_dtype_arg(out, dtype):
 
 
 @public(method=True)
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, keepdims=None):
     """Sum over ``dim`` (all dims when None); bool and integer inputs sum to int64, unless
     ``dtype`` is given: the input is cast to it and the sum has that dtype."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     dims = None if dim is None else normalize_dims(dim, input.ndim)  # checked before dtype
     if dtype is not None:
         input = _cast_to_dtype_arg(input, dtype)
@@ -305,8 +308,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 
 @public(method=True)
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, keepdims=None):
     """Arithmetic mean over ``dim`` (all dims when None); needs a floating point input."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     given = "Optional" if dtype is not None else "Input"
     dtype = input.dtype if dtype is None else dtype
     if not dtype.is_floating_point:
@@ -319,8 +324,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 @public(method=True)
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input, dim=None, keepdim=False, *, dtype=None, keepdims=None):
     """Product over one ``dim`` (all elements when None)."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     if dim is not None:
         dim = normalize_dim(dim, input.ndim)  # a 0-d input takes dim 0 or -1, reduces nothing
     if dtype is not None:
@@ -349,15 +356,19 @@ def _as_tuple(dim):
 
 
 @public(method=True)
-def amax(input, dim=(), keepdim=False):
+def amax(input, dim=(), keepdim=False, *, keepdims=None):
     """Maximum over ``dim`` (all dims when empty); ties share the gradient."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     _check_nonempty(input, "amax", _as_tuple(dim))  # before duplicate dims, as in PyTorch
     return Amax.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
 @public(method=True)
-def amin(input, dim=(), keepdim=False):
+def amin(input, dim=(), keepdim=False, *, keepdims=None):
     """Minimum over ``dim`` (all dims when empty); ties share the gradient."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     _check_nonempty(input, "amin", _as_tuple(dim))
     return Amin.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
@@ -376,16 +387,20 @@ def _extremum(name, all_fn, dim_fn, elementwise, input, dim, keepdim):
 
 
 @public(method=True)
-def max(input, dim=None, keepdim=False):
+def max(input, dim=None, keepdim=False, *, keepdims=None):
     """``max(x)``: the largest element; ``max(x, dim)``: a (values, indices) pair;
     ``max(x, other)``: the elementwise maximum."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     return _extremum("max", MaxAll, MaxDim, maximum, input, dim, keepdim)
 
 
 @public(method=True)
-def min(input, dim=None, keepdim=False):
+def min(input, dim=None, keepdim=False, *, keepdims=None):
     """``min(x)``: the smallest element; ``min(x, dim)``: a (values, indices) pair;
     ``min(x, other)``: the elementwise minimum."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     return _extremum("min", MinAll, MinDim, minimum, input, dim, keepdim)
 
 
@@ -407,14 +422,18 @@ def _arg(op, input, dim, keepdim):
 
 
 @public(method=True)
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=False, *, keepdims=None):
     """Index of the maximum (of the flattened input when ``dim`` is None)."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     return _arg("argmax", input, dim, keepdim)
 
 
 @public(method=True)
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=False, *, keepdims=None):
     """Index of the minimum (of the flattened input when ``dim`` is None)."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     return _arg("argmin", input, dim, keepdim)
 
 
@@ -454,8 +473,10 @@ def _check_floating(input):
 
 
 @public(method=True)
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, keepdims=None):
     """Variance over ``dim`` with Bessel's correction (``correction=1``) by default."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     _check_floating(input)
@@ -464,8 +485,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 @public(method=True)
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, keepdims=None):
     """Standard deviation over ``dim`` (square root of :func:`var`)."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     _check_floating(input)
@@ -474,9 +497,11 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 @public(method=True)
-def logsumexp(input, dim, keepdim=False):
+def logsumexp(input, dim, keepdim=False, *, keepdims=None):
     """``log(sum(exp(x)))`` over ``dim``, computed stably; -inf over an empty dim. Integer and
     bool inputs are cast to the default float dtype first, as in PyTorch."""
+    if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+        keepdim = keepdims
     if not input.dtype.is_floating_point:
         input = input.to(_dtype.get_default_dtype())
     return LogSumExp.apply(input, normalize_dims(dim, input.ndim), keepdim)

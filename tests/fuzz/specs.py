@@ -160,6 +160,17 @@ for _name, _call in _SCALAR.items():
 add_cases("where", lambda lib, c, x, y: lib.where(c.bool(), x, y),
           st.tuples(broadcast_pair(), tensors(shapes(0, 2))).map(
               lambda p: case([p[1]] + p[0])))
+add("where(scalar)", lambda lib, x, s, first: lib.where(x > 0, s, x) if first
+    else lib.where(x > 0, x, s), [tensors()], s=_scalars, first=st.booleans())
+for _name in ("tril", "triu"):
+    add(_name, lambda lib, x, k, _n=_name: getattr(lib, _n)(x, k), [tensors()],
+        k=st.integers(-4, 4))
+    add(f"Tensor.{_name}_", lambda lib, x, k, _n=_name: getattr(x.clone(), _n + "_")(k),
+        [tensors()], k=st.integers(-4, 4))
+add_cases("masked_fill", lambda lib, x, m, value: x.masked_fill(m.bool(), value),
+          broadcast_pair().map(case).map(lambda c: {**c, "args": {"value": -1.5}}))
+add_cases("masked_fill(mask dtype)", lambda lib, x, m, value: x.masked_fill(m, value),
+          broadcast_pair().map(case).map(lambda c: {**c, "args": {"value": 2}}))
 
 # ------------------------------------------------------------------ in place
 
