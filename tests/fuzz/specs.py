@@ -255,6 +255,12 @@ for _name in ("var", "std"):
               getattr(lib, _n)(x, dim, unbiased), unbiased=st.booleans())
 reduction("logsumexp", lambda lib, x, dim, keepdim: lib.logsumexp(x, dim, keepdim), none=False,
           keepdim=_keep)
+for _name in ("cumsum", "cumprod"):
+    reduction(_name, lambda lib, x, dim, _n=_name: getattr(lib, _n)(x, dim), tuple_dims=False,
+              none=False)
+    reduction(f"{_name}(dtype)", lambda lib, x, dim, dtype, _n=_name:
+              getattr(x, _n)(dim, dtype=getattr(lib, dtype)), tuple_dims=False, none=False,
+              dtype=st.sampled_from(DTYPES))
 for _name in ("softmax", "log_softmax"):
     reduction(f"F.{_name}", lambda lib, x, dim, _n=_name: getattr(F(lib), _n)(x, dim),
               tuple_dims=False)

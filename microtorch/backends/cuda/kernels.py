@@ -14,6 +14,7 @@ from .. import contract
 # imported for their registrations
 from . import conv, elementwise, gemm, indexing, memory, norm, pool, random, reduce, softmax  # noqa: F401
 from . import sorting  # noqa: F401
+from . import scan  # noqa: F401
 from .memory import from_cuda_array_interface
 from .random import Generator, default_generator
 
