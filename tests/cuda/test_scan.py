@@ -43,3 +43,31 @@ def test_integers_and_empty():
     x = torch.tensor([[True, False, True]], device="cuda")
     assert torch.cumsum(x, 1).cpu().tolist() == [[1, 1, 2]]
     assert torch.cumsum(torch.ones(2, 0, device="cuda"), 1).shape == (2, 0)
+
+
+# ---- the masking ops (ops/masking.py: composed from arange, a comparison and where) ----------
+
+@pytest.mark.parametrize("name", ["tril", "triu"])
+def test_triangles_match_cpu(name):
+    data = np.arange(1.0, 25.0).reshape(2, 3, 4)
+    results = []
+    for dev in ("cpu", "cuda"):
+        x = torch.tensor(data, device=dev, requires_grad=True)
+        y = getattr(torch, name)(x, 1)
+        (y * torch.tensor(data, device=dev)).sum().backward()
+        results.append([y.detach().cpu().numpy(), x.grad.cpu().numpy()])
+    for c, g in zip(*results):
+        np.testing.assert_array_equal(g, c)
+
+
+def test_masked_fill_matches_cpu():
+    data = np.arange(1.0, 13.0).reshape(3, 4)
+    results = []
+    for dev in ("cpu", "cuda"):
+        x = torch.tensor(data, device=dev, requires_grad=True)
+        mask = torch.tril(torch.ones(3, 4, device=dev)) == 0
+        y = x.masked_fill(mask, float("-inf")).softmax(-1)
+        (y * torch.tensor(data, device=dev)).sum().backward()
+        results.append([y.detach().cpu().numpy(), x.grad.cpu().numpy()])
+    for c, g in zip(*results):
+        np.testing.assert_allclose(g, c, rtol=1e-12)
