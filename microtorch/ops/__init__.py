@@ -6,6 +6,7 @@ Importing this package imports every op module, and with it every op's registrat
 """
 
 from . import elementwise, indexing, inplace, linalg, nn, reduction, shape, softmax
+from . import embedding, normalization  # noqa: E402
 from . import masking  # noqa: E402
 from . import scan  # noqa: E402
 from . import sorting  # noqa: E402

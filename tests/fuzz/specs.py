@@ -517,6 +517,35 @@ def _batch_norm(lib, x, mean, var, weight, bias, training, running, affine, eps)
 
 
 add_cases("F.batch_norm", _batch_norm, batch_norm_cases())
+
+
+@st.composite
+def layer_norm_cases(draw, bias=True):
+    x = draw(tensors(shapes(1, 4), FLOATS + ("int64",)))
+    k = draw(st.integers(1, len(x["shape"])))
+    shape = tuple(x["shape"][-k:]) if draw(st.integers(0, 5)) else draw(shapes(1, 2))
+    params = [draw(tensors(shape, (x["dtype"],), special=False)) for _ in range(1 + bias)]
+    return case([x] + params, shape=shape, affine=draw(st.booleans()),
+                eps=draw(st.sampled_from([1e-5, 0.1, None] if not bias else [1e-5, 0.1])))
+
+
+add_cases("F.layer_norm", lambda lib, x, w, b, shape, affine, eps: F(lib).layer_norm(
+    x, shape, w if affine else None, b if affine else None, eps), layer_norm_cases())
+add_cases("F.rms_norm", lambda lib, x, w, shape, affine, eps: F(lib).rms_norm(
+    x, shape, w if affine else None, eps), layer_norm_cases(bias=False))
+
+
+@st.composite
+def embedding_cases(draw):
+    weight = draw(tensors(st.tuples(sizes(), sizes()) | shapes(1, 3), FLOATS, special=False))
+    n = weight["shape"][0]
+    index = draw(index_tensors(draw(shapes(0, 3)), n + 1, draw(st.sampled_from(["int64",
+                                                                                 "int32"]))))
+    return case([index, weight], padding_idx=draw(st.one_of(st.none(), st.integers(-n - 1, n))))
+
+
+add_cases("F.embedding", lambda lib, index, weight, padding_idx: F(lib).embedding(
+    index, weight, padding_idx), embedding_cases())
 add("F.dropout(eval)", lambda lib, x, p: F(lib).dropout(x, p, training=False), [tensors()],
     p=st.sampled_from([0.0, 0.5, 1.0, -0.1, 1.5]))
 add("F.dropout(p=0)", lambda lib, x: F(lib).dropout(x, 0.0, training=True), [tensors()])

@@ -16,6 +16,7 @@ import numpy as np
 from .. import contract
 # imported for their registrations
 from . import conv, elementwise, gemm, norm, pool, reduce, softmax, sorting  # noqa: F401
+from . import layer_norm  # noqa: F401
 from . import scan  # noqa: F401
 
 REGISTRY = contract.registry("cpu")

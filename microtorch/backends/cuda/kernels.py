@@ -13,6 +13,7 @@ helpers ``from_cuda_array_interface``, ``Generator`` and ``default_generator``.
 from .. import contract
 # imported for their registrations
 from . import conv, elementwise, gemm, indexing, memory, norm, pool, random, reduce, softmax  # noqa: F401
+from . import layer_norm  # noqa: F401
 from . import sorting  # noqa: F401
 from . import scan  # noqa: F401
 from .memory import from_cuda_array_interface
