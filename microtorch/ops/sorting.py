@@ -34,9 +34,10 @@ class Sort(Function):
     @staticmethod
     def forward(ctx, x, dim, descending, stable):
         be = x._backend
-        idx = be.argsort(x._data, dim, descending, stable)
-        values = _t(be.gather(x._data, dim, idx), x)
-        indices = _t(idx, x)
+        data = _rank1(x)
+        idx = be.argsort(data, dim, descending, stable)
+        values = _t(be.view(be.gather(data, dim, idx), x.shape), x)
+        indices = _t(be.view(idx, x.shape), x)
         ctx.meta = (x.shape, dim)
         ctx.save_for_backward(indices)
         ctx.mark_non_differentiable(indices)
@@ -46,6 +47,8 @@ class Sort(Function):
     def backward(ctx, g, _):
         shape, dim = ctx.meta
         (indices,) = ctx.saved_tensors
+        if not shape:  # a 0-d input is its own (only) value
+            return g, None, None, None
         return ScatterAdd.apply(g.new_zeros(shape), dim, indices, g), None, None, None
 
 
@@ -58,11 +61,14 @@ class Topk(Function):
     @staticmethod
     def forward(ctx, x, dim, k, largest):
         be = x._backend
-        order = be.argsort(x._data, dim, largest, True)
-        first_k = tuple(slice(0, k) if d == dim else slice(None) for d in range(x.ndim))
+        data = _rank1(x)
+        order = be.argsort(data, dim, largest, True)
+        first_k = tuple(slice(0, k) if d == dim else slice(None) for d in range(data.ndim))
         idx = be.contiguous(be.getitem(order, first_k))
-        values = _t(be.gather(x._data, dim, idx), x)
+        values = _t(be.gather(data, dim, idx), x)
         indices = _t(idx, x)
+        if x.ndim == 0:
+            values, indices = _t(be.view(values._data, ()), x), _t(be.view(idx, ()), x)
         ctx.meta = (x.shape, dim)
         ctx.save_for_backward(indices)
         ctx.mark_non_differentiable(indices)
@@ -72,15 +78,19 @@ class Topk(Function):
     def backward(ctx, g, _):
         shape, dim = ctx.meta
         (indices,) = ctx.saved_tensors
+        if not shape:  # a 0-d input is its own (only) value
+            return g, None, None, None
         return ScatterAdd.apply(g.new_zeros(shape), dim, indices, g), None, None, None
 
 
+def _rank1(x):
+    """``x``'s array, viewed with one element along dim 0 when ``x`` is 0-d (as PyTorch sorts
+    a 0-d tensor)."""
+    return x._backend.view(x._data, (1,)) if x.ndim == 0 else x._data
+
+
 def _apply(node, input, dim, *args):
-    """``node`` along ``dim``; a 0-d input is treated as one element along dim 0 (as PyTorch),
-    an empty one gives empty values and indices."""
-    if input.ndim == 0:
-        values, indices = _apply(node, input.reshape(1), 0, *args)
-        return values.reshape(()), indices.reshape(())
+    """``node`` along ``dim``; an empty input gives empty values and indices."""
     if input.numel() == 0:
         shape = list(input.shape)
         if node is Topk:
@@ -93,7 +103,7 @@ def _apply(node, input, dim, *args):
 
 
 @public(method=True)
-def sort(input, dim=-1, descending=False, stable=False):
+def sort(input, dim=-1, descending=False, *, stable=False):
     """The elements of ``input`` ordered along ``dim`` and the indices they came from, as
     ``torch.return_types.sort(values, indices)``.
 
@@ -105,7 +115,7 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 
 @public(method=True)
-def argsort(input, dim=-1, descending=False, stable=False):
+def argsort(input, dim=-1, descending=False, *, stable=False):
     """The int64 indices that sort ``input`` along ``dim`` (``sort(...).indices``)."""
     return sort(input, dim, descending=descending, stable=stable).indices
 
@@ -123,4 +133,6 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     size = input.shape[d] if input.ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError("selected index k out of range")
+    if input.ndim == 0:  # PyTorch returns the one element for k = 0 too
+        k = 1
     return return_types.topk(*_apply(Topk, input, d, int(k), bool(largest)))

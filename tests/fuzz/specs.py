@@ -270,6 +270,17 @@ for _name in ("softmax", "log_softmax"):
               getattr(F(lib), _n)(x, dim, dtype=getattr(lib, dtype)), tuple_dims=False,
               none=False, dtype=st.sampled_from(DTYPES))
 
+reduction("sort", lambda lib, x, dim, descending: lib.sort(x, dim=dim, descending=descending,
+                                                           stable=True),
+          tuple_dims=False, none=False, descending=st.booleans())
+reduction("argsort", lambda lib, x, dim, descending: lib.argsort(x, dim=dim,
+                                                                 descending=descending,
+                                                                 stable=True),
+          tuple_dims=False, none=False, descending=st.booleans())
+# topk: the values only (PyTorch orders the indices of ties as its selection left them)
+reduction("topk", lambda lib, x, dim, k, largest: lib.topk(x, k, dim, largest).values,
+          tuple_dims=False, none=False, k=ints((0, 3)), largest=st.booleans())
+
 # ------------------------------------------------------------------ shapes
 
 
