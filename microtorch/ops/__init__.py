@@ -10,3 +10,4 @@ from . import embedding, normalization  # noqa: E402
 from . import masking  # noqa: E402
 from . import scan  # noqa: E402
 from . import sorting  # noqa: E402
+from . import attention  # noqa: E402

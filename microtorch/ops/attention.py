@@ -16,20 +16,101 @@ The gradients (``g = d loss / d out``; ``D_i = sum_e g[i, e] * out[i, e] = sum_j
     dk = ds^T @ q * scale
     dbias = ds                          (a float mask that requires grad)
 
-The composed form (matmul, where, softmax, matmul) is :func:`_composed_attention`; it serves
-dropout (``dropout_p > 0``) and a float mask that requires grad.
+:class:`ScaledDotProductAttention` computes this with the fused backend kernels
+``attention`` (one pass over the keys with an online softmax, saving only each row's
+log-sum-exp) and ``attention_backward`` (which recomputes the weights). The composed form
+(matmul, where, softmax, matmul) is :func:`_composed_attention`; it serves dropout
+(``dropout_p > 0``: the weights are never stored by the fused kernel, so there is nothing to
+drop) and a float mask that requires grad.
 """
 
 import math
 
 from .. import _creation, _dtype
 from .._tensor import Tensor
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..backends import contract
 from ._register import public
-from ._util import broadcast_shapes, check_same_device
+from ._util import broadcast_shapes, check_same_device, sum_to_shape
 from .elementwise import where
 from .nn import dropout_mask
 
+contract.declare("attention", "attention(q, k, v, bias, causal, scale) -> (out, lse)")
+contract.declare("attention_backward",
+                 "attention_backward(g, q, k, v, bias, causal, scale, out, lse) -> (gq, gk, gv)")
+
 _NEG_INF = float("-inf")
+
+
+class ScaledDotProductAttention(Function):
+    """out = softmax(q k^T * scale + bias) v, fused (see the module docstring for the
+    gradients).
+
+    ``q``, ``k``, ``v`` are broadcast to ``batch`` and flattened to ``(N, L, E)`` arrays for
+    the kernels; ``bias`` (no gradient) is ``None`` or an ``(Nb, L, S)`` tensor with ``Nb`` 1
+    or N. The saved state is q, k, v, out and the ``(N, L)`` log-sum-exp, never the weights.
+    """
+
+    node_name = "ScaledDotProductFlashAttentionForCpuBackward0"
+
+    @staticmethod
+    def forward(ctx, q, k, v, bias, batch, causal, scale):
+        be = q._backend
+        arrays = [_flat(be, t, batch) for t in (q, k, v)]
+        b = None if bias is None else be.contiguous(bias._data)
+        out, lse = be.attention(*arrays, b, causal, scale)
+        out = Tensor._make(be.view(out, batch + tuple(out.shape[1:])), q._device)
+        ctx.save_for_backward(q, k, v, out, bias)
+        ctx.lse, ctx.batch, ctx.causal, ctx.scale = lse, batch, causal, scale
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, out, bias = ctx.saved_tensors
+        if is_grad_enabled():  # create_graph: a differentiable formula
+            grads = _composed_backward(g, q, k, v, bias, ctx.causal, ctx.scale)
+        else:
+            be = g._backend
+            flat = [_flat(be, t, ctx.batch) for t in (g, q, k, v, out)]
+            b = None if bias is None else be.contiguous(bias._data)
+            grads = be.attention_backward(*flat[:4], b, ctx.causal, ctx.scale, flat[4], ctx.lse)
+            grads = [Tensor._make(be.view(a, ctx.batch + tuple(a.shape[1:])), g._device)
+                     for a in grads]
+        grads = [sum_to_shape(d, t.shape) if need else None
+                 for d, t, need in zip(grads, (q, k, v), ctx.needs_input_grad)]
+        return (*grads, None, None, None, None)
+
+
+def _flat(be, t, batch):
+    """The array of ``t (..., X, Y)`` broadcast to ``batch`` and made ``(N, X, Y)``
+    C-contiguous."""
+    shape = tuple(batch) + tuple(t.shape[-2:])
+    a = t._data if tuple(t.shape) == shape else be.expand(t._data, shape)
+    return be.view(be.contiguous(a), (math.prod(batch),) + shape[-2:])
+
+
+def _composed_backward(g, q, k, v, bias, causal, scale):
+    """The gradients of q, k, v at the batch shape, written with Tensor ops (differentiable)."""
+    scores = q.matmul(k.transpose(-2, -1)) * scale
+    L, S = scores.shape[-2:]
+    if causal:
+        scores = where(_causal_keep(L, S, q.device), scores, _NEG_INF)
+    if bias is not None:
+        scores = scores + (bias.reshape(L, S) if bias.shape[0] == 1 else
+                           bias.reshape(scores.shape))
+    p = _safe_softmax(scores)
+    gv = p.transpose(-2, -1).matmul(g)
+    dp = g.matmul(v.transpose(-2, -1))
+    ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+    return ds.matmul(k) * scale, ds.transpose(-2, -1).matmul(q) * scale, gv
+
+
+def _safe_softmax(scores):
+    """softmax along the last dim with rows whose every score is -inf giving 0 (not NaN), and
+    no NaN in their gradient either."""
+    dead = scores.amax(-1, keepdim=True) == _NEG_INF
+    return where(dead, 0.0, where(dead, 0.0, scores).softmax(-1))
 
 
 def _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
@@ -144,8 +225,7 @@ def _composed_attention(query, key, value, attn_mask, dropout_p, is_causal, scal
     if S == 0:
         return query.new_zeros(*scores.shape[:-1], value.shape[-1]) + \
             0.0 * scores.sum(-1, keepdim=True)
-    dead = scores.amax(-1, keepdim=True) == _NEG_INF
-    weights = where(dead, 0.0, where(dead, 0.0, scores).softmax(-1))
+    weights = _safe_softmax(scores)
     if dropout_p > 0:
         weights = weights * dropout_mask(weights, dropout_p)
     return weights.matmul(value)
@@ -170,4 +250,26 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and value.ndim >= 3:
         key = _repeat_heads(key, query.shape[-3])
         value = _repeat_heads(value, query.shape[-3])
-    return _composed_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    if dropout_p > 0 or (attn_mask is not None and attn_mask.requires_grad):
+        return _composed_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    L, S = query.shape[-2], key.shape[-2]
+    batch = broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    bias = None
+    if attn_mask is not None:
+        batch = broadcast_shapes(batch, attn_mask.shape[:-2])
+        bias = _bias(attn_mask, batch, L, S, query.dtype)
+    return ScaledDotProductAttention.apply(query, key, value, bias, batch, bool(is_causal),
+                                           float(scale))
+
+
+def _bias(attn_mask, batch, L, S, dtype):
+    """The additive mask as an ``(Nb, L, S)`` tensor of ``dtype``: 0 where a bool mask is True
+    and -inf where it is False (a float mask as it is), ``Nb`` 1 when the mask is the same for
+    every batch entry, else the batch size."""
+    if attn_mask.dtype is _dtype.bool_:
+        attn_mask = where(attn_mask, 0.0, _NEG_INF).to(dtype)
+    attn_mask = attn_mask.detach()
+    if math.prod(attn_mask.shape[:-2]) == 1:
+        return attn_mask.reshape(attn_mask.shape[-2:] if attn_mask.ndim >= 2 else
+                                 (1, -1)).expand(L, S).reshape(1, L, S)
+    return attn_mask.expand(*batch, L, S).reshape(-1, L, S)

@@ -187,3 +187,111 @@ def test_error_dropout_p():
 
 def test_error_gqa_heads():
     _error(((2, 3, 4, 8), (2, 2, 5, 8), (2, 2, 5, 6)), enable_gqa=True)
+
+
+# ---- the fused kernels ------------------------------------------------------------------
+
+def _fused_and_composed(shapes, dtype=np.float64, mask=None, **kw):
+    """Output and gradients of the fused op, and of the composed form, for the same inputs."""
+    from microtorch.ops import attention as ops_attention
+    arrays = _arrays(*shapes, dtype=dtype)
+    results = []
+    for fused in (True, False):
+        ts = _mt(arrays)
+        m = None if mask is None else microtorch.tensor(mask)
+        if fused:
+            out = F.scaled_dot_product_attention(*ts, attn_mask=m, **kw)
+        else:
+            scale = kw.get("scale") or 1 / np.sqrt(shapes[0][-1])
+            out = ops_attention._composed_attention(*ts, m, 0.0, kw.get("is_causal", False),
+                                                    scale)
+        g = np.cos(np.arange(out.numel())).reshape(out.shape).astype(dtype)
+        out.backward(microtorch.tensor(g))
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    return results
+
+
+BIG = [((2, 3, 70, 16), (2, 3, 130, 16), (2, 3, 130, 8)),
+       ((1, 2, 65, 8), (1, 2, 65, 8), (1, 2, 65, 8))]
+
+
+@pytest.mark.parametrize("shapes", BIG)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("reference", [False, True])
+def test_fused_matches_composed(shapes, causal, reference):
+    from microtorch.backends import cpu
+    cpu.use_reference_kernels(reference)
+    try:
+        fused, composed = _fused_and_composed(shapes, is_causal=causal)
+    finally:
+        cpu.use_reference_kernels(False)
+    for a, b in zip(fused, composed):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_fused_masks_per_batch(reference):
+    keep = RNG.random((2, 3, 70, 130)) > 0.3
+    keep[0, 1, 5] = False
+    keep[1, 2, 69] = False
+    from microtorch.backends import cpu
+    cpu.use_reference_kernels(reference)
+    try:
+        for mask in (keep, np.where(keep, RNG.standard_normal(keep.shape), -np.inf)):
+            fused, composed = _fused_and_composed(BIG[0], mask=mask)
+            for a, b in zip(fused, composed):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    finally:
+        cpu.use_reference_kernels(False)
+
+
+def test_fused_float32():
+    fused, composed = _fused_and_composed(BIG[0], dtype=np.float32, is_causal=True)
+    assert fused[0].dtype == np.float32
+    for a, b in zip(fused, composed):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_reference_equals_fast():
+    from microtorch.backends import cpu
+    q, k, v = _mt(_arrays(*BIG[0]))
+    fast = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    cpu.use_reference_kernels(True)
+    try:
+        ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    finally:
+        cpu.use_reference_kernels(False)
+    np.testing.assert_allclose(fast.detach().numpy(), ref.detach().numpy(), rtol=1e-12,
+                               atol=1e-13)
+
+
+def test_grad_fn_name():
+    torch = pytest.importorskip("torch")
+    q, k, v = _mt(_arrays((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)))
+    ours = F.scaled_dot_product_attention(q, k, v).grad_fn.name()
+    tq = torch.randn(2, 2, 4, 8, requires_grad=True)
+    assert ours == torch.nn.functional.scaled_dot_product_attention(tq, tq, tq).grad_fn.name()
+
+
+def test_double_backward():
+    from microtorch.autograd import gradgradcheck
+    q, k, v = _mt(_arrays((1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 3)))
+    keep = RNG.random((3, 5)) > 0.3
+    keep[1] = False
+    keep = microtorch.tensor(keep)
+    assert gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=keep),
+                         (q, k, v))
+    assert gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                         (q, k, v))
+
+
+def test_float_mask_requires_grad():
+    torch = pytest.importorskip("torch")
+    q, k, v, m = _arrays((2, 3, 4), (2, 5, 4), (2, 5, 2), (3, 5))
+    ours = _mt([q, k, v, m])
+    theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v, m)]
+    F.scaled_dot_product_attention(*ours[:3], attn_mask=ours[3]).sum().backward()
+    torch.nn.functional.scaled_dot_product_attention(
+        *theirs[:3], attn_mask=theirs[3]).sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -18,6 +18,7 @@ from .. import contract
 from . import conv, elementwise, gemm, norm, pool, reduce, softmax, sorting  # noqa: F401
 from . import layer_norm  # noqa: F401
 from . import scan  # noqa: F401
+from . import attention  # noqa: F401
 
 REGISTRY = contract.registry("cpu")
 

@@ -16,6 +16,7 @@ from . import conv, elementwise, gemm, indexing, memory, norm, pool, random, red
 from . import layer_norm  # noqa: F401
 from . import sorting  # noqa: F401
 from . import scan  # noqa: F401
+from . import attention  # noqa: F401
 from .memory import from_cuda_array_interface
 from .random import Generator, default_generator
 
