@@ -232,3 +232,21 @@ def test_reference_kernel_equals_fast(dtype, descending):
         cpu_backend.use_reference_kernels(False)
     for f, r in zip(fast, ref):
         np.testing.assert_array_equal(f, r)
+
+
+def test_0d_input_keeps_the_node_and_topk_0_returns_the_element():
+    m = mt.tensor(0.5, requires_grad=True)
+    t = torch.tensor(0.5, requires_grad=True)
+    assert repr(mt.topk(m, 0)) == repr(torch.topk(t, 0))     # PyTorch's quirk, imitated
+    assert mt.sort(m).values.grad_fn.name() == "SortBackward0"
+    mt.topk(m, 1).values.backward()
+    assert m.grad.item() == 1.0
+
+
+def test_stable_is_keyword_only_as_in_torch():
+    m, t = _both(np.array([2.0, 1.0]))
+    for lib, x in ((mt, m), (torch, t)):
+        with pytest.raises(TypeError):
+            lib.sort(x, 0, False, True)
+        with pytest.raises(TypeError):
+            lib.argsort(x, 0, False, True)
