@@ -725,3 +725,43 @@ add_cases("nn.CrossEntropyLoss", lambda lib, x, t, w=None, reduction="mean", ign
 add_cases("nn.NLLLoss", lambda lib, x, t, w=None, reduction="mean", ignore_index=-100:
           lib.nn.NLLLoss(w, reduction=reduction, ignore_index=ignore_index)(x, t),
           classification_cases())
+
+
+
+@st.composite
+def mha_cases(draw):
+    """nn.MultiheadAttention: (query, key, value) of one float dtype, batched (batch_first or
+    not) or unbatched, a mask (bool or float) or none; one time in five a dim is off by one."""
+    heads, batch_first = draw(st.integers(1, 3)), draw(st.booleans())
+    batched = draw(st.integers(0, 4)) > 0
+    embed = heads * draw(st.integers(1, 3))
+    n, lq, lk = draw(sizes()), draw(sizes()), draw(sizes())
+    dtype = draw(st.sampled_from(FLOATS))
+
+    def shape(length):
+        if not batched:
+            return (length, embed)
+        return (n, length, embed) if batch_first else (length, n, embed)
+    shapes_ = [list(shape(lq)), list(shape(lk)), list(shape(lk))]
+    if draw(st.integers(0, 4)) == 0:
+        which = draw(st.integers(0, 2))
+        shapes_[which][draw(st.integers(0, len(shapes_[which]) - 1))] += 1
+    # finite values: how NaN/inf spread through attention is F.scaled_dot_product_attention's
+    inputs = [draw(tensors(tuple(s), (dtype,), special=False)) for s in shapes_]
+    mask = draw(st.sampled_from(["none", "bool", "float"]))
+    if mask != "none":
+        inputs.append(draw(tensors((lq, lk), ("bool",) if mask == "bool" else (dtype,),
+                                   grad=False)))
+    return case(inputs, heads=heads, batch_first=batch_first,
+                need_weights=draw(st.booleans()), average=draw(st.booleans()))
+
+
+def _mha(lib, q, k, v, mask=None, heads=1, batch_first=False, need_weights=True, average=True):
+    module = lib.nn.MultiheadAttention(q.shape[-1], heads, batch_first=batch_first,
+                                       kdim=k.shape[-1], vdim=v.shape[-1], dtype=q.dtype)
+    reset_parameters(lib, module)
+    return module.eval()(q, k, v, attn_mask=mask, need_weights=need_weights,
+                         average_attn_weights=average)
+
+
+add_cases("nn.MultiheadAttention", _mha, mha_cases())
