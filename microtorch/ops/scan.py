@@ -111,16 +111,20 @@ def _in_dtype(out, dtype):
 
 @public(method=True)
 def cumsum(input, dim, *, dtype=None):
-    """Running sums along ``dim``: ``out[i] = input[0] + ... + input[i]``. Integer and bool
-    inputs give int64 (unless ``dtype`` is given: the input is cast to it first)."""
+    """Running sums along ``dim``: ``out[i]`` is the sum of ``input[0]`` to ``input[i]``.
+
+    Integer and bool inputs give int64 (unless ``dtype`` is given: the input is cast to it
+    first)."""
     input, dim = _scan_input("cumsum", input, dim, dtype)
     return _in_dtype(Cumsum.apply(input, dim), dtype)
 
 
 @public(method=True)
 def cumprod(input, dim, *, dtype=None):
-    """Running products along ``dim``: ``out[i] = input[0] * ... * input[i]``; the gradient is
-    exact where the input has zeros. Integer and bool inputs give int64."""
+    """Running products along ``dim``: ``out[i]`` is the product of ``input[0]`` to
+    ``input[i]``.
+
+    The gradient is exact where the input has zeros. Integer and bool inputs give int64."""
     input, dim = _scan_input("cumprod", input, dim, dtype)
     return _in_dtype(Cumprod.apply(input, dim), dtype)
 
