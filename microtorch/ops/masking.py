@@ -16,7 +16,6 @@ from ._util import broadcast_shapes, check_same_device, grad_for
 from .elementwise import where
 from .inplace import check_broadcasts_to_self, inplace
 
-
 # ---- tril / triu -----------------------------------------------------------------------------
 
 def _zero(x):
