@@ -151,6 +151,8 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
     L, E = query.shape[-2:]
     S, Ek = key.shape[-2:]
     Sv = value.shape[-2]
+    if _empty_result(query, kbatch, vbatch, value) is not None:  # PyTorch checks no sizes
+        return None
     qk = broadcast_shapes(query.shape[:-2], kbatch)
     if Ek != E:
         _mismatch(qk, (L, E), (E, S), (Ek, S))
@@ -160,6 +162,16 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
     if attn_mask is not None:
         broadcast_shapes(batch + (L, S), attn_mask.shape)
     return batch
+
+
+def _empty_result(query, kbatch, vbatch, value):
+    """The batch shape when the result has no elements (batch, L or Ev of size 0), else
+    None."""
+    try:
+        batch = broadcast_shapes(query.shape[:-2], kbatch, vbatch)
+    except RuntimeError:
+        batch = query.shape[:-2]
+    return batch if math.prod(batch) * query.shape[-2] * value.shape[-1] == 0 else None
 
 
 def _check_gqa(query, key, value):
@@ -244,9 +256,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``enable_gqa`` repeats key and value heads (dim -3) to the query's number of heads. A
     query row whose every key is masked gives 0.
     """
-    _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
+    batch = _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
+    if batch is None:  # an empty result, in the graph when an input requires grad
+        batch = _empty_result(query, key.shape[:-2], value.shape[:-2], value)
+        out = query.new_zeros(*batch, query.shape[-2], value.shape[-1])
+        if query.requires_grad or key.requires_grad or value.requires_grad:
+            out = out + 0.0 * (query.sum() + key.sum() + value.sum())
+        return out
     if scale is None:
-        scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
+        scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+    if query.shape[-1] == 0:  # empty dot products: every score is 0, whatever the scale
+        scale = 1.0
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and value.ndim >= 3:
         key = _repeat_heads(key, query.shape[-3])
         value = _repeat_heads(value, query.shape[-3])

@@ -561,6 +561,24 @@ add("F.dropout(eval)", lambda lib, x, p: F(lib).dropout(x, p, training=False), [
     p=st.sampled_from([0.0, 0.5, 1.0, -0.1, 1.5]))
 add("F.dropout(p=0)", lambda lib, x: F(lib).dropout(x, 0.0, training=True), [tensors()])
 
+@st.composite
+def attention_cases(draw):
+    batch = draw(shapes(0, 2, 3))
+    L, S, E, Ev = (draw(st.integers(0, 4)) for _ in range(4))
+    Ek, Sv = draw(st.sampled_from([E, E, E, E + 1])), draw(st.sampled_from([S, S, S, S + 1]))
+    dtype = draw(st.sampled_from(FLOATS))
+    qkv = [draw(tensors(tuple(b) + s, (dtype,), special=False))
+           for b, s in ((batch, (L, E)), (batch[1:], (S, Ek)), (batch, (Sv, Ev)))]
+    kind = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    mask = draw(tensors((L, S), ("bool",) if kind == "bool" else (dtype,), special=False))
+    return case(qkv + [mask], kind=kind, scale=draw(st.sampled_from([None, 0.5])))
+
+
+add_cases("F.scaled_dot_product_attention", lambda lib, q, k, v, m, kind, scale: F(
+    lib).scaled_dot_product_attention(q, k, v, attn_mask=m if kind in ("bool", "float") else
+                                      None, is_causal=kind == "causal", scale=scale),
+    attention_cases())
+
 # ------------------------------------------------------------------ losses
 
 _reductions = st.sampled_from(["mean", "sum", "none", "bad"])

@@ -295,3 +295,17 @@ def test_float_mask_requires_grad():
         *theirs[:3], attn_mask=theirs[3]).sum().backward()
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shapes", [((0, 0), (0, 0), (1, 0)), ((2, 0), (2, 0), (2, 3)),
+                                    ((2, 2, 3), (2, 2, 3), (2, 3, 0)),
+                                    ((0, 2, 3), (0, 2, 4), (0, 2, 4)), ((1, 0), (2, 0), (2, 1))])
+def test_empty_shapes(shapes):
+    """Empty results skip PyTorch's size checks; E == 0 gives scores 0 (weights uniform)."""
+    torch = pytest.importorskip("torch")
+    arrays = _arrays(*shapes, dtype=np.float32)
+    out = F.scaled_dot_product_attention(*_mt(arrays))
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        *[torch.tensor(a, requires_grad=True) for a in arrays])
+    assert out.shape == tuple(ref.shape) and out.requires_grad
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-6)
