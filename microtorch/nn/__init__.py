@@ -6,6 +6,8 @@ from .modules import (GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm
                       L1Loss, LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module, ModuleDict,
                       ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, SiLU, Softmax,
                       Tanh)
-from .modules import Embedding, LayerNorm, RMSNorm
 from .modules import MultiheadAttention
+from .modules import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                      TransformerEncoderLayer)
+from .modules import Embedding, LayerNorm, RMSNorm
 from .parameter import Buffer, Parameter

@@ -9,6 +9,8 @@ from .dropout import Dropout
 from .linear import Flatten, Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .normalization import LayerNorm, RMSNorm
 from .sparse import Embedding
