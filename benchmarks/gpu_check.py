@@ -6,7 +6,10 @@
 2. times SGEMM (float32, 4096 x 4096) against ``torch.mm`` with TF32 off and CuPy;
 3. times elementwise add of 1e8 float32 against torch (effective bandwidth, GB/s);
 4. times one ResNet-18 training step (32, 3, 224, 224) against torch, when
-   ``microtorch.models.resnet18`` exists (see :func:`resnet18_step`).
+   ``microtorch.models.resnet18`` exists (see :func:`resnet18_step`);
+5. times one char-GPT training step (``examples/char_gpt.py``'s model: 4 layers, 4 heads,
+   128 channels, block 64, batch 32, AdamW) against torch on the GPU, each library in its own
+   process (see :func:`char_gpt_step`).
 
 Prints one markdown table (ratios are microtorch / reference throughput: higher is better).
 Targets: SGEMM >= 0.5x cuBLAS FP32, add >= 0.7x torch bandwidth. Numbers from one run on one
@@ -223,10 +226,34 @@ def _torch_resnet18():
     return nn.Sequential(*layers)
 
 
+# ------------------------------------------------------------------------------------------
+# char-GPT training step: the example's model on each library, in separate processes (the
+# example imports its library by name), timed by benchmarks/bench_gpt.py's worker.
+# ------------------------------------------------------------------------------------------
+def char_gpt_step(batch=32, block=64):
+    """Step 5: one AdamW training step of the char-GPT on the GPU, tokens/s."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import bench_gpt
+
+    times = {}
+    for lib in ("microtorch", "torch"):
+        try:
+            times[lib] = bench_gpt.time_step(lib, device="cuda") / 1e3
+        except subprocess.CalledProcessError as exc:
+            print(f"char-GPT step on {lib}: failed\n{exc.stderr[-2000:]}")
+            times[lib] = None
+    ours = batch * block / times["microtorch"] if times["microtorch"] else None
+    ref = batch * block / times["torch"] if times["torch"] else None
+    if ours is not None:
+        print(f"char-GPT step: microtorch {times['microtorch'] * 1e3:.1f} ms")
+        row("char-GPT step, batch 32 x block 64", ours, "torch", ref, "tokens/s")
+
+
 def main():
     t_start = time.perf_counter()
     status = run_tests()
-    for name, fn in (("SGEMM", bench_sgemm), ("add", bench_add), ("ResNet-18", resnet18_step)):
+    for name, fn in (("SGEMM", bench_sgemm), ("add", bench_add), ("ResNet-18", resnet18_step),
+                     ("char-GPT", char_gpt_step)):
         try:
             fn()
         except Exception as exc:

@@ -84,3 +84,23 @@ def test_train_classifier(tmp_path):
     with open(curve, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert ckpt.stat().st_size > 0
+
+
+@pytest.mark.parametrize("lib", ["microtorch", "torch"])
+def test_char_gpt_tiny(tmp_path, lib):
+    """The tiny config trains a few iterations, prints both losses, writes the curve and
+    samples text; the same file runs on PyTorch with --lib torch."""
+    curve = tmp_path / "gpt_loss.png"
+    needs = ("tqdm", "matplotlib") + (("torch",) if lib == "torch" else ())
+    out = run_example("char_gpt.py", "--lib", lib, "--config", "tiny", "--plot", str(curve),
+                      "--sample-chars", "40", needs=needs)
+    assert re.search(rf"^{lib} on cpu: [\d,]+ characters, vocabulary \d+, [\d,]+ "
+                     r"parameters \(tiny config\)$", out, re.M), out
+    losses = [(float(a), float(b)) for a, b in
+              re.findall(r"step +\d+: train loss ([\d.]+), val loss ([\d.]+)", out)]
+    assert len(losses) == 3, out
+    assert all(0.5 < v < 6.0 for pair in losses for v in pair)
+    assert losses[-1][0] < losses[0][0]  # the training loss falls even in 12 iterations
+    assert "final val loss" in out and "sample (temperature 0.8, top-k 20):\nThe " in out
+    with open(curve, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
