@@ -272,3 +272,32 @@ def test_error_is_causal_without_mask():
     torch = pytest.importorskip("torch")
     _same_error(torch, lambda lib: _mha(lib)(lib.zeros(L, N, E), lib.zeros(L, N, E),
                                              lib.zeros(L, N, E), is_causal=True))
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("kwargs", [{}, {"need_weights": False},
+                                    {"average_attn_weights": False}])
+def test_grad_fn_names(batch_first, kwargs):
+    torch = pytest.importorskip("torch")
+    names = []
+    for lib in (torch, mt):
+        lib.manual_seed(0)
+        x = lib.tensor(rand(L, N, E), requires_grad=True)
+        out, w = lib.nn.MultiheadAttention(E, H, batch_first=batch_first)(x, x, x, **kwargs)
+        names.append((type(out.grad_fn).__name__, w if w is None else type(w.grad_fn).__name__))
+    assert names[0] == names[1]
+
+
+def test_mismatched_mask_types_warn_as_torch():
+    torch = pytest.importorskip("torch")
+    messages = []
+    for lib in (torch, mt):
+        lib.manual_seed(0)
+        m = lib.nn.MultiheadAttention(E, H)
+        x = lib.zeros(L, N, E)
+        with pytest.warns(UserWarning) as record:
+            m(x, x, x, key_padding_mask=lib.zeros(N, L, dtype=lib.bool),
+              attn_mask=lib.zeros(L, L))
+        messages.append(sorted({str(r.message) for r in record
+                                if "mismatched" in str(r.message)}))
+    assert messages[0] == messages[1] and messages[0]

@@ -2,6 +2,7 @@
 MultiheadAttention (PyTorch keeps it here too)."""
 
 import math
+import warnings
 
 from ... import _creation
 from ..._tensor import Size
@@ -115,13 +116,17 @@ class NonDynamicallyQuantizableLinear(Linear):
     name, so the printed module is the same; it behaves exactly as :class:`Linear`)."""
 
 
-def _canonical_mask(mask, mask_name, target_dtype):
+def _canonical_mask(mask, mask_name, target_dtype, other=None, other_name=""):
     """A float additive mask: a bool mask becomes ``-inf`` where True (that position may not
-    be attended to) and 0 elsewhere; a float mask is returned as it is."""
+    be attended to) and 0 elsewhere; a float mask is returned as it is. PyTorch's deprecation
+    warning when ``other`` (the other mask given with it) has another dtype."""
     if mask is None:
         return None
     if mask.dtype.name != "bool" and not mask.is_floating_point():
         raise AssertionError(f"only bool and floating types of {mask_name} are supported")
+    if other is not None and other.dtype != mask.dtype:
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use "
+                      "same type for both instead.", stacklevel=3)
     if mask.is_floating_point():
         return mask
     ninf = _creation.full(mask.shape, float("-inf"), dtype=target_dtype, device=mask.device)
@@ -195,7 +200,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query.shape
     src_len = key.shape[0]
-    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype)
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype,
+                                       attn_mask, "attn_mask")
     if is_causal and attn_mask is None:
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
                            "Transformer module method `generate_square_subsequent_mask` to "

@@ -148,7 +148,7 @@ class TransformerEncoder(Module):
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         """Pass ``src`` through every layer (and the final norm)."""
         src_key_padding_mask = _canonical_mask(src_key_padding_mask, "src_key_padding_mask",
-                                               src.dtype)
+                                               src.dtype, mask, "mask")
         mask = _canonical_mask(mask, "mask", src.dtype)
         seq_len = _get_seq_len(src, self.layers[0].self_attn.batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
@@ -231,7 +231,7 @@ class TransformerEncoderLayer(Module):
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         """One encoder layer over ``src`` (masks as :class:`MultiheadAttention`)."""
         src_key_padding_mask = _canonical_mask(src_key_padding_mask, "src_key_padding_mask",
-                                               src.dtype)
+                                               src.dtype, src_mask, "src_mask")
         src_mask = _canonical_mask(src_mask, "src_mask", src.dtype)
         x = src
         if self.norm_first:
