@@ -7,6 +7,7 @@ another order). Convolution and pooling have their cases in ``test_nn_kernels.py
 """
 
 import itertools
+import pathlib
 
 import numpy as np
 import pytest
@@ -79,9 +80,31 @@ def _layouts(shape, dtype, special=False):
     yield big[tuple(slice(None, None, 2) for _ in shape)]
 
 
+#: Entry points whose reference-vs-fast comparison sits with the rest of their op's tests.
+COMPARED_ELSEWHERE = {
+    "cumsum": "tests/ops/test_scan.py::test_reference_kernels_match_fast",
+    "cumprod": "tests/ops/test_scan.py::test_reference_kernels_match_fast",
+    "argsort": "tests/ops/test_sorting.py::test_reference_kernel_equals_fast",
+    "multinomial": "tests/test_multinomial.py::test_reference_kernel_equals_fast",
+    "layer_norm": "tests/nn/test_layer_norm.py::test_reference_kernels_equal_fast",
+    "layer_norm_backward": "tests/nn/test_layer_norm.py::test_reference_kernels_equal_fast",
+    "attention": "tests/nn/test_attention.py::test_fused_matches_composed",
+    "attention_backward": "tests/nn/test_attention.py::test_fused_matches_composed",
+}
+
+
 def test_every_compute_entry_point_is_compared():
     compute = set(contract.KERNELS) - contract.DATA_MOVEMENT
-    assert compute == TESTED_HERE | TESTED_WITH_NN_KERNELS
+    assert compute == TESTED_HERE | TESTED_WITH_NN_KERNELS | set(COMPARED_ELSEWHERE)
+
+
+@pytest.mark.parametrize("name", sorted(COMPARED_ELSEWHERE))
+def test_comparisons_elsewhere_exist(name):
+    """Each comparison named above exists and switches to the reference kernels."""
+    path, test = COMPARED_ELSEWHERE[name].split("::")
+    source = (pathlib.Path(__file__).parents[2] / path).read_text(encoding="utf-8")
+    assert f"def {test}(" in source
+    assert "use_reference_kernels" in source
 
 
 # ---- elementwise ------------------------------------------------------------------------------
