@@ -783,3 +783,39 @@ def _mha(lib, q, k, v, mask=None, heads=1, batch_first=False, need_weights=True,
 
 
 add_cases("nn.MultiheadAttention", _mha, mha_cases())
+
+
+@st.composite
+def transformer_layer_cases(draw):
+    """nn.TransformerEncoderLayer / DecoderLayer in eval mode: a (batched or not) input whose
+    width is sometimes not d_model, a causal mask or none, norm_first, relu or gelu."""
+    heads = draw(st.integers(1, 2))
+    d_model = heads * draw(st.integers(1, 3))
+    batched, batch_first = draw(st.integers(0, 4)) > 0, draw(st.booleans())
+    n, length = draw(sizes(3)), draw(sizes(3))
+    width = d_model + (draw(st.integers(0, 4)) == 0)
+    shape = ((n, length) if batch_first else (length, n)) if batched else (length,)
+    x = draw(tensors(shape + (width,), FLOATS, special=False))
+    return case([x, draw(tensors(shape + (width,), (x["dtype"],), special=False))],
+                heads=heads, d_model=d_model, ff=draw(st.integers(1, 4)),
+                batch_first=batch_first, norm_first=draw(st.booleans()),
+                activation=draw(st.sampled_from(["relu", "gelu"])),
+                causal=draw(st.booleans()), decoder=draw(st.booleans()))
+
+
+def _transformer_layer(lib, x, memory, heads, d_model, ff, batch_first, norm_first, activation,
+                       causal, decoder):
+    cls = lib.nn.TransformerDecoderLayer if decoder else lib.nn.TransformerEncoderLayer
+    layer = cls(d_model, heads, ff, 0.0, activation, batch_first=batch_first,
+                norm_first=norm_first, dtype=x.dtype)
+    reset_parameters(lib, layer)
+    layer.eval()
+    seq = x.shape[1 if batch_first and x.dim() == 3 else 0]
+    mask = lib.nn.Transformer.generate_square_subsequent_mask(seq, dtype=x.dtype) if causal \
+        else None
+    if decoder:
+        return layer(x, memory, tgt_mask=mask, tgt_is_causal=causal)
+    return layer(x, src_mask=mask, is_causal=causal)
+
+
+add_cases("nn.TransformerLayer", _transformer_layer, transformer_layer_cases())
