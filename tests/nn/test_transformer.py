@@ -228,6 +228,25 @@ def test_transformer(batch_first):
                                        "memory_key_padding_mask": kpm})
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_transformer_unbatched():
+    torch = pytest.importorskip("torch")
+    m, t = make_pair(torch, "Transformer", d_model=D, nhead=H, num_encoder_layers=1,
+                     num_decoder_layers=1, dim_feedforward=FF, norm_first=True,
+                     activation="gelu")
+    run_both(torch, m, t, [rand(5, D), rand(3, D, seed=1)], tgt_is_causal=True,
+             masks={"tgt_mask": causal_bool(3)})
+
+
+def test_transformer_custom_encoder_decoder():
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, H, FF), 1)
+    decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(D, H, FF), 1)
+    model = nn.Transformer(d_model=D, nhead=H, custom_encoder=encoder, custom_decoder=decoder)
+    assert model.encoder is encoder and model.decoder is decoder
+    out = model.eval()(mt.tensor(rand(5, 2, D)), mt.tensor(rand(3, 2, D, seed=1)))
+    assert tuple(out.shape) == (3, 2, D)
+
+
 def test_gradcheck_encoder_layer_float64():
     layer = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0).double()
     x = mt.tensor(rand(3, 1, 4, dtype=np.float64), requires_grad=True)
