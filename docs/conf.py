@@ -42,6 +42,7 @@ mtdocs_api_modules = [
     ("microtorch.nn", "Modules, layers and losses."),
     ("microtorch.nn.functional", "The functional form of layers, activations and losses."),
     ("microtorch.nn.init", "Parameter initialisation."),
+    ("microtorch.nn.utils", "Gradient clipping and parameters as one vector."),
     ("microtorch.optim", "Optimizers."),
     ("microtorch.optim.lr_scheduler", "Learning-rate schedulers."),
     ("microtorch.utils.data", "Datasets, samplers and the DataLoader."),

@@ -297,6 +297,7 @@ def parse_args(argv=None):
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--prompt", default="The ")
+    parser.add_argument("--no-bar", action="store_true", help="no tqdm progress bar")
     return parser.parse_args(argv)
 
 
@@ -329,7 +330,7 @@ def main(argv=None):
                    f"val loss {losses['val']:.4f}, {time.perf_counter() - start:.1f} s")
 
     start = time.perf_counter()
-    bar = tqdm(range(cfg["max_iters"]), desc="training", unit="it")
+    bar = tqdm(range(cfg["max_iters"]), desc="training", unit="it", disable=args.no_bar)
     for it in bar:
         if it % cfg["eval_interval"] == 0:
             evaluate(it)
