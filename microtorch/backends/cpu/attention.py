@@ -38,7 +38,11 @@ _PARALLEL_WORK = 1 << 14
 
 @jit(fastmath=_FAST)
 def _forward_blocks(q, k, v, bias, causal, scale, out, lse, t_lo, t_hi):
-    """Tasks t_lo..t_hi of the N * ceil(L / _QBLOCK): the online softmax of one query block."""
+    """Tasks t_lo..t_hi of the N * ceil(L / _QBLOCK): the online softmax of one query block.
+
+    Each key block is first copied transposed (``kt (E, _KBLOCK)``), so a row of scores is a
+    sum over e of ``q[i, e] * kt[e, :]``: vector operations along the keys, no per-score
+    horizontal sum."""
     N, L, E = q.shape
     S = k.shape[1]
     Ev = v.shape[2]
@@ -46,7 +50,8 @@ def _forward_blocks(q, k, v, bias, causal, scale, out, lse, t_lo, t_hi):
     nqb = (L + _QBLOCK - 1) // _QBLOCK
     zero = q.dtype.type(0)
     sc = q.dtype.type(scale)
-    s = np.empty((_QBLOCK, _KBLOCK), dtype=q.dtype)
+    kt = np.empty((E, _KBLOCK), dtype=q.dtype)
+    srow = np.empty(_KBLOCK, dtype=q.dtype)
     m = np.empty(_QBLOCK)
     ls = np.empty(_QBLOCK)
     acc = np.empty((_QBLOCK, Ev), dtype=q.dtype)
@@ -61,22 +66,36 @@ def _forward_blocks(q, k, v, bias, causal, scale, out, lse, t_lo, t_hi):
         s_end = min(S, i1) if causal else S
         for j0 in range(0, s_end, _KBLOCK):
             j1 = min(s_end, j0 + _KBLOCK)
+            w = j1 - j0
+            for j in range(w):
+                for e in range(E):
+                    kt[e, j] = k[n, j0 + j, e]
             for i in range(i0, i1):
                 r = i - i0
                 jend = min(j1, i + 1) if causal else j1
                 if jend <= j0:
                     continue
+                wi = jend - j0
+                srow[:wi] = zero
+                e = 0
+                while e + 4 <= E:  # four dims per sweep of the row: fewer loads and stores
+                    q0, q1 = q[n, i, e] * sc, q[n, i, e + 1] * sc
+                    q2, q3 = q[n, i, e + 2] * sc, q[n, i, e + 3] * sc
+                    for j in range(wi):
+                        srow[j] += (q0 * kt[e, j] + q1 * kt[e + 1, j]) + \
+                            (q2 * kt[e + 2, j] + q3 * kt[e + 3, j])
+                    e += 4
+                for e in range(e, E):
+                    qe = q[n, i, e] * sc
+                    for j in range(wi):
+                        srow[j] += qe * kt[e, j]
+                if nb > 0:
+                    for j in range(wi):
+                        srow[j] += bias[bn, i, j0 + j]
                 row_max = -np.inf
-                for j in range(j0, jend):
-                    d = zero
-                    for e in range(E):
-                        d += q[n, i, e] * k[n, j, e]
-                    x = d * sc
-                    if nb > 0:
-                        x += bias[bn, i, j]
-                    s[r, j - j0] = x
-                    if x > row_max:
-                        row_max = x
+                for j in range(wi):
+                    if srow[j] > row_max:
+                        row_max = srow[j]
                 m_new = max(m[r], row_max)
                 if m_new == -np.inf:  # every key so far masked
                     continue
@@ -86,12 +105,24 @@ def _forward_blocks(q, k, v, bias, causal, scale, out, lse, t_lo, t_hi):
                     a = q.dtype.type(alpha)
                     for e in range(Ev):
                         acc[r, e] *= a
-                for j in range(j0, jend):
-                    p = np.exp(s[r, j - j0] - m_new)
-                    ls[r] += p
-                    pp = q.dtype.type(p)
+                mq = q.dtype.type(m_new)
+                total = zero
+                for j in range(wi):
+                    srow[j] = np.exp(srow[j] - mq)
+                    total += srow[j]
+                j = 0
+                while j + 4 <= wi:  # four keys per sweep of the accumulator row
+                    p0, p1, p2, p3 = srow[j], srow[j + 1], srow[j + 2], srow[j + 3]
+                    jj = j0 + j
                     for e in range(Ev):
-                        acc[r, e] += pp * v[n, j, e]
+                        acc[r, e] += (p0 * v[n, jj, e] + p1 * v[n, jj + 1, e]) + \
+                            (p2 * v[n, jj + 2, e] + p3 * v[n, jj + 3, e])
+                    j += 4
+                for j in range(j, wi):
+                    p = srow[j]
+                    for e in range(Ev):
+                        acc[r, e] += p * v[n, j0 + j, e]
+                ls[r] += total
                 m[r] = m_new
         for i in range(i0, i1):
             r = i - i0
@@ -107,45 +138,94 @@ def _forward_blocks(q, k, v, bias, causal, scale, out, lse, t_lo, t_hi):
 
 
 @jit(fastmath=_FAST)
+def _row_times(a, n, i, c, bt, w, row):
+    """row[:w] += c * a[n, i, :] @ bt[:, :w], four rows of bt per sweep of ``row``."""
+    D = a.shape[2]
+    e = 0
+    while e + 4 <= D:
+        a0, a1, a2, a3 = a[n, i, e] * c, a[n, i, e + 1] * c, a[n, i, e + 2] * c, a[n, i, e + 3] * c
+        for j in range(w):
+            row[j] += (a0 * bt[e, j] + a1 * bt[e + 1, j]) + (a2 * bt[e + 2, j] + a3 * bt[e + 3, j])
+        e += 4
+    for e in range(e, D):
+        ae = a[n, i, e] * c
+        for j in range(w):
+            row[j] += ae * bt[e, j]
+
+
+@jit(fastmath=_FAST)
 def _backward_heads(g, q, k, v, bias, causal, scale, out, lse, gq, gk, gv, n_lo, n_hi):
-    """Gradients for n_lo..n_hi, recomputing the weights from the saved lse."""
+    """Gradients for n_lo..n_hi, recomputing the weights from the saved lse, four query rows
+    at a time: their rows of ``p`` and ``ds`` first (from k and v copied transposed), then one
+    sweep per key row adds all four rows' terms to ``dk_j`` and ``dv_j``."""
     N, L, E = q.shape
     S = k.shape[1]
     Ev = v.shape[2]
     nb = bias.shape[0]
     zero = q.dtype.type(0)
+    one = q.dtype.type(1)
     sc = q.dtype.type(scale)
+    kt = np.empty((E, S), dtype=q.dtype)
+    vt = np.empty((Ev, S), dtype=q.dtype)
+    p = np.zeros((4, S), dtype=q.dtype)
+    ds = np.zeros((4, S), dtype=q.dtype)
     for n in range(n_lo, n_hi):
         bn = n if nb > 1 else 0
         gq[n] = zero
         gk[n] = zero
         gv[n] = zero
-        for i in range(L):
-            li = lse[n, i]
-            if li == np.inf:  # every key masked: no gradient
-                continue
-            di = zero
+        for j in range(S):
+            for e in range(E):
+                kt[e, j] = k[n, j, e]
             for e in range(Ev):
-                di += g[n, i, e] * out[n, i, e]
-            jend = min(S, i + 1) if causal else S
-            for j in range(jend):
-                d = zero
-                for e in range(E):
-                    d += q[n, i, e] * k[n, j, e]
-                x = d * sc
-                if nb > 0:
-                    x += bias[bn, i, j]
-                p = q.dtype.type(np.exp(x - li))
-                if p == zero:
+                vt[e, j] = v[n, j, e]
+        for i0 in range(0, L, 4):
+            rows = min(4, L - i0)
+            jend = min(S, i0 + rows) if causal else S
+            p[:, :jend] = zero
+            ds[:, :jend] = zero
+            for r in range(rows):
+                i = i0 + r
+                li = lse[n, i]
+                if li == np.inf:  # every key masked: no gradient (p, ds stay 0)
                     continue
-                dp = zero
+                di = zero
                 for e in range(Ev):
-                    dp += g[n, i, e] * v[n, j, e]
-                    gv[n, j, e] += p * g[n, i, e]
-                ds = p * (dp - di) * sc
-                for e in range(E):
-                    gq[n, i, e] += ds * k[n, j, e]
-                    gk[n, j, e] += ds * q[n, i, e]
+                    di += g[n, i, e] * out[n, i, e]
+                ji = min(S, i + 1) if causal else S
+                _row_times(q, n, i, sc, kt, ji, p[r])
+                _row_times(g, n, i, one, vt, ji, ds[r])
+                lq = q.dtype.type(li)
+                for j in range(ji):
+                    s = p[r, j]
+                    if nb > 0:
+                        s += bias[bn, i, j]
+                    pj = np.exp(s - lq)
+                    p[r, j] = pj
+                    ds[r, j] = pj * (ds[r, j] - di) * sc
+            for j in range(jend):
+                p0, p1, p2, p3 = p[0, j], p[1, j], p[2, j], p[3, j]
+                d0, d1, d2, d3 = ds[0, j], ds[1, j], ds[2, j], ds[3, j]
+                if rows == 4:
+                    for e in range(Ev):
+                        gv[n, j, e] += (p0 * g[n, i0, e] + p1 * g[n, i0 + 1, e]) + \
+                            (p2 * g[n, i0 + 2, e] + p3 * g[n, i0 + 3, e])
+                    for e in range(E):
+                        gk[n, j, e] += (d0 * q[n, i0, e] + d1 * q[n, i0 + 1, e]) + \
+                            (d2 * q[n, i0 + 2, e] + d3 * q[n, i0 + 3, e])
+                        kje = k[n, j, e]
+                        gq[n, i0, e] += d0 * kje
+                        gq[n, i0 + 1, e] += d1 * kje
+                        gq[n, i0 + 2, e] += d2 * kje
+                        gq[n, i0 + 3, e] += d3 * kje
+                else:
+                    for r in range(rows):
+                        pr, dr = p[r, j], ds[r, j]
+                        for e in range(Ev):
+                            gv[n, j, e] += pr * g[n, i0 + r, e]
+                        for e in range(E):
+                            gk[n, j, e] += dr * q[n, i0 + r, e]
+                            gq[n, i0 + r, e] += dr * k[n, j, e]
 
 
 def _bias(bias, q):
