@@ -22,7 +22,7 @@ The same file runs on PyTorch: only the import differs, chosen by ``--lib``::
     python examples/char_gpt.py --data input.txt --max-iters 5000 --plot loss.png
 
 The default ``small`` config (4 layers, 4 heads, 128 channels, 64 characters of context, batch 32,
-800 iterations) reaches a validation loss below 2.0 nats per character in under 5 minutes on two
+600 iterations) reaches a validation loss below 2.0 nats per character in under 5 minutes on two
 CPU cores. Needs tqdm (progress bar) and matplotlib (loss curve, Agg backend).
 """
 
@@ -54,7 +54,7 @@ F = torch.nn.functional
 CONFIGS = {
     # name: model size, batch, schedule and evaluation
     "small": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=32,
-                  max_iters=800, lr=3e-3, min_lr=3e-4, warmup_iters=50, eval_interval=100,
+                  max_iters=600, lr=3e-3, min_lr=3e-4, warmup_iters=50, eval_interval=100,
                   eval_iters=20),
     "docs": dict(n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=16,
                  max_iters=100, lr=1e-2, min_lr=1e-3, warmup_iters=10, eval_interval=25,
