@@ -41,6 +41,8 @@ contract.declare("attention_backward",
                  "attention_backward(g, q, k, v, bias, causal, scale, out, lse) -> (gq, gk, gv)")
 
 _NEG_INF = float("-inf")
+#: PyTorch's scalar type names, for its errors.
+_SCALAR_NAMES = {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}
 
 
 class ScaledDotProductAttention(Function):
@@ -141,9 +143,12 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa):
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
                            f"{dropout_p}")
-    if not query.dtype.is_floating_point:
+    if not query.dtype.is_floating_point:  # PyTorch's mm (2-d key) or bmm error
+        if key.ndim == 2:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: float != "
+                               f"{_c_name(query.dtype)}")
         raise RuntimeError(f"expected scalar type Float but found "
-                           f"{query.dtype.name.capitalize()}")
+                           f"{_SCALAR_NAMES.get(query.dtype.name, query.dtype.name)}")
     kbatch, vbatch = key.shape[:-2], value.shape[:-2]
     if enable_gqa and _check_gqa(query, key, value):  # heads compared after the repeat
         kbatch = kbatch[:-1] + query.shape[-3:-2]

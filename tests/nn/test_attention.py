@@ -309,3 +309,10 @@ def test_empty_shapes(shapes):
         *[torch.tensor(a, requires_grad=True) for a in arrays])
     assert out.shape == tuple(ref.shape) and out.requires_grad
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_, np.uint8])
+@pytest.mark.parametrize("shapes", [((2, 2, 3), (2, 2, 3), (2, 2, 3)), ((2, 3), (2, 3), (2, 3)),
+                                    ((2, 2, 3), (2, 3), (2, 3))])
+def test_error_integer_inputs(dtype, shapes):
+    _error(shapes, dtype=dtype)
