@@ -263,3 +263,23 @@ def test_parameter_repr_and_type():
 def test_missing_forward():
     with pytest.raises(NotImplementedError, match='missing the required "forward"'):
         nn.Module()(1)
+
+
+def test_reassigned_entries_keep_their_place_as_in_torch():
+    torch = pytest.importorskip("torch")
+
+    def names(lib):
+        m = lib.nn.Module()
+        m.a = lib.nn.Linear(1, 1)
+        m.b = lib.nn.Linear(1, 1)
+        m.a = lib.nn.Linear(2, 2)           # a submodule re-assigned
+        m.p = lib.nn.Parameter(lib.zeros(1))
+        m.q = lib.nn.Parameter(lib.zeros(1))
+        m.p = lib.nn.Parameter(lib.ones(1))  # a parameter re-assigned
+        m.register_buffer("u", lib.zeros(1))
+        m.register_buffer("v", lib.zeros(1))
+        m.register_buffer("u", lib.ones(1))
+        return list(m.state_dict())
+
+    assert names(mt) == names(torch) == ["p", "q", "u", "v", "a.weight", "a.bias", "b.weight",
+                                         "b.bias"]

@@ -350,9 +350,6 @@ def test_word_language_model_subclass():
     assert m_model.input_emb.weight.grad is not None
 
 
-@pytest.mark.xfail(reason="Module.__setattr__ moves a reassigned submodule to the end of "
-                   "_modules; PyTorch keeps its place (microtorch/nn/modules/module.py)",
-                   strict=False)
 def test_reassigned_submodule_keeps_its_place():
     class Model(nn.Transformer):
         def __init__(self):

@@ -86,7 +86,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._remove_from(name)
+            self._remove_from(name, keep=params)
             params[name] = value
         elif params is not None and name in params:
             if value is not None:
@@ -96,7 +96,7 @@ class Module:
         elif isinstance(value, Module):
             if self.__dict__.get("_modules") is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._remove_from(name)
+            self._remove_from(name, keep=self._modules)
             self._modules[name] = value
         elif isinstance(value, Buffer):
             self.register_buffer(name, value.data, value.persistent)
@@ -113,9 +113,13 @@ class Module:
         else:
             super().__setattr__(name, value)
 
-    def _remove_from(self, name):
+    def _remove_from(self, name, keep=None):
+        """Forget ``name`` as an attribute, parameter, buffer or submodule, except in ``keep``
+        (the dict it is being assigned into, so that a re-assigned entry keeps its place in the
+        order of ``state_dict`` and ``children``, as in PyTorch)."""
         for d in (self.__dict__, self._parameters, self._buffers, self._modules):
-            d.pop(name, None)
+            if d is not keep:
+                d.pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name):
@@ -145,7 +149,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
                             f"'{name}' (torch.nn.Parameter or None required)")
-        self._remove_from(name)
+        self._remove_from(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -158,7 +162,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             "(torch Tensor or None required)")
-        self._remove_from(name)
+        self._remove_from(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers_set.add(name)
@@ -167,7 +171,7 @@ class Module:
         """Register a submodule under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        self._remove_from(name)
+        self._remove_from(name, keep=self._modules)
         self._modules[name] = module
 
     register_module = add_module
