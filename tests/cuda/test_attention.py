@@ -40,3 +40,13 @@ def test_matches_cpu(dtype, case):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for g, c in zip(gpu, cpu):
         np.testing.assert_allclose(g, c, rtol=tol, atol=tol)
+
+
+def test_broadcast_batch_and_per_batch_mask_match_cpu():
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s) for s in ((2, 1, 3, 4), (3, 5, 4), (1, 5, 2))]
+    keep = rng.random((2, 3, 3, 5)) > 0.3
+    gpu = _run("cuda", arrays, keep)
+    cpu = _run("cpu", arrays, keep)
+    for g, c in zip(gpu, cpu):
+        np.testing.assert_allclose(g, c, rtol=1e-12, atol=1e-12)
