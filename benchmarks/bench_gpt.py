@@ -78,6 +78,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results", "gpt.md"))
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    load = os.getloadavg()[0]  # other work on the machine skews both columns
     times = {"microtorch": [], "torch": []}
     for _ in range(args.rounds):
         for lib in times:
@@ -85,7 +86,8 @@ def main():
     mt, th = statistics.median(times["microtorch"]), statistics.median(times["torch"])
     ratio = mt / th
     text = "\n".join([
-        f"char-GPT training step, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores",
+        f"char-GPT training step, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+        f"load average {load:.1f} at the start",
         "",
         "| measurement | microtorch | PyTorch | ratio | target | met |",
         "|---|---|---|---|---|---|",
