@@ -259,7 +259,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     top-left aligned lower triangle). ``scale`` defaults to ``1 / sqrt(E)``. ``dropout_p > 0``
     drops attention weights (always, as PyTorch's functional form: pass 0 outside training).
     ``enable_gqa`` repeats key and value heads (dim -3) to the query's number of heads. A
-    query row whose every key is masked gives 0.
+    query row whose every key is masked gives 0 (and no gradient), as PyTorch 2.5 and later.
+
+    Computed by the fused kernels (:class:`ScaledDotProductAttention`: the ``(L, S)`` weights
+    are never stored). With ``dropout_p > 0``, or a float ``attn_mask`` that requires grad, the
+    composed form runs instead (matmul, softmax, dropout, matmul), which stores the weights.
     """
     batch = _check(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     if batch is None:  # an empty result, in the graph when an input requires grad
