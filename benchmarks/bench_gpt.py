@@ -7,8 +7,9 @@ example with ``--lib``): n_layer=4, n_head=4, n_embd=128, block 64, batch 32, vo
 (the pydoc corpus), forward + cross-entropy, backward, ``clip_grad_norm_`` and an AdamW step with
 nanoGPT's parameter groups, on the CPU with 2 threads. Each library runs in its own process, the
 two alternating for ``--rounds`` rounds; each figure is the median over rounds of a process's
-best-of-5 timing (of 5 steps each, after 3 warm-up steps that compile the kernels). Target:
-microtorch within 1.5x of PyTorch.
+best-of-5 timing (of 5 steps each, after 3 warm-up steps that compile the kernels), with
+``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset for those processes. Target: microtorch
+within 1.5x of PyTorch.
 """
 
 import argparse
@@ -67,8 +68,11 @@ print(min(runs) * 1e3)
 
 
 def time_step(lib, device="cpu"):
-    """Milliseconds per training step in a fresh process of ``lib``."""
-    out = subprocess.run([sys.executable, "-c", WORKER, lib, ROOT, device],
+    """Milliseconds per training step in a fresh process of ``lib``, with the OpenBLAS
+    handicaps of these machines unset (``../shared/PERF_NOTES.md``: peers at full speed)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    out = subprocess.run([sys.executable, "-c", WORKER, lib, ROOT, device], env=env,
                          capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
